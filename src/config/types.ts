@@ -1,0 +1,133 @@
+/**
+ * The normalized configuration every module reads. The YAML uses the same
+ * snake_case names; durations are parsed to milliseconds (`*_ms`) and every
+ * default is filled in by the loader (see defaults.ts), so consumers never
+ * handle `undefined`.
+ */
+
+export type DurationMs = number;
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** All given conditions must hold. An empty match matches everything. */
+export interface RouteMatch {
+  path_prefix: string | null;
+  authority: string | null;
+  header: { name: string; value: string } | null;
+}
+
+export interface ArmConfig {
+  name: string;
+  cluster: string;
+  cost: number;
+}
+
+export type DriftConfig =
+  | { mode: 'none' }
+  | { mode: 'discount'; gamma: number }
+  | { mode: 'window'; size: number };
+
+export type PolicyParams =
+  | { type: 'thompson'; model: 'beta'; prior: { alpha: number; beta: number } }
+  | {
+      type: 'thompson';
+      model: 'gaussian';
+      /** Normal-Gamma prior: mean mu, pseudo-count kappa, shape alpha, rate beta. */
+      prior: { mu: number; kappa: number; alpha: number; beta: number };
+    }
+  | { type: 'ucb1'; c: number }
+  /** epsilon_t = epsilon / (1 + decay * t); decay 0 is fixed epsilon. */
+  | { type: 'epsilon_greedy'; epsilon: number; decay: number }
+  | { type: 'static'; weights: Record<string, number> }
+  | { type: 'fixed'; arm: string };
+
+export type PolicyType = PolicyParams['type'];
+
+export type PolicyConfig = PolicyParams & {
+  /** Exploration floor per eligible arm, applied outside the policy. */
+  min_share: number;
+  drift: DriftConfig;
+};
+
+export interface StickyConfig {
+  header: string | null;
+  cookie: string | null;
+  ttl_ms: DurationMs;
+  max_sessions: number;
+}
+
+export interface RewardConfig {
+  /** Status patterns: exact codes ("404") or classes ("2xx"). */
+  success: { statuses: string[] };
+  /** Latency contributes 1 below the SLO, falling linearly to 0 at 2x. */
+  latency: { slo_ms: DurationMs } | null;
+  /** Response header carrying a backend-supplied reward in [0,1]. */
+  header: string | null;
+  weights: { success: number; latency: number; header: number; cost: number };
+  /** Delayed feedback: how long to wait, and the reward applied if none arrives (null: none). */
+  feedback: { wait_ms: DurationMs; default: number | null } | null;
+}
+
+export interface GuardrailsConfig {
+  min_samples: number;
+  /** Sliding window the error rate and p95 are read over. */
+  window_ms: DurationMs;
+  error_rate: { max: number } | null;
+  latency_p95: { max_ms: DurationMs } | null;
+  ewma: { alpha: number; sigmas: number } | null;
+  action: 'quarantine' | 'alert_only';
+  cooldown_ms: DurationMs;
+}
+
+export interface RouteConfig {
+  name: string;
+  match: RouteMatch;
+  arms: ArmConfig[];
+  default_arm: string;
+  policy: PolicyConfig;
+  sticky: StickyConfig | null;
+  reward: RewardConfig;
+  guardrails: GuardrailsConfig | null;
+  /** Honour a client's `x-bandit-force-arm` header (off by default: clients cannot pick the arm). */
+  allow_force_arm: boolean;
+}
+
+export interface AggregatorConfig {
+  /** Where replicas send rewards; the aggregator command listens here. */
+  address: string;
+  batch: number;
+  flush_ms: DurationMs;
+  buffer: number;
+  /** Aggregator side only: append-only reward log and its fsync policy. */
+  log_file: string | null;
+  fsync: 'always' | 'batch' | 'none';
+}
+
+export interface GossipConfig {
+  listen: string;
+  peers: string[];
+  dns: string | null;
+  interval_ms: DurationMs;
+  fanout: number;
+  secret_file: string | null;
+  /** How long a starting replica waits for its first sync before reporting ready anyway. */
+  sync_timeout_ms: DurationMs;
+}
+
+export interface Config {
+  replica_id: string;
+  listen: { ext_proc: string; admin: string };
+  routes: RouteConfig[];
+  aggregator: AggregatorConfig | null;
+  gossip: GossipConfig | null;
+  state: { snapshot_file: string | null; interval_ms: DurationMs };
+  admin: { token_file: string | null };
+  /** HMAC key for decision ids; generated at start (with a warning) when absent. */
+  decision_ids: { secret_file: string | null };
+  log: { level: LogLevel; decisions_file: string | null; decisions_max_bytes: number };
+}
+
+/** One problem in a config, with the path of the bad field: `routes[0].arms[1].cluster`. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
