@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric of contract section 6, on an injected registry. Label values
+ * come only from configuration (route, arm, state, rule) or fixed enums
+ * (reason, source, outcome, kind), never from a client, so cardinality is
+ * bounded by the config.
+ */
+export type DecisionReason = 'policy' | 'sticky' | 'forced' | 'fallback' | 'paused' | 'quarantine';
+export type RewardSource = 'response' | 'feedback' | 'default';
+export type ArmStateName = 'active' | 'quarantined' | 'paused';
+export const ARM_STATES: readonly ArmStateName[] = ['active', 'quarantined', 'paused'];
+
+export interface Metrics {
+  registry: Registry;
+  decisions: Counter<'route' | 'arm' | 'reason'>;
+  decisionDuration: Histogram<'route'>;
+  rewards: Counter<'route' | 'arm' | 'source'>;
+  rewardSum: Counter<'route' | 'arm' | 'source'>;
+  armTrafficShare: Gauge<'route' | 'arm'>;
+  armPosteriorMean: Gauge<'route' | 'arm'>;
+  armSamples: Gauge<'route' | 'arm'>;
+  armState: Gauge<'route' | 'arm' | 'state'>;
+  upstreamLatency: Histogram<'route' | 'arm'>;
+  guardrailTrips: Counter<'route' | 'arm' | 'rule'>;
+  feedback: Counter<'outcome'>;
+  extprocStreams: Counter<'outcome'>;
+  extprocErrors: Counter<'kind'>;
+  aggregatorRewards: Counter<'outcome'>;
+  aggregatorBuffer: Gauge;
+  gossipRounds: Counter<'outcome'>;
+  gossipPeers: Gauge<'state'>;
+  stateStaleness: Gauge<'peer'>;
+}
+
+const PREFIX = 'envoy_bandit_';
+/** Decision latency lives in microseconds; buckets from 5 µs to 10 ms. */
+const DECISION_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01];
+const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+
+export function createMetrics(registry = new Registry(), opts: { processMetrics?: boolean } = {}): Metrics {
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  const r = [registry];
+  return {
+    registry,
+    decisions: new Counter({ name: `${PREFIX}decisions_total`, help: 'Routing decisions by route, arm and reason.', labelNames: ['route', 'arm', 'reason'], registers: r }),
+    decisionDuration: new Histogram({ name: `${PREFIX}decision_duration_seconds`, help: 'Time to decide a request in the sidecar.', labelNames: ['route'], buckets: DECISION_BUCKETS, registers: r }),
+    rewards: new Counter({ name: `${PREFIX}rewards_total`, help: 'Rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
+    rewardSum: new Counter({ name: `${PREFIX}reward_sum`, help: 'Sum of rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
+    armTrafficShare: new Gauge({ name: `${PREFIX}arm_traffic_share`, help: 'Probability the route sends a new request to the arm.', labelNames: ['route', 'arm'], registers: r }),
+    armPosteriorMean: new Gauge({ name: `${PREFIX}arm_posterior_mean`, help: 'Posterior mean reward of the arm (fleet view).', labelNames: ['route', 'arm'], registers: r }),
+    armSamples: new Gauge({ name: `${PREFIX}arm_samples`, help: 'Effective samples behind the arm statistics (fleet view).', labelNames: ['route', 'arm'], registers: r }),
+    armState: new Gauge({ name: `${PREFIX}arm_state`, help: 'Arm state: 1 for the current state.', labelNames: ['route', 'arm', 'state'], registers: r }),
+    upstreamLatency: new Histogram({ name: `${PREFIX}upstream_latency_seconds`, help: 'Request headers to response headers, as the sidecar measured it.', labelNames: ['route', 'arm'], buckets: UPSTREAM_BUCKETS, registers: r }),
+    guardrailTrips: new Counter({ name: `${PREFIX}guardrail_trips_total`, help: 'Guardrail trips by rule.', labelNames: ['route', 'arm', 'rule'], registers: r }),
+    feedback: new Counter({ name: `${PREFIX}feedback_total`, help: 'Delayed feedback items by outcome.', labelNames: ['outcome'], registers: r }),
+    extprocStreams: new Counter({ name: `${PREFIX}extproc_streams_total`, help: 'ext_proc streams by how they ended.', labelNames: ['outcome'], registers: r }),
+    extprocErrors: new Counter({ name: `${PREFIX}extproc_errors_total`, help: 'ext_proc protocol and handler errors by kind.', labelNames: ['kind'], registers: r }),
+    aggregatorRewards: new Counter({ name: `${PREFIX}aggregator_rewards_total`, help: 'Rewards streamed to the aggregator by outcome.', labelNames: ['outcome'], registers: r }),
+    aggregatorBuffer: new Gauge({ name: `${PREFIX}aggregator_buffer`, help: 'Rewards waiting to be acked by the aggregator.', registers: r }),
+    gossipRounds: new Counter({ name: `${PREFIX}gossip_rounds_total`, help: 'Gossip exchanges by outcome.', labelNames: ['outcome'], registers: r }),
+    gossipPeers: new Gauge({ name: `${PREFIX}gossip_peers`, help: 'Known gossip peers by state.', labelNames: ['state'], registers: r }),
+    stateStaleness: new Gauge({ name: `${PREFIX}state_staleness_seconds`, help: 'Seconds since the peer slot last advanced.', labelNames: ['peer'], registers: r }),
+  };
+}

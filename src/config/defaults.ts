@@ -1,0 +1,77 @@
+/**
+ * Every default the config loader fills in, in one place. Durations are in
+ * milliseconds, like the normalized Config they end up in.
+ */
+import type { LogLevel } from './types.js';
+
+// --- listeners (contract section 1: everything on loopback unless configured) ---
+export const DEFAULT_EXTPROC_LISTEN = '127.0.0.1:50051';
+export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9464';
+export const DEFAULT_GOSSIP_LISTEN = '127.0.0.1:7946';
+export const DEFAULT_AGGREGATOR_ADDRESS = '127.0.0.1:50061';
+
+// --- arms ---
+/** No cost penalty unless the arm says otherwise. */
+export const DEFAULT_ARM_COST = 0;
+
+// --- sticky sessions (on by default) ---
+export const DEFAULT_STICKY_HEADER = 'x-session-id';
+export const DEFAULT_STICKY_COOKIE: string | null = null;
+export const DEFAULT_STICKY_TTL_MS = 30 * 60_000;
+export const DEFAULT_STICKY_MAX_SESSIONS = 100_000;
+
+// --- policy ---
+/** Exploration floor per arm for learning policies. */
+export const DEFAULT_MIN_SHARE = 0.01;
+/** Baselines (static, fixed) must send exactly what they say, so no floor unless asked for. */
+export const DEFAULT_MIN_SHARE_BASELINE = 0;
+export const DEFAULT_THOMPSON_MODEL = 'beta' as const;
+/** Beta(1, 1): uniform over the success probability. */
+export const DEFAULT_BETA_PRIOR = { alpha: 1, beta: 1 } as const;
+/**
+ * Normal-Gamma prior for rewards in [0, 1]: mean at the middle of the range
+ * (mu 0.5) worth one pseudo-observation (kappa 1), so data dominates after a
+ * few samples; precision ~ Gamma(shape 1, rate 1) has mean 1 (sd ~1), wide
+ * next to the [0, 1] range, so it is weakly informative.
+ */
+export const DEFAULT_GAUSSIAN_PRIOR = { mu: 0.5, kappa: 1, alpha: 1, beta: 1 } as const;
+/** ~sqrt(2), the constant of the classic UCB1 bound. */
+export const DEFAULT_UCB1_C = 1.414;
+export const DEFAULT_EPSILON = 0.1;
+/** 0: epsilon stays fixed. */
+export const DEFAULT_EPSILON_DECAY = 0;
+export const DEFAULT_DRIFT_GAMMA = 0.999;
+export const DEFAULT_DRIFT_WINDOW_SIZE = 2000;
+
+// --- reward ---
+export const DEFAULT_SUCCESS_STATUSES: readonly string[] = ['2xx'];
+export const DEFAULT_REWARD_WEIGHTS = { success: 1, latency: 0.5, header: 1, cost: 0.1 } as const;
+/** Used when `reward.feedback` is given without `wait`. */
+export const DEFAULT_FEEDBACK_WAIT_MS = 30_000;
+
+// --- guardrails (on by default) ---
+export const DEFAULT_GUARDRAIL_MIN_SAMPLES = 30;
+export const DEFAULT_GUARDRAIL_WINDOW_MS = 10_000;
+export const DEFAULT_GUARDRAIL_ERROR_RATE_MAX = 0.2;
+export const DEFAULT_GUARDRAIL_LATENCY_P95_MAX_MS = 2_000;
+export const DEFAULT_GUARDRAIL_EWMA = { alpha: 0.2, sigmas: 4 } as const;
+export const DEFAULT_GUARDRAIL_ACTION = 'quarantine' as const;
+export const DEFAULT_GUARDRAIL_COOLDOWN_MS = 60_000;
+
+// --- aggregator (off unless configured) ---
+export const DEFAULT_AGGREGATOR_BATCH = 256;
+export const DEFAULT_AGGREGATOR_FLUSH_MS = 100;
+export const DEFAULT_AGGREGATOR_BUFFER = 100_000;
+export const DEFAULT_AGGREGATOR_FSYNC = 'batch' as const;
+
+// --- gossip (off unless configured) ---
+export const DEFAULT_GOSSIP_INTERVAL_MS = 1_000;
+export const DEFAULT_GOSSIP_FANOUT = 2;
+export const DEFAULT_GOSSIP_SYNC_TIMEOUT_MS = 5_000;
+
+// --- state, logs ---
+export const DEFAULT_STATE_INTERVAL_MS = 10_000;
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+export const DEFAULT_DECISIONS_MAX_BYTES = 100 * 1024 * 1024;
+
+export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

@@ -1,0 +1,316 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { HeaderList } from '../extproc/handler.js';
+import type { DecisionReason, Metrics, RewardSource } from '../admin/metrics.js';
+import { chooseWithFloor, propensitiesWithFloor } from '../policy/floor.js';
+import type { ArmStats } from '../policy/types.js';
+import { computeReward } from '../reward/compute.js';
+import { DecisionIdCodec } from '../reward/decision-id.js';
+import type { ReplicaState } from '../state/replica-state.js';
+import type { Clock } from '../util/clock.js';
+import type { Rng } from '../util/rng.js';
+import { RouteRuntime } from './route-runtime.js';
+
+export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
+/** Propensities (Thompson's are Monte-Carlo estimates) are recomputed at most this often per route. */
+export const PROPENSITY_REFRESH_MS = 250;
+/** Far-future `until` for flags that last until released by hand. */
+export const UNTIL_RELEASED = Number.MAX_SAFE_INTEGER;
+
+export interface Decision {
+  id: string;
+  route: RouteRuntime;
+  arm: number;
+  reason: DecisionReason;
+  /** Epoch ms (injected clock). */
+  time: number;
+  /** Monotonic ms at the decision, for the sidecar's own latency measurement. */
+  startedAt: number;
+  /** Probability this arm had of being chosen, when known (decision log). */
+  propensity: number | undefined;
+}
+
+export interface Outcome {
+  status: number;
+  latencyMs: number;
+  reward: number;
+  /** The reward went into the statistics now (not frozen, not waiting for feedback). */
+  recorded: boolean;
+  source: RewardSource;
+}
+
+/** Hooks other modules attach to (decision log, aggregator stream, guardrails, feedback). */
+export interface EngineObserver {
+  onDecision?(d: Decision): void;
+  onOutcome?(d: Decision, o: Outcome): void;
+  /**
+   * Returns true when the observer takes over learning for this decision
+   * (delayed feedback holds a successful response until its feedback arrives).
+   */
+  deferReward?(d: Decision, o: Outcome): boolean;
+}
+
+export interface EngineOptions {
+  config: Config;
+  state: ReplicaState;
+  rng: Rng;
+  clock: Clock;
+  /** Monotonic clock in ms for latency (performance.now by default). */
+  monotonic?: () => number;
+  metrics: Metrics | null;
+  logger: Logger | null;
+  ids: DecisionIdCodec;
+}
+
+/**
+ * route → policy → guardrail eligibility → decision, and response → reward →
+ * statistics. The ext_proc adapter, the simulator and the admin API all drive
+ * this one class, so simulated and live decisions run the same code.
+ */
+export class Engine {
+  routes: RouteRuntime[] = [];
+  private byName = new Map<string, RouteRuntime>();
+  private readonly observers: EngineObserver[] = [];
+  private readonly scratch: ArmStats = { n: 0, sum: 0, sumSq: 0 };
+  private readonly monotonic: () => number;
+  private propensityBuf = new Float64Array(0);
+  private readonly propCache = new Map<RouteRuntime, { at: number; shares: Float64Array }>();
+  needPropensity = false;
+  config: Config;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.config = opts.config;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.build(opts.config);
+  }
+
+  get state(): ReplicaState {
+    return this.opts.state;
+  }
+  get clock(): Clock {
+    return this.opts.clock;
+  }
+  get ids(): DecisionIdCodec {
+    return this.opts.ids;
+  }
+
+  observe(o: EngineObserver): void {
+    this.observers.push(o);
+  }
+
+  route(name: string): RouteRuntime | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Applies a new config; learned state is kept for routes and arms that remain. */
+  reload(config: Config): void {
+    const modes = new Map(this.routes.map((r) => [r.name, r.mode]));
+    this.config = config;
+    this.opts.state.reconfigure(config.routes.map(shapeOf));
+    this.build(config);
+    for (const r of this.routes) r.mode = modes.get(r.name) ?? 'active';
+  }
+
+  private build(config: Config): void {
+    if (this.routes.length === 0) this.opts.state.reconfigure(config.routes.map(shapeOf));
+    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.opts.clock));
+    this.byName = new Map(this.routes.map((r) => [r.name, r]));
+    this.propCache.clear();
+    const maxArms = Math.max(1, ...this.routes.map((r) => r.armNames.length));
+    this.propensityBuf = new Float64Array(maxArms);
+  }
+
+  match(headers: HeaderList): RouteRuntime | undefined {
+    for (const r of this.routes) if (r.matches(headers)) return r;
+    return undefined;
+  }
+
+  /** The decision for a request on `route`. Never throws: internal errors fall back to the default arm. */
+  decide(route: RouteRuntime, headers: HeaderList | null): Decision {
+    const t0 = this.monotonic();
+    const now = this.opts.clock.now();
+    let arm: number;
+    let reason: DecisionReason;
+    try {
+      [arm, reason] = this.pick(route, headers, now);
+    } catch (err) {
+      this.opts.logger?.error({ err, route: route.name }, 'decision failed; using the default arm');
+      this.opts.metrics?.extprocErrors.inc({ kind: 'decision' });
+      arm = route.defaultArm;
+      reason = 'fallback';
+    }
+    const d: Decision = {
+      id: this.opts.ids.issue(route.name, route.armNames[arm]!, now),
+      route,
+      arm,
+      reason,
+      time: now,
+      startedAt: t0,
+      propensity: this.needPropensity ? this.propensityOf(route, arm, reason, now) : undefined,
+    };
+    const m = this.opts.metrics;
+    if (m) {
+      m.decisions.inc({ route: route.name, arm: route.armNames[arm]!, reason });
+      m.decisionDuration.observe({ route: route.name }, (this.monotonic() - t0) / 1000);
+    }
+    for (const o of this.observers) o.onDecision?.(d);
+    return d;
+  }
+
+  private pick(route: RouteRuntime, headers: HeaderList | null, now: number): [number, DecisionReason] {
+    if (route.mode === 'paused') return [route.defaultArm, 'paused'];
+    this.refreshEligibility(route, now);
+    if (headers && route.config.allow_force_arm) {
+      const forced = headers.get(FORCE_ARM_HEADER);
+      const idx = forced === undefined ? undefined : route.armIndex.get(forced);
+      if (idx !== undefined && route.eligible[idx]) return [idx, 'forced'];
+    }
+    if (route.eligibleCount === 0) return [route.defaultArm, 'quarantine'];
+    const sessionKey = headers && route.sticky ? route.sticky.keyOf(headers) : undefined;
+    if (sessionKey !== undefined) {
+      const pinned = route.sticky!.get(sessionKey);
+      const idx = pinned === undefined ? undefined : route.armIndex.get(pinned);
+      if (idx !== undefined && route.eligible[idx]) return [idx, 'sticky'];
+    }
+    const arm = this.choosePolicyArm(route);
+    if (sessionKey !== undefined) route.sticky!.set(sessionKey, route.armNames[arm]!);
+    return [arm, 'policy'];
+  }
+
+  private fillInput(route: RouteRuntime): void {
+    const state = this.opts.state;
+    const ri = state.routeIndex(route.name)!;
+    const input = route.input;
+    input.reset(state.fleetTotal(ri));
+    for (let a = 0; a < route.armNames.length; a++) {
+      if (route.eligible[a]) input.push(a, state.fleet(ri, a, this.scratch));
+    }
+  }
+
+  private choosePolicyArm(route: RouteRuntime): number {
+    this.fillInput(route);
+    const pos = chooseWithFloor(route.policy, route.input, this.opts.rng, route.config.policy.min_share);
+    return route.input.armIndex[pos]!;
+  }
+
+  /** Quarantine flags from any replica (gossip) or an operator, cached until they can change. */
+  refreshEligibility(route: RouteRuntime, now: number): void {
+    const state = this.opts.state;
+    if (route.eligibilityFlagsVersion === state.flagsVersion && now < route.eligibilityValidUntil) return;
+    let count = 0;
+    let validUntil = Number.POSITIVE_INFINITY;
+    for (let a = 0; a < route.armNames.length; a++) {
+      const flags = state.activeFlags(route.name, route.armNames[a]!, now);
+      route.eligible[a] = flags.length === 0 ? 1 : 0;
+      route.quarantineRule[a] = flags.length === 0 ? '' : flags.map((f) => `${f.rule}@${f.replica}`).join(',');
+      for (const f of flags) validUntil = Math.min(validUntil, f.until);
+      if (route.eligible[a]) count++;
+    }
+    route.eligibleCount = count;
+    route.eligibilityFlagsVersion = state.flagsVersion;
+    route.eligibilityValidUntil = validUntil;
+  }
+
+  /** Traffic share per configured arm (0 for ineligible ones), including the floor. */
+  shares(route: RouteRuntime, now = this.opts.clock.now()): Float64Array {
+    const cached = this.propCache.get(route);
+    if (cached && now - cached.at < PROPENSITY_REFRESH_MS && cached.at <= now) return cached.shares;
+    const shares = new Float64Array(route.armNames.length);
+    this.refreshEligibility(route, now);
+    if (route.mode === 'paused' || route.eligibleCount === 0) {
+      shares[route.defaultArm] = 1;
+    } else {
+      this.fillInput(route);
+      const out = this.propensityBuf;
+      propensitiesWithFloor(route.policy, route.input, route.config.policy.min_share, out);
+      for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p]!] = out[p]!;
+    }
+    this.propCache.set(route, { at: now, shares });
+    return shares;
+  }
+
+  private propensityOf(route: RouteRuntime, arm: number, reason: DecisionReason, now: number): number {
+    if (reason !== 'policy') return 1;
+    return this.shares(route, now)[arm] ?? 0;
+  }
+
+  /** Turns a response into a reward and (unless frozen or deferred) into statistics. */
+  onResponse(d: Decision, status: number, rewardHeader: string | undefined, latencyMs?: number): Outcome {
+    const route = d.route;
+    const latency = latencyMs ?? this.monotonic() - d.startedAt;
+    const reward = computeReward(route.config.reward, route.isSuccess, {
+      status,
+      latencyMs: latency,
+      rewardHeader,
+      cost: route.costs[d.arm]!,
+      maxCost: route.maxCost,
+    });
+    const outcome: Outcome = { status, latencyMs: latency, reward, recorded: false, source: 'response' };
+    let deferred = false;
+    for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
+    if (!deferred) outcome.recorded = this.applyReward(d.route, d.arm, reward, 'response');
+    const m = this.opts.metrics;
+    if (m) m.upstreamLatency.observe({ route: route.name, arm: route.armNames[d.arm]! }, latency / 1000);
+    for (const o of this.observers) o.onOutcome?.(d, outcome);
+    return outcome;
+  }
+
+  /**
+   * Adds a reward to this replica's slot. Resolves the route and arm by name so
+   * a reward for a decision made before a reload lands on the right arm (or is
+   * dropped if the arm is gone). Returns whether it was recorded.
+   */
+  applyReward(route: RouteRuntime, arm: number, reward: number, source: RewardSource): boolean {
+    return this.applyRewardByName(route.name, route.armNames[arm]!, reward, source);
+  }
+
+  applyRewardByName(routeName: string, armName: string, reward: number, source: RewardSource): boolean {
+    const current = this.byName.get(routeName);
+    if (!current || current.mode === 'frozen') return false;
+    const arm = current.armIndex.get(armName);
+    const ri = this.opts.state.routeIndex(routeName);
+    if (arm === undefined || ri === undefined) return false;
+    this.opts.state.record(ri, arm, reward);
+    const m = this.opts.metrics;
+    if (m) {
+      m.rewards.inc({ route: routeName, arm: armName, source });
+      m.rewardSum.inc({ route: routeName, arm: armName, source }, reward);
+    }
+    return true;
+  }
+
+  // ---- operator actions (admin API) ----
+
+  setMode(routeName: string, mode: 'active' | 'paused' | 'frozen'): boolean {
+    const r = this.byName.get(routeName);
+    if (!r) return false;
+    r.mode = mode;
+    this.propCache.delete(r);
+    return true;
+  }
+
+  reset(routeName: string): boolean {
+    const r = this.byName.get(routeName);
+    const ri = this.opts.state.routeIndex(routeName);
+    if (!r || ri === undefined) return false;
+    this.opts.state.resetRoute(ri);
+    r.sticky?.clear();
+    this.propCache.delete(r);
+    return true;
+  }
+
+  /** Posterior mean and samples per arm (fleet view), for /v1/routes and gauges. */
+  armSummary(route: RouteRuntime): Array<{ arm: string; stats: ArmStats; mean: number; params: Record<string, number> }> {
+    const ri = this.opts.state.routeIndex(route.name)!;
+    return route.armNames.map((arm, a) => {
+      const stats = this.opts.state.fleet(ri, a, { n: 0, sum: 0, sumSq: 0 });
+      const params = route.policy.describe?.(stats) ?? {};
+      const mean = params.mean ?? (stats.n > 0 ? stats.sum / stats.n : 0);
+      return { arm, stats, mean, params };
+    });
+  }
+}
+
+function shapeOf(r: Config['routes'][number]) {
+  return { name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift };
+}

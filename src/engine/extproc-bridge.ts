@@ -1,0 +1,62 @@
+import type {
+  ExtProcHandler,
+  HeaderEdit,
+  HeaderList,
+  RequestHeadersReply,
+  ResponseHeadersReply,
+  StreamContext,
+  StreamEndReason,
+} from '../extproc/handler.js';
+import type { Decision, Engine } from './engine.js';
+
+export const CLUSTER_HEADER = 'x-bandit-cluster';
+export const DECISION_ID_HEADER = 'x-bandit-decision-id';
+export const ARM_HEADER = 'x-bandit-arm';
+
+/** A request whose route matched none: strip a client-sent steering header so it cannot pick the cluster. */
+const STRIP_CLIENT_CLUSTER: RequestHeadersReply = { set: [], remove: [CLUSTER_HEADER], clearRouteCache: true };
+
+/**
+ * Adapts Envoy's two header phases to the engine: request headers → decide →
+ * steer with `x-bandit-cluster` (+ clear_route_cache, which makes Envoy
+ * re-match routes on the mutated headers); response headers → reward, and tell
+ * the client which arm served it.
+ */
+export class EngineExtProcHandler implements ExtProcHandler {
+  constructor(private readonly engine: Engine) {}
+
+  onRequestHeaders(headers: HeaderList, stream: StreamContext): RequestHeadersReply | null {
+    const route = this.engine.match(headers);
+    if (!route) return headers.get(CLUSTER_HEADER) === undefined ? null : STRIP_CLIENT_CLUSTER;
+    const d = this.engine.decide(route, headers);
+    stream.decision = d;
+    const set: HeaderEdit[] = [
+      [CLUSTER_HEADER, route.clusters[d.arm]!],
+      [DECISION_ID_HEADER, d.id],
+    ];
+    return { set, remove: [], clearRouteCache: true };
+  }
+
+  onResponseHeaders(headers: HeaderList, stream: StreamContext): ResponseHeadersReply | null {
+    const d = stream.decision as Decision | undefined;
+    if (!d) return null;
+    stream.decision = undefined;
+    const status = Number(headers.get(':status'));
+    const rewardHeaderName = d.route.config.reward.header;
+    const rewardHeader = rewardHeaderName ? headers.get(rewardHeaderName) : undefined;
+    this.engine.onResponse(d, Number.isFinite(status) ? status : 0, rewardHeader);
+    return {
+      set: [
+        [ARM_HEADER, d.route.armNames[d.arm]!],
+        [DECISION_ID_HEADER, d.id],
+      ],
+    };
+  }
+
+  onStreamEnd(stream: StreamContext, _reason: StreamEndReason): void {
+    // A stream that ends without response headers (client cancel, upstream
+    // reset before headers, Envoy's early close) yields no reward: we did not
+    // observe the outcome, and guessing would bias the arm.
+    stream.decision = undefined;
+  }
+}
