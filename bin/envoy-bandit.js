@@ -2,6 +2,9 @@
 import { main } from '../dist/src/cli/main.js';
 
 main(process.argv.slice(2)).then(
-  (code) => { if (typeof code === 'number') process.exitCode = code; },
-  (err) => { console.error(err); process.exitCode = 2; },
+  (code) => process.exit(typeof code === 'number' ? code : 0),
+  (err) => {
+    console.error(err);
+    process.exit(2);
+  },
 );

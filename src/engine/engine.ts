@@ -39,10 +39,24 @@ export interface Outcome {
   source: RewardSource;
 }
 
+/** A reward that went into this replica's statistics. */
+export interface RewardEvent {
+  decisionId: string;
+  route: string;
+  arm: string;
+  reward: number;
+  source: RewardSource;
+  /** Epoch ms it was applied. */
+  time: number;
+}
+
 /** Hooks other modules attach to (decision log, aggregator stream, guardrails, feedback). */
 export interface EngineObserver {
   onDecision?(d: Decision): void;
+  /** Every response outcome, whether or not it was recorded (guardrails read status and latency here). */
   onOutcome?(d: Decision, o: Outcome): void;
+  /** Every reward applied to the statistics, from any source (aggregator stream, decision log). */
+  onReward?(e: RewardEvent): void;
   /**
    * Returns true when the observer takes over learning for this decision
    * (delayed feedback holds a successful response until its feedback arrives).
@@ -248,7 +262,7 @@ export class Engine {
     const outcome: Outcome = { status, latencyMs: latency, reward, recorded: false, source: 'response' };
     let deferred = false;
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
-    if (!deferred) outcome.recorded = this.applyReward(d.route, d.arm, reward, 'response');
+    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id);
     const m = this.opts.metrics;
     if (m) m.upstreamLatency.observe({ route: route.name, arm: route.armNames[d.arm]! }, latency / 1000);
     for (const o of this.observers) o.onOutcome?.(d, outcome);
@@ -260,11 +274,7 @@ export class Engine {
    * a reward for a decision made before a reload lands on the right arm (or is
    * dropped if the arm is gone). Returns whether it was recorded.
    */
-  applyReward(route: RouteRuntime, arm: number, reward: number, source: RewardSource): boolean {
-    return this.applyRewardByName(route.name, route.armNames[arm]!, reward, source);
-  }
-
-  applyRewardByName(routeName: string, armName: string, reward: number, source: RewardSource): boolean {
+  applyRewardByName(routeName: string, armName: string, reward: number, source: RewardSource, decisionId: string): boolean {
     const current = this.byName.get(routeName);
     if (!current || current.mode === 'frozen') return false;
     const arm = current.armIndex.get(armName);
@@ -275,6 +285,10 @@ export class Engine {
     if (m) {
       m.rewards.inc({ route: routeName, arm: armName, source });
       m.rewardSum.inc({ route: routeName, arm: armName, source }, reward);
+    }
+    if (this.observers.length) {
+      const e: RewardEvent = { decisionId, route: routeName, arm: armName, reward, source, time: this.opts.clock.now() };
+      for (const o of this.observers) o.onReward?.(e);
     }
     return true;
   }

@@ -1,0 +1,174 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { AdminServer } from '../admin/http.js';
+import { createMetrics, type Metrics } from '../admin/metrics.js';
+import type { Config } from '../config/types.js';
+import { Engine } from '../engine/engine.js';
+import { EngineExtProcHandler } from '../engine/extproc-bridge.js';
+import { createExtProcServer, type ExtProcServer } from '../extproc/server.js';
+import { DecisionIdCodec } from '../reward/decision-id.js';
+import { ReplicaState } from '../state/replica-state.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { createRng, randomSeed } from '../util/rng.js';
+import type { SidecarComponent, SidecarContext } from './component.js';
+import { COMPONENTS } from './components.js';
+import { refreshArmGauges } from './gauges.js';
+
+export interface SidecarOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+  /** Seed for the decision RNG; random when omitted. */
+  seed?: number;
+  registry?: Registry;
+  env?: NodeJS.ProcessEnv;
+}
+
+export const GAUGE_REFRESH_MS = 1000;
+export const DEFAULT_DRAIN_MS = 8000;
+
+/** Reads a secret file (trimmed); used for decision-id, gossip and admin keys. */
+export async function readSecret(path: string): Promise<Buffer> {
+  const text = (await readFile(path, 'utf8')).trim();
+  if (text.length < 16) throw new Error(`${path}: secret is shorter than 16 characters`);
+  return Buffer.from(text, 'utf8');
+}
+
+/** The composition root of `envoy-bandit serve`. */
+export class Sidecar {
+  readonly engine: Engine;
+  readonly state: ReplicaState;
+  readonly metrics: Metrics;
+  readonly admin: AdminServer;
+  readonly ctx: SidecarContext;
+  private extproc: ExtProcServer | null = null;
+  private components: SidecarComponent[] = [];
+  private gaugeTimer: NodeJS.Timeout | undefined;
+  private listening = false;
+  private draining = false;
+  addresses = { extProc: '', admin: '' };
+
+  static async create(opts: SidecarOptions): Promise<Sidecar> {
+    const { config, logger } = opts;
+    let key: Buffer;
+    if (config.decision_ids.secret_file) {
+      key = await readSecret(config.decision_ids.secret_file);
+    } else {
+      key = DecisionIdCodec.generateKey();
+      logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback');
+    }
+    let token: string | null = null;
+    if (config.admin.token_file) token = (await readSecret(config.admin.token_file)).toString('utf8');
+    return new Sidecar(opts, key, token);
+  }
+
+  private constructor(
+    private readonly opts: SidecarOptions,
+    key: Buffer,
+    token: string | null,
+  ) {
+    const clock = opts.clock ?? systemClock;
+    const config = opts.config;
+    this.metrics = createMetrics(opts.registry ?? new Registry(), { processMetrics: true });
+    this.state = new ReplicaState(
+      config.replica_id,
+      config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift })),
+      clock,
+    );
+    this.engine = new Engine({
+      config,
+      state: this.state,
+      rng: createRng(opts.seed ?? randomSeed()),
+      clock,
+      metrics: this.metrics,
+      logger: opts.logger,
+      ids: new DecisionIdCodec(key, config.replica_id),
+    });
+    this.admin = new AdminServer({
+      address: config.listen.admin,
+      logger: opts.logger,
+      registry: this.metrics.registry,
+      token,
+      readiness: () => this.readiness(),
+    });
+    this.ctx = {
+      config,
+      engine: this.engine,
+      state: this.state,
+      metrics: this.metrics,
+      logger: opts.logger,
+      clock,
+      admin: this.admin,
+      env: opts.env ?? process.env,
+    };
+  }
+
+  get logger(): Logger {
+    return this.opts.logger;
+  }
+
+  readiness(): { ready: boolean; checks: Record<string, boolean | string> } {
+    const checks: Record<string, boolean | string> = { config: true, ext_proc: this.listening && !this.draining };
+    for (const c of this.components) {
+      const r = c.readiness?.();
+      if (r !== undefined) checks[c.name] = r;
+    }
+    return { ready: Object.values(checks).every((v) => v === true), checks };
+  }
+
+  async start(): Promise<{ extProc: string; admin: string }> {
+    const log = this.opts.logger;
+    for (const factory of COMPONENTS) {
+      const c = factory(this.ctx);
+      if (!c) continue;
+      await c.start();
+      this.components.push(c);
+    }
+    const a = await this.admin.start();
+    this.addresses.admin = `${a.host}:${a.port}`;
+    this.extproc = createExtProcServer({
+      handler: new EngineExtProcHandler(this.engine),
+      address: this.ctx.config.listen.ext_proc,
+      logger: log,
+      onStreamEnd: (outcome) => this.metrics.extprocStreams.inc({ outcome }),
+      onError: (kind) => this.metrics.extprocErrors.inc({ kind }),
+    });
+    const bound = await this.extproc.start();
+    this.addresses.extProc = bound.address;
+    this.listening = true;
+    refreshArmGauges(this.engine, this.metrics);
+    this.gaugeTimer = setInterval(() => refreshArmGauges(this.engine, this.metrics), GAUGE_REFRESH_MS);
+    this.gaugeTimer.unref();
+    log.info({ replica: this.ctx.config.replica_id, ext_proc: this.addresses.extProc, admin: this.addresses.admin, routes: this.engine.routes.map((r) => r.name) }, 'envoy-bandit sidecar started');
+    return this.addresses;
+  }
+
+  /** Applies a validated new config; components follow. */
+  async reconfigure(config: Config): Promise<void> {
+    this.engine.reload(config);
+    this.ctx.config = config;
+    for (const c of this.components) await c.reconfigure?.(config);
+    refreshArmGauges(this.engine, this.metrics);
+  }
+
+  /** Drain: stop taking new ext_proc streams, finish components (flush rewards, write the snapshot), close. */
+  async stop(drainMs = DEFAULT_DRAIN_MS): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const log = this.opts.logger;
+    log.info({ drain_ms: drainMs }, 'draining');
+    clearInterval(this.gaugeTimer);
+    await this.extproc?.drain(Math.max(0, drainMs - 2000));
+    this.listening = false;
+    for (const c of [...this.components].reverse()) {
+      try {
+        await c.stop();
+      } catch (err) {
+        log.error({ err, component: c.name }, 'component failed to stop cleanly');
+      }
+    }
+    await this.admin.close();
+    log.info('envoy-bandit sidecar stopped');
+  }
+}
