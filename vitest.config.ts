@@ -5,9 +5,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Integration tests start real Envoy and servers; on 2 cores keep files from fighting for CPU.
-    fileParallelism: true,
+    // 2 cores: integration files start Envoy, backends and sidecars; two at a time is the ceiling.
     maxWorkers: 2,
     minWorkers: 1,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

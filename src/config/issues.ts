@@ -70,7 +70,7 @@ export const configErrorMap: z.core.$ZodErrorMap = (iss) => {
       if (iss.input === undefined) return 'required';
       return `expected ${TYPE_NAMES[iss.expected] ?? iss.expected}, got ${describeValue(iss.input)}`;
     case 'invalid_value':
-      return `expected ${iss.values.map((v) => describeValue(v)).join(' | ')}, got ${describeValue(iss.input)}`;
+      return `expected ${(iss.values as unknown[]).map((v) => describeValue(v)).join(' | ')}, got ${describeValue(iss.input)}`;
     case 'too_small':
       if (iss.origin === 'array') return `needs at least ${iss.minimum} item${iss.minimum === 1 ? '' : 's'}`;
       if (iss.origin === 'string') return iss.minimum === 1 ? 'must not be empty' : `needs at least ${iss.minimum} characters`;
@@ -82,8 +82,8 @@ export const configErrorMap: z.core.$ZodErrorMap = (iss) => {
     case 'invalid_union':
       if (iss.discriminator !== undefined) {
         const input = iss.input as Record<string, unknown> | undefined;
-        const given = input?.[iss.discriminator];
-        const options = (iss.options ?? []).map(String).join(' | ');
+        const given = input?.[String(iss.discriminator)];
+        const options = ((iss.options as unknown[] | undefined) ?? []).map(String).join(' | ');
         return given === undefined ? `required (one of ${options})` : `unknown ${iss.discriminator} ${describeValue(given)}; expected one of ${options}`;
       }
       return `invalid value ${describeValue(iss.input)}`;

@@ -214,7 +214,8 @@ export class Engine {
     let count = 0;
     let validUntil = Number.POSITIVE_INFINITY;
     for (let a = 0; a < route.armNames.length; a++) {
-      const flags = state.activeFlags(route.name, route.armNames[a]!, now);
+      const releasedAt = route.releasedAt[a]!;
+      const flags = state.activeFlags(route.name, route.armNames[a]!, now).filter((f) => f.since > releasedAt);
       route.eligible[a] = flags.length === 0 ? 1 : 0;
       route.quarantineRule[a] = flags.length === 0 ? '' : flags.map((f) => `${f.rule}@${f.replica}`).join(',');
       for (const f of flags) validUntil = Math.min(validUntil, f.until);
@@ -309,6 +310,34 @@ export class Engine {
     if (!r || ri === undefined) return false;
     this.opts.state.resetRoute(ri);
     r.sticky?.clear();
+    this.propCache.delete(r);
+    return true;
+  }
+
+  /**
+   * Quarantines an arm from this replica: published in our slot, so gossip
+   * carries it to the fleet. `until` defaults to "until released".
+   */
+  quarantineArm(routeName: string, armName: string, rule: string, until = UNTIL_RELEASED): boolean {
+    const r = this.byName.get(routeName);
+    if (!r || !r.armIndex.has(armName)) return false;
+    const now = this.opts.clock.now();
+    this.opts.state.setFlag(routeName, armName, { state: 'quarantined', rule, since: now, until });
+    this.propCache.delete(r);
+    return true;
+  }
+
+  /**
+   * Releases an arm here: clears our own flag and ignores, on this replica,
+   * any other replica's flag raised before now (a newer trip still counts).
+   */
+  releaseArm(routeName: string, armName: string): boolean {
+    const r = this.byName.get(routeName);
+    const a = r?.armIndex.get(armName);
+    if (!r || a === undefined) return false;
+    this.opts.state.clearFlag(routeName, armName);
+    r.releasedAt[a] = this.opts.clock.now();
+    r.eligibilityFlagsVersion = -1;
     this.propCache.delete(r);
     return true;
   }

@@ -29,6 +29,8 @@ export class RouteRuntime {
   eligibilityValidUntil = 0;
   /** Quarantine reason per arm (for /v1/routes), '' when active. */
   readonly quarantineRule: string[];
+  /** Epoch ms of the last manual release per arm: flags raised before it are ignored here. */
+  readonly releasedAt: number[];
 
   constructor(
     readonly config: RouteConfig,
@@ -47,6 +49,7 @@ export class RouteRuntime {
     this.eligible = new Uint8Array(this.armNames.length).fill(1);
     this.eligibleCount = this.armNames.length;
     this.quarantineRule = this.armNames.map(() => '');
+    this.releasedAt = this.armNames.map(() => -1);
   }
 
   get name(): string {

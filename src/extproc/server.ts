@@ -106,6 +106,15 @@ class StreamCtx implements StreamContext {
   constructor(readonly id: number) {}
 }
 
+/**
+ * True when the peer reset the HTTP/2 stream (e.g. Envoy or a client cancelled).
+ * Reads grpc-js internals; when they are not there, a half-closed stream counts as ok.
+ */
+function resetByPeer(call: object): boolean {
+  const rst = (call as { call?: { stream?: { rstCode?: unknown } } }).call?.stream?.rstCode;
+  return typeof rst === 'number' && rst !== 0;
+}
+
 const NOOP = (): void => {};
 const NOOP_LOGGER: ExtProcLogger = { debug: NOOP, info: NOOP, warn: NOOP, error: NOOP } as unknown as ExtProcLogger;
 
@@ -213,20 +222,27 @@ export function createExtProcServer(opts: ExtProcServerOptions): ExtProcServer {
           call.write(CONTINUE_RESPONSE[phase]!);
       }
     });
+    let halfClosed = false;
+    // grpc-js emits 'cancelled' whenever the HTTP/2 stream closes, even after a
+    // clean status, and a reset also ends the readable side first; the two are
+    // told apart by the HTTP/2 RST code, known once 'cancelled' fires.
+    const settle = (): void => finish(halfClosed && !resetByPeer(call) ? 'ok' : 'cancelled');
     call.on('end', () => {
-      // Envoy half-closed: nothing more will come; finish with OK.
-      if (!finished) {
-        finish('ok');
-        call.end();
-      }
+      // Envoy half-closed: nothing more will come; answer with OK status.
+      if (finished) return;
+      halfClosed = true;
+      call.end();
     });
-    call.on('cancelled', () => finish('cancelled'));
+    call.on('cancelled', settle);
     call.on('error', (e: unknown) => {
       if (!finished) logger.debug({ err: e, stream: ctx.id }, 'ext_proc stream error');
       finish('error');
     });
-    // Safety net: whatever else tears the stream down still ends it once.
-    call.on('close', () => finish('cancelled'));
+    // Safety net for streams torn down without a half-close; after a half-close
+    // the Duplex closes before grpc-js has seen the RST code, so wait for 'cancelled'.
+    call.on('close', () => {
+      if (!halfClosed) settle();
+    });
   }
 
   server.addService(EXT_PROC_SERVICE, { Process: onCall as grpc.handleBidiStreamingCall<Incoming, Outgoing> });

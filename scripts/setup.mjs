@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Set-up for tests, benchmarks and the demo: Envoy 1.40 into .tools/ (see
+// setup-envoy.mjs) and the Debian tools the suite uses (promtool; wrk and hey
+// for benchmarks). Installs what is missing when running as root; otherwise
+// says exactly what to install.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const want = process.argv.includes('--bench') ? ['promtool', 'wrk', 'hey'] : ['promtool'];
+const debPackage = { promtool: 'prometheus', wrk: 'wrk', hey: 'hey' };
+
+const envoy = spawnSync(process.execPath, [join(root, 'scripts/setup-envoy.mjs')], { stdio: 'inherit' });
+if (envoy.status !== 0) process.exit(envoy.status ?? 1);
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const missing = want.filter((c) => !has(c));
+if (missing.length === 0) process.exit(0);
+const pkgs = [...new Set(missing.map((c) => debPackage[c]))];
+if (process.getuid?.() !== 0) {
+  console.error(`setup: missing ${missing.join(', ')}; install with: sudo apt-get install -y ${pkgs.join(' ')}`);
+  process.exit(1);
+}
+console.log(`setup: installing ${pkgs.join(' ')} from Debian`);
+try {
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+} catch {
+  console.error(`setup: apt-get install ${pkgs.join(' ')} failed`);
+  process.exit(1);
+}

@@ -1,0 +1,372 @@
+/**
+ * The zod schema of the YAML config: shape, types, ranges and per-field
+ * formats, with every default filled in and durations turned into `*_ms`.
+ * Checks that relate fields to each other (arm names, weights, secrets) live
+ * in checks.ts so they run even when some other field is malformed.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+import { parseAddress } from './address.js';
+import * as D from './defaults.js';
+import { describeValue } from './issues.js';
+import type { Config, DriftConfig, PolicyConfig, PolicyParams, RouteConfig } from './types.js';
+
+/** Route and arm names: they appear in admin URLs, metric labels and decision ids. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** Envoy cluster names as they may travel in the `x-bandit-cluster` header value. */
+export const CLUSTER_RE = /^[A-Za-z0-9_.:|-]{1,255}$/;
+/** RFC 9110 token: the characters an HTTP header name may use. */
+export const HTTP_TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+export const STATUS_PATTERN_RE = /^[1-5](?:[0-9]{2}|xx)$/;
+const REPLICA_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+export const POLICY_TYPES = [
+  'thompson', 'ucb1', 'epsilon_greedy', 'static', 'fixed',
+  'discounted_thompson', 'discounted_ucb1', 'discounted_epsilon_greedy',
+  'sliding_thompson', 'sliding_ucb1', 'sliding_epsilon_greedy',
+] as const;
+
+// ---------- field types ----------
+
+function duration(opts: { allowZero?: boolean } = {}) {
+  return z
+    .string({
+      error: (iss) =>
+        iss.input === undefined ? 'required' : `expected a duration like 500ms, 30s, 5m or 1h, got ${describeValue(iss.input)}`,
+    })
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', input: text, message: `invalid duration ${describeValue(text)}: expected a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 5m` });
+        return z.NEVER;
+      }
+      if (ms === 0 && !opts.allowZero) {
+        ctx.addIssue({ code: 'custom', input: text, message: 'must be greater than 0' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+const name = (what: string) =>
+  z.string().regex(NAME_RE, { error: (iss) => `invalid ${what} name ${describeValue(iss.input)}: use letters, digits, '.', '_' and '-' (at most 63, starting with a letter or digit)` });
+
+const cluster = z
+  .string()
+  .min(1)
+  .regex(CLUSTER_RE, { error: (iss) => `invalid cluster name ${describeValue(iss.input)}: use letters, digits and _ . : | -` });
+
+/** Header names are matched lower-case, as Envoy hands them to ext_proc. */
+const headerName = z
+  .string()
+  .regex(HTTP_TOKEN_RE, { error: (iss) => `invalid header name ${describeValue(iss.input)}: not an HTTP token` })
+  .transform((s) => s.toLowerCase());
+
+const cookieName = z
+  .string()
+  .regex(HTTP_TOKEN_RE, { error: (iss) => `invalid cookie name ${describeValue(iss.input)}: not an HTTP token` });
+
+const filePath = z.string().min(1);
+
+function address(opts: { unix: boolean; portZero: boolean }) {
+  const expected = opts.unix ? 'host:port or unix:/path' : 'host:port';
+  return z.string().refine(
+    (s) => {
+      const a = parseAddress(s);
+      if (a === undefined) return false;
+      if (a.kind === 'unix') return opts.unix;
+      return opts.portZero || a.port > 0;
+    },
+    { error: (iss) => `invalid address ${describeValue(iss.input)}: expected ${expected} (port 0-65535)` },
+  );
+}
+const listenAddress = address({ unix: true, portZero: true });
+const peerAddress = address({ unix: false, portZero: false });
+
+const statusPattern = z
+  .union([z.string(), z.int()], { error: (iss) => `expected a status pattern like "2xx" or "404", got ${describeValue(iss.input)}` })
+  .transform((v, ctx) => {
+    const s = String(v).toLowerCase();
+    if (!STATUS_PATTERN_RE.test(s)) {
+      ctx.addIssue({ code: 'custom', input: v, message: `invalid status pattern ${describeValue(v)}: expected a code like "404" or a class like "2xx"` });
+      return z.NEVER;
+    }
+    return s;
+  });
+
+const nonNegative = z.number().min(0);
+const fraction = z.number().min(0).max(1);
+const gamma = z.number().gt(0).max(1);
+const windowSize = z.int().min(1);
+
+// ---------- policy ----------
+
+const driftSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('none') }),
+  z.strictObject({ mode: z.literal('discount'), gamma: gamma.default(D.DEFAULT_DRIFT_GAMMA) }),
+  z.strictObject({ mode: z.literal('window'), size: windowSize.default(D.DEFAULT_DRIFT_WINDOW_SIZE) }),
+]);
+
+const learningMinShare = z.number().min(0).lt(1).default(D.DEFAULT_MIN_SHARE);
+const baselineMinShare = z.number().min(0).lt(1).default(D.DEFAULT_MIN_SHARE_BASELINE);
+
+const BETA_PRIOR_KEYS = ['alpha', 'beta'];
+const thompsonFields = {
+  model: z.enum(['beta', 'gaussian']).default(D.DEFAULT_THOMPSON_MODEL),
+  prior: z
+    .strictObject({
+      mu: z.number().optional(),
+      kappa: z.number().gt(0).optional(),
+      alpha: z.number().gt(0).optional(),
+      beta: z.number().gt(0).optional(),
+    })
+    .optional(),
+};
+type ThompsonInput = { model: 'beta' | 'gaussian'; prior?: { mu?: number; kappa?: number; alpha?: number; beta?: number } | undefined };
+
+function checkPrior(v: ThompsonInput, ctx: z.RefinementCtx): void {
+  if (v.model !== 'beta' || v.prior === undefined) return;
+  for (const key of ['mu', 'kappa'] as const) {
+    if (v.prior[key] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['prior', key], message: `not a parameter of the beta prior (${BETA_PRIOR_KEYS.join(', ')}); use model: gaussian` });
+    }
+  }
+}
+
+function thompsonParams(v: ThompsonInput): PolicyParams {
+  const p = v.prior ?? {};
+  if (v.model === 'beta') {
+    return { type: 'thompson', model: 'beta', prior: { alpha: p.alpha ?? D.DEFAULT_BETA_PRIOR.alpha, beta: p.beta ?? D.DEFAULT_BETA_PRIOR.beta } };
+  }
+  const g = D.DEFAULT_GAUSSIAN_PRIOR;
+  return { type: 'thompson', model: 'gaussian', prior: { mu: p.mu ?? g.mu, kappa: p.kappa ?? g.kappa, alpha: p.alpha ?? g.alpha, beta: p.beta ?? g.beta } };
+}
+
+const ucb1Fields = { c: nonNegative.default(D.DEFAULT_UCB1_C) };
+const epsilonFields = { epsilon: fraction.default(D.DEFAULT_EPSILON), decay: nonNegative.default(D.DEFAULT_EPSILON_DECAY) };
+
+const withPolicy = (params: PolicyParams, min_share: number, drift: DriftConfig): PolicyConfig => ({ ...params, min_share, drift });
+
+// Each policy form (base, discounted_*, sliding_*) is one option of the union;
+// the alias forms carry their drift parameter flat (`gamma`, `size`) instead of `drift`.
+const thompsonBase = { ...thompsonFields, min_share: learningMinShare };
+const ucb1Base = { ...ucb1Fields, min_share: learningMinShare };
+const epsilonBase = { ...epsilonFields, min_share: learningMinShare };
+const driftField = { drift: driftSchema.default({ mode: 'none' }) };
+const discountField = { gamma: gamma.default(D.DEFAULT_DRIFT_GAMMA) };
+const slidingField = { size: windowSize.default(D.DEFAULT_DRIFT_WINDOW_SIZE) };
+const discount = (g: number): DriftConfig => ({ mode: 'discount', gamma: g });
+const sliding = (size: number): DriftConfig => ({ mode: 'window', size });
+
+const ucb1Params = (v: { c: number }): PolicyParams => ({ type: 'ucb1', c: v.c });
+const epsilonParams = (v: { epsilon: number; decay: number }): PolicyParams => ({ type: 'epsilon_greedy', epsilon: v.epsilon, decay: v.decay });
+
+const weightsSchema = z
+  .record(z.string(), nonNegative)
+  .refine((w) => Object.values(w).reduce((a, b) => a + b, 0) > 0, { error: 'weights must sum to more than 0' });
+
+export const policySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('thompson'), ...thompsonBase, ...driftField })
+    .superRefine(checkPrior)
+    .transform((v) => withPolicy(thompsonParams(v), v.min_share, v.drift)),
+  z.strictObject({ type: z.literal('discounted_thompson'), ...thompsonBase, ...discountField })
+    .superRefine(checkPrior)
+    .transform((v) => withPolicy(thompsonParams(v), v.min_share, discount(v.gamma))),
+  z.strictObject({ type: z.literal('sliding_thompson'), ...thompsonBase, ...slidingField })
+    .superRefine(checkPrior)
+    .transform((v) => withPolicy(thompsonParams(v), v.min_share, sliding(v.size))),
+  z.strictObject({ type: z.literal('ucb1'), ...ucb1Base, ...driftField })
+    .transform((v) => withPolicy(ucb1Params(v), v.min_share, v.drift)),
+  z.strictObject({ type: z.literal('discounted_ucb1'), ...ucb1Base, ...discountField })
+    .transform((v) => withPolicy(ucb1Params(v), v.min_share, discount(v.gamma))),
+  z.strictObject({ type: z.literal('sliding_ucb1'), ...ucb1Base, ...slidingField })
+    .transform((v) => withPolicy(ucb1Params(v), v.min_share, sliding(v.size))),
+  z.strictObject({ type: z.literal('epsilon_greedy'), ...epsilonBase, ...driftField })
+    .transform((v) => withPolicy(epsilonParams(v), v.min_share, v.drift)),
+  z.strictObject({ type: z.literal('discounted_epsilon_greedy'), ...epsilonBase, ...discountField })
+    .transform((v) => withPolicy(epsilonParams(v), v.min_share, discount(v.gamma))),
+  z.strictObject({ type: z.literal('sliding_epsilon_greedy'), ...epsilonBase, ...slidingField })
+    .transform((v) => withPolicy(epsilonParams(v), v.min_share, sliding(v.size))),
+  z.strictObject({ type: z.literal('static'), weights: weightsSchema, min_share: baselineMinShare })
+    .transform((v) => withPolicy({ type: 'static', weights: v.weights }, v.min_share, { mode: 'none' })),
+  z.strictObject({ type: z.literal('fixed'), arm: z.string().min(1), min_share: baselineMinShare })
+    .transform((v) => withPolicy({ type: 'fixed', arm: v.arm }, v.min_share, { mode: 'none' })),
+]);
+
+// ---------- route sections ----------
+
+const matchSchema = z.strictObject({
+  path_prefix: z.string().startsWith('/', { error: (iss) => `must start with "/", got ${describeValue(iss.input)}` }).nullable().default(null),
+  authority: z.string().min(1).nullable().default(null),
+  header: z.strictObject({ name: headerName, value: z.string() }).nullable().default(null),
+});
+const EMPTY_MATCH = { path_prefix: null, authority: null, header: null };
+
+const armSchema = z.strictObject({
+  name: name('arm'),
+  cluster,
+  cost: nonNegative.default(D.DEFAULT_ARM_COST),
+});
+
+const stickySchema = z
+  .strictObject({
+    header: headerName.nullable().default(D.DEFAULT_STICKY_HEADER),
+    cookie: cookieName.nullable().default(D.DEFAULT_STICKY_COOKIE),
+    ttl: duration().default(D.DEFAULT_STICKY_TTL_MS),
+    max_sessions: z.int().min(1).default(D.DEFAULT_STICKY_MAX_SESSIONS),
+  })
+  .superRefine((s, ctx) => {
+    if (s.header === null && s.cookie === null) {
+      ctx.addIssue({ code: 'custom', path: ['header'], message: 'sticky needs a header or a cookie (or set sticky: null to disable it)' });
+    }
+  })
+  .transform(({ ttl, ...rest }) => ({ ...rest, ttl_ms: ttl }));
+
+const rewardSchema = z.strictObject({
+  success: z.strictObject({ statuses: z.array(statusPattern).min(1).default([...D.DEFAULT_SUCCESS_STATUSES]) }).prefault({}),
+  latency: z
+    .strictObject({ slo: duration() })
+    .transform((l) => ({ slo_ms: l.slo }))
+    .nullable()
+    .default(null),
+  header: headerName.nullable().default(null),
+  weights: z
+    .strictObject({
+      success: nonNegative.default(D.DEFAULT_REWARD_WEIGHTS.success),
+      latency: nonNegative.default(D.DEFAULT_REWARD_WEIGHTS.latency),
+      header: nonNegative.default(D.DEFAULT_REWARD_WEIGHTS.header),
+      cost: nonNegative.default(D.DEFAULT_REWARD_WEIGHTS.cost),
+    })
+    .refine((w) => w.success + w.latency + w.header + w.cost > 0, { error: 'reward weights must not all be 0' })
+    .prefault({}),
+  feedback: z
+    .strictObject({
+      wait: duration().default(D.DEFAULT_FEEDBACK_WAIT_MS),
+      default: fraction.nullable().default(null),
+    })
+    .transform(({ wait, ...rest }) => ({ ...rest, wait_ms: wait }))
+    .nullable()
+    .default(null),
+});
+
+const guardrailsSchema = z
+  .strictObject({
+    min_samples: z.int().min(1).default(D.DEFAULT_GUARDRAIL_MIN_SAMPLES),
+    window: duration().default(D.DEFAULT_GUARDRAIL_WINDOW_MS),
+    error_rate: z.strictObject({ max: fraction.default(D.DEFAULT_GUARDRAIL_ERROR_RATE_MAX) }).nullable().prefault({}),
+    latency_p95: z
+      .strictObject({ max: duration().default(D.DEFAULT_GUARDRAIL_LATENCY_P95_MAX_MS) })
+      .transform((l) => ({ max_ms: l.max }))
+      .nullable()
+      .prefault({}),
+    ewma: z
+      .strictObject({
+        alpha: z.number().gt(0).max(1).default(D.DEFAULT_GUARDRAIL_EWMA.alpha),
+        sigmas: z.number().gt(0).default(D.DEFAULT_GUARDRAIL_EWMA.sigmas),
+      })
+      .nullable()
+      .prefault({}),
+    action: z.enum(['quarantine', 'alert_only']).default(D.DEFAULT_GUARDRAIL_ACTION),
+    cooldown: duration({ allowZero: true }).default(D.DEFAULT_GUARDRAIL_COOLDOWN_MS),
+  })
+  .transform(({ window, cooldown, ...rest }) => ({ ...rest, window_ms: window, cooldown_ms: cooldown }));
+
+const routeSchema = z
+  .strictObject({
+    name: name('route'),
+    match: matchSchema.nullable().prefault({}),
+    arms: z.array(armSchema).min(1),
+    default_arm: z.string().min(1).optional(),
+    policy: policySchema.prefault({ type: 'thompson' }),
+    sticky: stickySchema.nullable().prefault({}),
+    reward: rewardSchema.prefault({}),
+    guardrails: guardrailsSchema.nullable().prefault({}),
+    allow_force_arm: z.boolean().default(false),
+  })
+  .transform((r): RouteConfig => {
+    let policy = r.policy;
+    if (policy.type === 'static') {
+      // arms the weights leave out get weight 0, so consumers never look up a missing arm
+      const weights: Record<string, number> = {};
+      for (const arm of r.arms) weights[arm.name] = policy.weights[arm.name] ?? 0;
+      policy = { ...policy, weights };
+    }
+    return { ...r, match: r.match ?? { ...EMPTY_MATCH }, default_arm: r.default_arm ?? r.arms[0]!.name, policy };
+  });
+
+// ---------- top-level sections ----------
+
+const aggregatorSchema = z
+  .strictObject({
+    address: listenAddress.default(D.DEFAULT_AGGREGATOR_ADDRESS),
+    batch: z.int().min(1).default(D.DEFAULT_AGGREGATOR_BATCH),
+    flush: duration().default(D.DEFAULT_AGGREGATOR_FLUSH_MS),
+    buffer: z.int().min(1).default(D.DEFAULT_AGGREGATOR_BUFFER),
+    log_file: filePath.nullable().default(null),
+    fsync: z.enum(['always', 'batch', 'none']).default(D.DEFAULT_AGGREGATOR_FSYNC),
+  })
+  .superRefine((a, ctx) => {
+    if (a.buffer < a.batch) ctx.addIssue({ code: 'custom', path: ['buffer'], message: `must be ≥ batch (${a.batch}), got ${a.buffer}` });
+  })
+  .transform(({ flush, ...rest }) => ({ ...rest, flush_ms: flush }));
+
+const dnsName = z.string().refine((s) => parseAddress(s)?.kind === 'tcp' || parseAddress(`${s}:1`)?.kind === 'tcp', {
+  error: (iss) => `invalid DNS name ${describeValue(iss.input)}: expected name or name:port`,
+});
+
+const gossipSchema = z
+  .strictObject({
+    listen: address({ unix: false, portZero: true }).default(D.DEFAULT_GOSSIP_LISTEN),
+    peers: z.array(peerAddress).default([]),
+    dns: dnsName.nullable().default(null),
+    interval: duration().default(D.DEFAULT_GOSSIP_INTERVAL_MS),
+    fanout: z.int().min(1).default(D.DEFAULT_GOSSIP_FANOUT),
+    secret_file: filePath.nullable().default(null),
+    sync_timeout: duration({ allowZero: true }).default(D.DEFAULT_GOSSIP_SYNC_TIMEOUT_MS),
+  })
+  .transform(({ interval, sync_timeout, ...rest }) => ({ ...rest, interval_ms: interval, sync_timeout_ms: sync_timeout }));
+
+export interface SchemaOptions {
+  /** replica_id when the config gives none. */
+  hostname: string;
+}
+
+export function buildConfigSchema(opts: SchemaOptions) {
+  return z.strictObject({
+    replica_id: z
+      .string()
+      .regex(REPLICA_ID_RE, { error: (iss) => `invalid replica_id ${describeValue(iss.input)}: use letters, digits, '.', '_' and '-'` })
+      .default(opts.hostname),
+    listen: z
+      .strictObject({
+        ext_proc: listenAddress.default(D.DEFAULT_EXTPROC_LISTEN),
+        admin: listenAddress.default(D.DEFAULT_ADMIN_LISTEN),
+      })
+      .prefault({}),
+    routes: z.array(routeSchema).min(1),
+    aggregator: aggregatorSchema.nullable().default(null),
+    gossip: gossipSchema.nullable().default(null),
+    state: z
+      .strictObject({
+        snapshot_file: filePath.nullable().default(null),
+        interval: duration().default(D.DEFAULT_STATE_INTERVAL_MS),
+      })
+      .transform(({ interval, ...rest }) => ({ ...rest, interval_ms: interval }))
+      .prefault({}),
+    admin: z.strictObject({ token_file: filePath.nullable().default(null) }).prefault({}),
+    decision_ids: z.strictObject({ secret_file: filePath.nullable().default(null) }).prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(D.LOG_LEVELS as [Config['log']['level'], ...Config['log']['level'][]]).default(D.DEFAULT_LOG_LEVEL),
+        decisions_file: filePath.nullable().default(null),
+        decisions_max_bytes: z.int().min(1).default(D.DEFAULT_DECISIONS_MAX_BYTES),
+      })
+      .prefault({}),
+  });
+}
+
+/** Compile-time guard: the schema's output is exactly the normalized Config. */
+type SchemaOutput = z.output<ReturnType<typeof buildConfigSchema>>;
+type Equals<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesConfig: Equals<SchemaOutput, Config> = true;
+void schemaMatchesConfig;
