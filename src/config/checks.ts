@@ -77,7 +77,8 @@ function checkRoute(route: Obj, i: number, issues: ConfigIssue[]): void {
       ? D.DEFAULT_MIN_SHARE_BASELINE
       : D.DEFAULT_MIN_SHARE;
   const n = route.arms.length;
-  if (typeof minShare === 'number' && minShare >= 0 && minShare * n >= 1) {
+  // out-of-range values are the schema's to report
+  if (typeof minShare === 'number' && minShare >= 0 && minShare < 1 && minShare * n >= 1) {
     issues.push(issue(['routes', i, 'policy', 'min_share'], `min_share ${minShare} × ${n} arms = ${round(minShare * n)}; must be < 1 so the policy keeps some traffic to steer`));
   }
 }

@@ -18,9 +18,9 @@ export interface Substitution {
 }
 
 export interface EnvProblem {
-  /** The variable (or the malformed reference text). */
+  kind: 'unset' | 'malformed';
+  /** The variable, or the malformed reference text. */
   name: string;
-  message: string;
   /** Offsets of the reference in the source and of its (empty) replacement in the output. */
   origOffset: number;
   expOffset: number;
@@ -66,7 +66,7 @@ export function expandWithMap(text: string, env: Env): Expansion {
       const body = BODY_RE.exec(m[1]!);
       const expStart = out.length + (start - last);
       if (body === null) {
-        problems.push({ name: m[0], message: `malformed environment reference ${m[0]} (expected \${NAME} or \${NAME:-default})`, origOffset: start, expOffset: expStart });
+        problems.push({ kind: 'malformed', name: m[0], origOffset: start, expOffset: expStart });
         replacement = '';
       } else {
         const value = env[body[1]!];
@@ -74,7 +74,7 @@ export function expandWithMap(text: string, env: Env): Expansion {
         if (value !== undefined && (value !== '' || fallback === undefined)) replacement = value;
         else if (fallback !== undefined) replacement = fallback;
         else {
-          problems.push({ name: body[1]!, message: `environment variable ${body[1]} is not set (use \${${body[1]}:-default} for a fallback)`, origOffset: start, expOffset: expStart });
+          problems.push({ kind: 'unset', name: body[1]!, origOffset: start, expOffset: expStart });
           replacement = '';
         }
       }
@@ -86,6 +86,12 @@ export function expandWithMap(text: string, env: Env): Expansion {
   }
   out += text.slice(last);
   return { text: out, subs, problems };
+}
+
+/** `environment variable X is not set (line 3); use ${X:-default} for a fallback` */
+export function envProblemMessage(p: EnvProblem, line: number): string {
+  if (p.kind === 'malformed') return `malformed environment reference ${p.name} (line ${line}); expected \${NAME} or \${NAME:-default}`;
+  return `environment variable ${p.name} is not set (line ${line}); use \${${p.name}:-default} for a fallback`;
 }
 
 /** Maps an offset in the expanded text back to the source (inside a replacement: its reference). */
@@ -120,5 +126,10 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
 export function expandEnv(text: string, env: Env): Result<string, ConfigIssue[]> {
   const { text: out, problems } = expandWithMap(text, env);
   if (problems.length === 0) return ok(out);
-  return err(problems.map((p) => ({ path: `line ${lineCol(text, p.origOffset).line}`, message: p.message })));
+  return err(
+    problems.map((p) => {
+      const { line } = lineCol(text, p.origOffset);
+      return { path: `line ${line}`, message: envProblemMessage(p, line) };
+    }),
+  );
 }

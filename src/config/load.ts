@@ -7,7 +7,7 @@ import { hostname as osHostname } from 'node:os';
 import { isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { err, ok, type Result } from '../util/errors.js';
 import { checkRelations } from './checks.js';
-import { expandWithMap, lineCol, toSourceOffset, type Env } from './env.js';
+import { envProblemMessage, expandWithMap, lineCol, toSourceOffset, type Env } from './env.js';
 import { configErrorMap, formatPath, fromZodIssues, type PathSegment } from './issues.js';
 import { buildConfigSchema } from './schema.js';
 import type { Config, ConfigIssue } from './types.js';
@@ -16,7 +16,7 @@ export { expandEnv } from './env.js';
 export { formatIssues } from './issues.js';
 
 export interface LoadOptions {
-  /** Variables for `${VAR}`; default process.env. */
+  /** Variables for `${VAR}`; default process.env. HOSTNAME, when absent, is the hostname below. */
   env?: Env;
   /** Default replica_id; default os.hostname(). */
   hostname?: string;
@@ -37,15 +37,18 @@ export function parseConfig(text: string, opts: LoadOptions = {}): Result<Config
 }
 
 function parseUnsafe(text: string, opts: LoadOptions): Result<Config, ConfigIssue[]> {
-  const expansion = expandWithMap(text, opts.env ?? process.env);
+  const hostname = opts.hostname ?? osHostname();
+  const baseEnv = opts.env ?? process.env;
+  // `replica_id: ${HOSTNAME}` (the contract's example) works where the shell does not export HOSTNAME.
+  const env = baseEnv.HOSTNAME === undefined ? { ...baseEnv, HOSTNAME: hostname } : baseEnv;
+  const expansion = expandWithMap(text, env);
   const doc = parseDocument(expansion.text, { prettyErrors: false, uniqueKeys: true, strict: true, version: '1.2' });
 
   const envIssues = expansion.problems.map((p) => {
     const path = doc.errors.length === 0 ? pathAt(doc, p.expOffset) : undefined;
     const { line } = lineCol(text, p.origOffset);
-    return path === undefined || path.length === 0
-      ? { path: `line ${line}`, message: p.message }
-      : { path: formatPath(path), message: `${p.message} (line ${line})` };
+    const where = path === undefined || path.length === 0 ? `line ${line}` : formatPath(path);
+    return { path: where, message: envProblemMessage(p, line) };
   });
 
   if (doc.errors.length > 0) {
@@ -63,7 +66,7 @@ function parseUnsafe(text: string, opts: LoadOptions): Result<Config, ConfigIssu
     return err([...envIssues, { path: '', message: `YAML: ${firstLine((e as Error).message)}` }]);
   }
 
-  const schema = buildConfigSchema({ hostname: opts.hostname ?? osHostname() });
+  const schema = buildConfigSchema({ hostname });
   const parsed = schema.safeParse(data, { error: configErrorMap });
   const found = [...(parsed.success ? [] : fromZodIssues(parsed.error.issues)), ...checkRelations(data)];
   // A field whose variable is unset gets the env issue only, not the schema's complaint about ''.

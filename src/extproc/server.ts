@@ -1,51 +1,50 @@
 /**
  * The ext_proc gRPC server: one bidi stream per HTTP request, strictly
  * sequential per stream, fail-open on anything the handler or the peer gets
- * wrong. Uses grpc-js with a hand-built service definition whose
- * (de)serializers are our codec, so protobufjs is never on the hot path.
+ * wrong (rules in stream-logic.ts).
+ *
+ * Two transports, same wire and behaviour:
+ * - 'grpc-js' (default): @grpc/grpc-js with a hand-built service definition
+ *   whose (de)serializers are our codec, so protobufjs is never on the hot path;
+ *   health via grpc-health-check.
+ * - 'http2': node:http2 directly (h2-transport.ts), for CPU efficiency.
  */
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import type { Logger } from 'pino';
-import { BanditError, ErrorCodes } from '../util/errors.js';
-import {
-  CONTINUE_RESPONSE,
-  decodeProcessingRequest,
-  DecodedRequest,
-  encodeRequestHeadersResponse,
-  encodeResponseHeadersResponse,
-  ExtProcMalformedError,
-  Phase,
-} from './codec.js';
-import type { ExtProcHandler, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from './handler.js';
+import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestHeadersResponse, encodeResponseHeadersResponse, Phase } from './codec.js';
+import type { ExtProcHandler, RequestHeadersReply, ResponseHeadersReply, StreamEndReason } from './handler.js';
+import { createH2Transport } from './h2-transport.js';
 import { EXT_PROC_METHOD_PATH, EXT_PROC_SERVICE_NAME } from './proto-files.js';
+import { Action, ExtProcStream, MalformedMessage, type ExtProcErrorKind, type ExtProcLogger, type Incoming, type StreamHooks } from './stream-logic.js';
 
-export type ExtProcErrorKind = 'malformed' | 'out_of_order' | 'handler' | 'unexpected_phase';
+export type { ExtProcErrorKind, ExtProcLogger } from './stream-logic.js';
 
-/** The subset of a pino logger the server uses. */
-export type ExtProcLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+export type ExtProcTransport = 'grpc-js' | 'http2';
 
 export interface ExtProcServerOptions {
   handler: ExtProcHandler;
   /** `host:port` (port 0 picks a free one) or `unix:/path`. */
   address?: string;
+  /** pino-compatible. */
   logger?: ExtProcLogger;
   /** Called once per stream, after the handler's onStreamEnd. */
   onStreamEnd?(outcome: StreamEndReason): void;
   onError?(kind: ExtProcErrorKind, err: unknown): void;
-  /** Passed to grpc.Server (e.g. 'grpc.max_concurrent_streams'). */
+  transport?: ExtProcTransport;
+  /** grpc-js transport only: passed to grpc.Server. */
   grpcOptions?: grpc.ServerOptions;
 }
 
 export const EXT_PROC_SERVER_DEFAULTS = {
   address: '127.0.0.1:50051',
   drainTimeoutMs: 5_000,
+  transport: 'grpc-js' as ExtProcTransport,
   /** Health check service names Envoy or Kubernetes may probe. */
   healthServices: ['', EXT_PROC_SERVICE_NAME] as readonly string[],
 } as const;
 
 export interface ExtProcServer {
-  /** Binds and serves. Resolves with the bound address (the real port when 0 was asked). */
+  /** Binds and serves. Resolves with the bound address (the real port when 0 was asked; 0 for unix sockets). */
   start(): Promise<{ address: string; port: number }>;
   /** Flip the gRPC health status of every registered service name. */
   setServing(serving: boolean): void;
@@ -57,17 +56,14 @@ export interface ExtProcServer {
   readonly activeStreams: number;
 }
 
-/** What the serializer receives: a constant continue response, or a reply to encode. */
+// ---------------------------------------------------------------------------
+// grpc-js transport.
+
+/** What the grpc-js serializer receives: a constant continue response, or a reply to encode. */
 type Outgoing =
   | Buffer
   | { readonly phase: typeof Phase.RequestHeaders; readonly reply: RequestHeadersReply }
   | { readonly phase: typeof Phase.ResponseHeaders; readonly reply: ResponseHeadersReply };
-
-/** A message the codec rejected; delivered in-band so the stream can end with INVALID_ARGUMENT. */
-class MalformedMessage {
-  constructor(readonly error: unknown) {}
-}
-type Incoming = DecodedRequest | MalformedMessage;
 
 function deserialize(buf: Buffer): Incoming {
   // grpc-js answers a throwing deserializer with INTERNAL and never tells the
@@ -101,13 +97,8 @@ export const EXT_PROC_SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-class StreamCtx implements StreamContext {
-  decision: unknown = undefined;
-  constructor(readonly id: number) {}
-}
-
 /**
- * True when the peer reset the HTTP/2 stream (e.g. Envoy or a client cancelled).
+ * True when the peer reset the HTTP/2 stream (e.g. a client cancelled).
  * Reads grpc-js internals; when they are not there, a half-closed stream counts as ok.
  */
 function resetByPeer(call: object): boolean {
@@ -115,129 +106,51 @@ function resetByPeer(call: object): boolean {
   return typeof rst === 'number' && rst !== 0;
 }
 
-const NOOP = (): void => {};
-const NOOP_LOGGER: ExtProcLogger = { debug: NOOP, info: NOOP, warn: NOOP, error: NOOP } as unknown as ExtProcLogger;
-
-export function createExtProcServer(opts: ExtProcServerOptions): ExtProcServer {
-  const handler = opts.handler;
-  const logger = opts.logger ?? NOOP_LOGGER;
-  const address = opts.address ?? EXT_PROC_SERVER_DEFAULTS.address;
-  const onStreamEnd = opts.onStreamEnd ?? NOOP;
-  const onError = opts.onError ?? NOOP;
-  const server = new grpc.Server(opts.grpcOptions);
+function grpcJsTransport(address: string, grpcOptions: grpc.ServerOptions | undefined, newStream: () => ExtProcStream) {
+  const server = new grpc.Server(grpcOptions);
   const health = new HealthImplementation(
     Object.fromEntries(EXT_PROC_SERVER_DEFAULTS.healthServices.map((s) => [s, 'SERVING' as const])),
   );
   health.addToServer(server);
-  let nextStreamId = 0;
-  let active = 0;
   let draining = false;
-  let started = false;
 
   function onCall(call: grpc.ServerDuplexStream<Incoming, Outgoing>): void {
-    const ctx = new StreamCtx(++nextStreamId);
-    let sawRequestHeaders = false;
-    let sawResponseHeaders = false;
-    let finished = false;
-    active++;
-
-    const finish = (reason: StreamEndReason): void => {
-      if (finished) return;
-      finished = true;
-      active--;
-      try {
-        handler.onStreamEnd(ctx, reason);
-      } catch (e) {
-        onError('handler', e);
-        logger.error({ err: e, stream: ctx.id }, 'ext_proc handler onStreamEnd threw');
-      }
-      onStreamEnd(reason);
-    };
-
-    const failCall = (code: grpc.status, details: string): void => {
-      finish('error');
-      // grpc-js turns an emitted error into the call's final status.
-      call.emit('error', { code, details });
-    };
-
     if (draining) {
-      failCall(grpc.status.UNAVAILABLE, 'draining');
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'draining' });
       return;
     }
-
-    const outOfOrder = (phase: Phase, msg: string): void => {
-      onError('out_of_order', new BanditError(ErrorCodes.EXTPROC_OUT_OF_ORDER, msg));
-      logger.debug({ stream: ctx.id, phase }, msg);
-      call.write(CONTINUE_RESPONSE[phase]!);
-    };
-
+    const s = newStream();
+    let halfClosed = false;
     call.on('data', (msg: Incoming) => {
-      if (finished) return;
-      if (msg instanceof MalformedMessage) {
-        onError('malformed', msg.error);
-        logger.warn({ err: msg.error, stream: ctx.id }, 'malformed ProcessingRequest');
-        failCall(grpc.status.INVALID_ARGUMENT, 'malformed ProcessingRequest');
-        return;
-      }
-      const phase = msg.phase;
-      // Envoy ignores replies in observability mode; a decision here would never be applied.
-      if (msg.observabilityMode) return;
-      switch (phase) {
-        case Phase.RequestHeaders: {
-          if (sawRequestHeaders) return outOfOrder(phase, 'second request_headers on one stream');
-          sawRequestHeaders = true;
-          let reply: RequestHeadersReply | null;
-          try {
-            reply = handler.onRequestHeaders(msg, ctx);
-          } catch (e) {
-            onError('handler', e);
-            logger.error({ err: e, stream: ctx.id }, 'ext_proc handler threw on request headers; continuing unchanged');
-            reply = null;
-          }
-          call.write(reply ? { phase, reply } : CONTINUE_RESPONSE[phase]!);
+      switch (s.handle(msg)) {
+        case Action.Constant:
+          call.write(CONTINUE_RESPONSE[s.constPhase]!);
           return;
-        }
-        case Phase.ResponseHeaders: {
-          if (!sawRequestHeaders) return outOfOrder(phase, 'response_headers before request_headers');
-          if (sawResponseHeaders) return outOfOrder(phase, 'second response_headers on one stream');
-          sawResponseHeaders = true;
-          let reply: ResponseHeadersReply | null;
-          try {
-            reply = handler.onResponseHeaders(msg, ctx);
-          } catch (e) {
-            onError('handler', e);
-            logger.error({ err: e, stream: ctx.id }, 'ext_proc handler threw on response headers; continuing unchanged');
-            reply = null;
-          }
-          call.write(reply && reply.set.length > 0 ? { phase, reply } : CONTINUE_RESPONSE[phase]!);
+        case Action.RequestReply:
+          call.write({ phase: Phase.RequestHeaders, reply: s.requestReply! });
           return;
-        }
-        case Phase.None:
-          onError('malformed', new ExtProcMalformedError('no request oneof set'));
-          failCall(grpc.status.INVALID_ARGUMENT, 'ProcessingRequest without a request member');
+        case Action.ResponseReply:
+          call.write({ phase: Phase.ResponseHeaders, reply: s.responseReply! });
+          return;
+        case Action.Fail:
+          s.end('error');
+          // grpc-js turns an emitted error into the call's final status.
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: s.failDetails });
           return;
         default:
-          // Bodies and trailers are not configured; answer in kind so Envoy never sees a spurious message.
-          onError('unexpected_phase', new BanditError(ErrorCodes.EXTPROC_OUT_OF_ORDER, `unexpected phase ${phase}`));
-          call.write(CONTINUE_RESPONSE[phase]!);
       }
     });
-    let halfClosed = false;
     // grpc-js emits 'cancelled' whenever the HTTP/2 stream closes, even after a
     // clean status, and a reset also ends the readable side first; the two are
     // told apart by the HTTP/2 RST code, known once 'cancelled' fires.
-    const settle = (): void => finish(halfClosed && !resetByPeer(call) ? 'ok' : 'cancelled');
+    const settle = (): void => s.end(halfClosed && !resetByPeer(call) ? 'half-closed' : 'reset');
     call.on('end', () => {
-      // Envoy half-closed: nothing more will come; answer with OK status.
-      if (finished) return;
+      if (s.finished) return;
       halfClosed = true;
       call.end();
     });
     call.on('cancelled', settle);
-    call.on('error', (e: unknown) => {
-      if (!finished) logger.debug({ err: e, stream: ctx.id }, 'ext_proc stream error');
-      finish('error');
-    });
+    call.on('error', () => s.end('error'));
     // Safety net for streams torn down without a half-close; after a half-close
     // the Duplex closes before grpc-js has seen the RST code, so wait for 'cancelled'.
     call.on('close', () => {
@@ -247,33 +160,23 @@ export function createExtProcServer(opts: ExtProcServerOptions): ExtProcServer {
 
   server.addService(EXT_PROC_SERVICE, { Process: onCall as grpc.handleBidiStreamingCall<Incoming, Outgoing> });
 
-  function setServing(serving: boolean): void {
+  const setServing = (serving: boolean): void => {
     for (const s of EXT_PROC_SERVER_DEFAULTS.healthServices) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
-  }
-
+  };
   return {
-    get activeStreams() {
-      return active;
-    },
     setServing,
-    start() {
-      if (started) return Promise.reject(new Error('ext_proc server already started'));
-      started = true;
-      return new Promise((resolve, reject) => {
+    start: () =>
+      new Promise<{ address: string; port: number }>((resolve, reject) => {
         server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
           if (err) return reject(err);
-          const bound = address.startsWith('unix:') ? address : `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
-          logger.info({ address: bound }, 'ext_proc server listening');
-          resolve({ address: bound, port });
+          resolve({ address: address.startsWith('unix:') ? address : `${address.slice(0, address.lastIndexOf(':'))}:${port}`, port });
         });
-      });
-    },
-    drain(timeoutMs = EXT_PROC_SERVER_DEFAULTS.drainTimeoutMs) {
+      }),
+    drain: (timeoutMs: number) => {
       draining = true;
       setServing(false);
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          logger.warn({ active }, 'ext_proc drain timed out; closing open streams');
           server.forceShutdown();
           resolve();
         }, timeoutMs);
@@ -284,10 +187,62 @@ export function createExtProcServer(opts: ExtProcServerOptions): ExtProcServer {
         });
       });
     },
-    close() {
+    close: () => {
       draining = true;
       server.forceShutdown();
       return Promise.resolve();
     },
+  };
+}
+
+// ---------------------------------------------------------------------------
+
+const NOOP = (): void => {};
+const NOOP_LOGGER: ExtProcLogger = { debug: NOOP, info: NOOP, warn: NOOP, error: NOOP };
+
+export function createExtProcServer(opts: ExtProcServerOptions): ExtProcServer {
+  const logger = opts.logger ?? NOOP_LOGGER;
+  const address = opts.address ?? EXT_PROC_SERVER_DEFAULTS.address;
+  const onStreamEnd = opts.onStreamEnd ?? NOOP;
+  let active = 0;
+  let nextStreamId = 0;
+  let started = false;
+  const hooks: StreamHooks = {
+    handler: opts.handler,
+    logger,
+    onError: opts.onError ?? NOOP,
+    onStreamEnd: (outcome) => {
+      active--;
+      onStreamEnd(outcome);
+    },
+  };
+  const newStream = (): ExtProcStream => {
+    active++;
+    return new ExtProcStream(++nextStreamId, hooks);
+  };
+  const transport = opts.transport ?? EXT_PROC_SERVER_DEFAULTS.transport;
+  const t =
+    transport === 'http2'
+      ? createH2Transport({ address, healthServices: EXT_PROC_SERVER_DEFAULTS.healthServices, newStream, hooks })
+      : grpcJsTransport(address, opts.grpcOptions, newStream);
+
+  return {
+    get activeStreams() {
+      return active;
+    },
+    setServing: (serving) => t.setServing(serving),
+    async start() {
+      if (started) throw new Error('ext_proc server already started');
+      started = true;
+      const bound = await t.start();
+      logger.info({ address: bound.address, transport }, 'ext_proc server listening');
+      return bound;
+    },
+    async drain(timeoutMs = EXT_PROC_SERVER_DEFAULTS.drainTimeoutMs) {
+      logger.info({ active, timeoutMs }, 'ext_proc server draining');
+      await t.drain(timeoutMs);
+      if (active > 0) logger.warn({ active }, 'ext_proc drain timed out; open streams were closed');
+    },
+    close: () => t.close(),
   };
 }

@@ -1,6 +1,6 @@
 import type { Rng } from '../util/rng.js';
 import type { ArmStats, Policy, PolicyInput } from './types.js';
-import { fastBeta } from './sampling.js';
+import { fastBeta, SampleStream } from './sampling.js';
 import { MC_DRAWS, monteCarloPropensities } from './monte-carlo.js';
 
 export interface BetaPrior {
@@ -29,6 +29,7 @@ export function betaPosterior(prior: BetaPrior, n: number, sum: number): { alpha
  */
 export class ThompsonBetaPolicy implements Policy {
   readonly type = 'thompson';
+  private readonly stream = new SampleStream();
   readonly model = 'beta';
   private readonly a0: number;
   private readonly b0: number;
@@ -43,13 +44,14 @@ export class ThompsonBetaPolicy implements Policy {
 
   choose(input: PolicyInput, rng: Rng): number {
     const { k, n, sum } = input;
+    const st = this.stream.seedFrom(rng);
     let best = 0;
     let bestDraw = -Infinity;
     for (let i = 0; i < k; i++) {
       const ni = n[i]! > 0 ? n[i]! : 0;
       const si = sum[i]!;
       const s = si > 0 ? (si < ni ? si : ni) : 0;
-      const x = fastBeta(rng, this.a0 + s, this.b0 + (ni - s));
+      const x = fastBeta(st, this.a0 + s, this.b0 + (ni - s));
       if (x > bestDraw) {
         bestDraw = x;
         best = i;

@@ -1,6 +1,6 @@
 import type { Rng } from '../util/rng.js';
 import type { ArmStats, Policy, PolicyInput } from './types.js';
-import { fastGamma, fastNormal } from './sampling.js';
+import { fastGamma, fastNormal, SampleStream } from './sampling.js';
 import { MC_DRAWS, monteCarloPropensities } from './monte-carlo.js';
 
 /** Normal-Gamma prior: mean mu with pseudo-count kappa; precision ~ Gamma(shape alpha, rate beta). */
@@ -70,6 +70,7 @@ function posteriorInto(
  */
 export class ThompsonGaussianPolicy implements Policy {
   readonly type = 'thompson';
+  private readonly stream = new SampleStream();
   readonly model = 'gaussian';
   private readonly prior: NormalGammaPrior;
   private readonly post: NormalGammaPosterior = { muN: 0, kappaN: 0, alphaN: 0, betaN: 0 };
@@ -85,13 +86,14 @@ export class ThompsonGaussianPolicy implements Policy {
     const { k, n, sum, sumSq } = input;
     const { mu, kappa, alpha, beta } = this.prior;
     const post = this.post;
+    const st = this.stream.seedFrom(rng);
     let best = 0;
     let bestDraw = -Infinity;
     for (let i = 0; i < k; i++) {
       posteriorInto(mu, kappa, alpha, beta, n[i]!, sum[i]!, sumSq[i]!, post);
-      let tau = fastGamma(rng, post.alphaN) / post.betaN;
+      let tau = fastGamma(st, post.alphaN) / post.betaN;
       if (!(tau > MIN_PRECISION)) tau = MIN_PRECISION;
-      const x = post.muN + fastNormal(rng) / Math.sqrt(post.kappaN * tau);
+      const x = post.muN + fastNormal(st) / Math.sqrt(post.kappaN * tau);
       if (x > bestDraw) {
         bestDraw = x;
         best = i;

@@ -1,8 +1,11 @@
 import type { ComponentFactory } from './component.js';
 import { snapshotComponent } from './snapshot-component.js';
+import { decisionLogComponent } from '../log/decision-log.js';
+import { feedbackComponent } from '../reward/feedback.js';
+import { adminRoutesComponent } from '../admin/routes.js';
 
 /**
  * The sidecar's components in start order. The snapshot loads first so that
  * everything after it (gossip, guardrails) sees the restored state.
  */
-export const COMPONENTS: readonly ComponentFactory[] = [snapshotComponent];
+export const COMPONENTS: readonly ComponentFactory[] = [snapshotComponent, decisionLogComponent, feedbackComponent, adminRoutesComponent];

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AdminServer } from '../admin/http.js';
 import { createMetrics, type Metrics } from '../admin/metrics.js';
+import { reloadRoute } from '../admin/routes.js';
 import type { Config } from '../config/types.js';
 import { Engine } from '../engine/engine.js';
 import { EngineExtProcHandler } from '../engine/extproc-bridge.js';
@@ -14,6 +15,7 @@ import { createRng, randomSeed } from '../util/rng.js';
 import type { SidecarComponent, SidecarContext } from './component.js';
 import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
+import { reloadFromFile } from './reload.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -23,6 +25,8 @@ export interface SidecarOptions {
   seed?: number;
   registry?: Registry;
   env?: NodeJS.ProcessEnv;
+  /** The config file, re-read by POST /v1/reload (the endpoint exists only when set). */
+  configPath?: string;
 }
 
 export const GAUGE_REFRESH_MS = 1000;
@@ -102,6 +106,8 @@ export class Sidecar {
       admin: this.admin,
       env: opts.env ?? process.env,
     };
+    const configPath = opts.configPath;
+    if (configPath) this.admin.add(reloadRoute(() => reloadFromFile(this, configPath, this.ctx.env), opts.logger));
   }
 
   get logger(): Logger {

@@ -1,0 +1,203 @@
+import type { Logger } from 'pino';
+import type { ConfigIssue } from '../config/types.js';
+import type { Engine } from '../engine/engine.js';
+import type { RouteRuntime } from '../engine/route-runtime.js';
+import type { FeedbackAnswer, FeedbackManager } from '../reward/feedback.js';
+import { MAX_FEEDBACK_BATCH } from '../reward/feedback.js';
+import type { ComponentFactory } from '../runtime/component.js';
+import { armStateOf, refreshArmGauges } from '../runtime/gauges.js';
+import { ErrorCodes } from '../util/errors.js';
+import { jsonError, type AdminReply, type AdminRequest, type AdminRoute } from './http.js';
+import type { Metrics } from './metrics.js';
+import { armReadings } from './route-info.js';
+
+/** One audit line per admin mutation: who, what, result (pino adds when). */
+export function audit(logger: Logger, req: AdminRequest, action: string, target: Record<string, string>, result: string, extra: Record<string, unknown> = {}): void {
+  const line = { audit: true, caller: req.caller, method: req.method, path: req.path, action, ...target, result, ...extra };
+  if (result === 'ok') logger.info(line, 'admin mutation');
+  else logger.warn(line, 'admin mutation refused');
+}
+
+const routeNotFound = (name: string) => jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such route: ${name}`);
+
+/** GET /v1/routes: everything needed to explain the current traffic split. */
+export function describeRoutes(engine: Engine): unknown {
+  const now = engine.clock.now();
+  return {
+    replica: engine.state.replicaId,
+    time: now,
+    routes: engine.routes.map((r) => describeRoute(engine, r, now)),
+  };
+}
+
+function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
+  const shares = engine.shares(r, now);
+  const summary = engine.armSummary(r);
+  const { min_share, drift, ...params } = r.config.policy;
+  return {
+    name: r.name,
+    mode: r.mode,
+    policy: { ...params, drift, min_share },
+    default_arm: r.armNames[r.defaultArm],
+    feedback: r.config.reward.feedback,
+    arms: r.armNames.map((name, a) => {
+      const s = summary[a]!;
+      const state = armStateOf(engine, r.name, a);
+      const flags = engine.state.activeFlags(r.name, name, now).filter((f) => f.since > r.releasedAt[a]!);
+      return {
+        name,
+        cluster: r.clusters[a],
+        cost: r.costs[a],
+        state,
+        quarantine: flags.length
+          ? flags.map((f) => ({ rule: f.rule, replica: f.replica, since: f.since, until: f.until >= Number.MAX_SAFE_INTEGER ? null : f.until }))
+          : null,
+        params: s.params,
+        mean: s.mean,
+        samples: s.stats.n,
+        share: shares[a] ?? 0,
+        readings: armReadings(engine, r.name, name),
+      };
+    }),
+  };
+}
+
+type RouteAction = 'pause' | 'resume' | 'freeze' | 'reset';
+const MODE_OF: Record<Exclude<RouteAction, 'reset'>, 'active' | 'paused' | 'frozen'> = { pause: 'paused', resume: 'active', freeze: 'frozen' };
+
+/** /v1/routes and its mutations. */
+export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger: Logger): AdminRoute[] {
+  const refresh = () => {
+    if (metrics) refreshArmGauges(engine, metrics);
+  };
+  const routeAction = (action: RouteAction): AdminRoute => ({
+    method: 'POST',
+    path: `/v1/routes/:route/${action}`,
+    mutating: true,
+    handle(req) {
+      const name = req.params.route!;
+      const route = engine.route(name);
+      if (!route) {
+        audit(logger, req, action, { route: name }, 'not_found');
+        return routeNotFound(name);
+      }
+      const before = route.mode;
+      if (action === 'reset') engine.reset(name);
+      else engine.setMode(name, MODE_OF[action]);
+      refresh();
+      audit(logger, req, action, { route: name }, 'ok', { mode_before: before, mode: route.mode });
+      return { status: 200, body: { route: name, action, mode: route.mode, previous_mode: before } };
+    },
+  });
+  const armAction = (action: 'quarantine' | 'release'): AdminRoute => ({
+    method: 'POST',
+    path: `/v1/routes/:route/arms/:arm/${action}`,
+    mutating: true,
+    handle(req) {
+      const name = req.params.route!;
+      const arm = req.params.arm!;
+      const route = engine.route(name);
+      if (!route) {
+        audit(logger, req, action, { route: name, arm }, 'not_found');
+        return routeNotFound(name);
+      }
+      const a = route.armIndex.get(arm);
+      if (a === undefined) {
+        audit(logger, req, action, { route: name, arm }, 'not_found');
+        return jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such arm on route ${name}: ${arm}`);
+      }
+      if (action === 'quarantine') engine.quarantineArm(name, arm, 'manual');
+      else engine.releaseArm(name, arm);
+      refresh();
+      const state = armStateOf(engine, name, a);
+      audit(logger, req, action, { route: name, arm }, 'ok', { state });
+      return { status: 200, body: { route: name, arm, action, state } };
+    },
+  });
+  return [
+    { method: 'GET', path: '/v1/routes', mutating: false, handle: () => ({ status: 200, body: describeRoutes(engine) }) },
+    routeAction('pause'),
+    routeAction('resume'),
+    routeAction('freeze'),
+    routeAction('reset'),
+    armAction('quarantine'),
+    armAction('release'),
+  ];
+}
+
+/**
+ * POST /v1/feedback: one item or an array. Every well-formed request is
+ * answered 200 with an outcome per item; only a body that is neither is a 400.
+ */
+export function feedbackRoute(manager: FeedbackManager, logger: Logger): AdminRoute {
+  return {
+    method: 'POST',
+    path: '/v1/feedback',
+    mutating: true,
+    handle(req): AdminReply {
+      const body = req.body;
+      const usage = 'body must be {"decision_id": string, "reward": number in [0,1]} or an array of those';
+      if (body === undefined || body === null || typeof body !== 'object') {
+        return jsonError(400, ErrorCodes.FEEDBACK_INVALID, usage);
+      }
+      if (Array.isArray(body)) {
+        if (body.length === 0) return jsonError(400, ErrorCodes.FEEDBACK_INVALID, `empty array; ${usage}`);
+        if (body.length > MAX_FEEDBACK_BATCH) {
+          return jsonError(413, ErrorCodes.FEEDBACK_INVALID, `at most ${MAX_FEEDBACK_BATCH} items per request`);
+        }
+        const results = body.map((item) => manager.submit(item));
+        logger.debug({ caller: req.caller, items: results.length, counts: countOutcomes(results) }, 'feedback received');
+        return { status: 200, body: { results, counts: countOutcomes(results) } };
+      }
+      const result = manager.submit(body);
+      logger.debug({ caller: req.caller, outcome: result.outcome }, 'feedback received');
+      return { status: 200, body: result };
+    },
+  };
+}
+
+function countOutcomes(results: FeedbackAnswer[]): Record<string, number> {
+  const counts: Record<string, number> = { accepted: 0, duplicate: 0, expired: 0, invalid: 0 };
+  for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+  return counts;
+}
+
+export type ReloadOutcome = { ok: true; routes: string[] } | { ok: false; issues: ConfigIssue[] };
+
+/** POST /v1/reload: re-reads the config file; a bad config is a 400 with every issue and the old one keeps serving. */
+export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger): AdminRoute {
+  let running: Promise<unknown> = Promise.resolve();
+  return {
+    method: 'POST',
+    path: '/v1/reload',
+    mutating: true,
+    async handle(req): Promise<AdminReply> {
+      // One reload at a time: a second call waits for the first, then reads the file again.
+      const attempt = running.then(reload, reload);
+      running = attempt.catch(() => undefined);
+      let res: ReloadOutcome;
+      try {
+        res = await attempt;
+      } catch (err) {
+        audit(logger, req, 'reload', {}, 'failed', { err: (err as Error).message });
+        return jsonError(500, ErrorCodes.CONFIG_READ, `reload failed: ${(err as Error).message}`);
+      }
+      if (!res.ok) {
+        const issues = res.issues.map((i) => ({ path: i.path, message: i.message }));
+        audit(logger, req, 'reload', {}, 'rejected', { issues: issues.map((i) => `${i.path}: ${i.message}`) });
+        return {
+          status: 400,
+          body: { error: { code: ErrorCodes.CONFIG_INVALID, message: `config rejected (${issues.length} issue${issues.length === 1 ? '' : 's'}); the previous config keeps serving`, issues } },
+        };
+      }
+      audit(logger, req, 'reload', {}, 'ok', { routes: res.routes });
+      return { status: 200, body: { status: 'reloaded', routes: res.routes } };
+    },
+  };
+}
+
+/** Registers /v1/routes and the route and arm mutations on the admin server. */
+export const adminRoutesComponent: ComponentFactory = (ctx) => {
+  for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger)) ctx.admin.add(r);
+  return { name: 'admin-routes', start: async () => {}, stop: async () => {} };
+};

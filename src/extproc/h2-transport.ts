@@ -1,0 +1,279 @@
+/**
+ * A minimal gRPC-over-HTTP/2 transport on node:http2 for exactly the calls the
+ * sidecar serves: the ext_proc bidi stream and grpc.health.v1 Check. It skips
+ * grpc-js's generic per-call machinery (interceptor chain, metadata objects,
+ * object-mode Duplex, a promise per message), which is where a grpc-js ext_proc
+ * server spends most of its CPU. The protocol rules are shared with the grpc-js
+ * transport (stream-logic.ts); the wire is checked against grpc-js clients and
+ * real Envoy in the tests.
+ */
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { parseListenAddress } from '../util/address.js';
+import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestHeadersResponse, encodeResponseHeadersResponse } from './codec.js';
+import { EXT_PROC_METHOD_PATH } from './proto-files.js';
+import { Action, ExtProcStream, MalformedMessage, type Incoming, type StreamHooks } from './stream-logic.js';
+
+export const H2_TRANSPORT_DEFAULTS = {
+  /** Same default as grpc-js: 4 MiB per message. */
+  maxMessageBytes: 4 * 1024 * 1024,
+} as const;
+
+const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
+const GRPC_CONTENT_TYPE = 'application/grpc';
+/** gRPC status codes used here. */
+const Code = { OK: 0, INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+/** HealthCheckResponse.ServingStatus */
+const SERVING = 1;
+const NOT_SERVING = 2;
+
+const RESPONSE_HEADERS = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE };
+const OK_TRAILERS = { 'grpc-status': '0' };
+
+/** Length-prefixed gRPC frame: 1 byte compressed flag (0), 4 bytes big-endian length. */
+function frame(message: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(message.length + 5);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  message.copy(out, 5);
+  return out;
+}
+
+/** Framed continue responses, by phase. */
+const FRAMED_CONTINUE: Readonly<Record<number, Buffer>> = Object.fromEntries(
+  Object.entries(CONTINUE_RESPONSE).map(([phase, msg]) => [Number(phase), frame(msg)]),
+);
+
+function deserialize(buf: Buffer): Incoming {
+  try {
+    return decodeProcessingRequest(buf);
+  } catch (e) {
+    return new MalformedMessage(e);
+  }
+}
+
+/** Writes responses and the final status on one HTTP/2 stream. */
+class CallWriter {
+  private headersSent = false;
+  private statusSent = false;
+  private status: Record<string, string> = OK_TRAILERS;
+
+  constructor(private readonly stream: http2.ServerHttp2Stream) {}
+
+  write(framed: Buffer): void {
+    if (this.statusSent || this.stream.destroyed) return;
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+      this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.status));
+    }
+    this.stream.write(framed);
+  }
+
+  /** Ends the call with a gRPC status (trailers-only when nothing was sent yet). */
+  finish(code: number, message?: string): void {
+    if (this.statusSent || this.stream.destroyed) return;
+    this.statusSent = true;
+    const status: Record<string, string> = { 'grpc-status': String(code) };
+    if (message) status['grpc-message'] = encodeURIComponent(message);
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond({ ...RESPONSE_HEADERS, ...status }, { endStream: true });
+    } else {
+      this.status = status;
+      this.stream.end();
+    }
+  }
+}
+
+/** Splits incoming DATA into gRPC messages; calls `onMessage` per message, `onError` on bad framing. */
+class FrameReader {
+  private pending: Buffer | null = null;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onMessage: (msg: Buffer) => void,
+    private readonly onError: (code: number, message: string) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let off = 0;
+    while (buf.length - off >= 5) {
+      const compressed = buf[off]!;
+      const len = buf.readUInt32BE(off + 1);
+      if (len > this.maxBytes) return this.onError(Code.RESOURCE_EXHAUSTED, `message larger than ${this.maxBytes} bytes`);
+      if (buf.length - off - 5 < len) break;
+      if (compressed !== 0) return this.onError(Code.UNIMPLEMENTED, 'compressed messages are not supported');
+      const msg = buf.subarray(off + 5, off + 5 + len);
+      off += 5 + len;
+      this.onMessage(msg);
+    }
+    this.pending = off < buf.length ? buf.subarray(off) : null;
+  }
+}
+
+export interface H2TransportOptions {
+  address: string;
+  maxMessageBytes?: number;
+  healthServices: readonly string[];
+  newStream(): ExtProcStream;
+  hooks: StreamHooks;
+}
+
+export interface H2Transport {
+  start(): Promise<{ address: string; port: number }>;
+  setServing(serving: boolean): void;
+  drain(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createH2Transport(opts: H2TransportOptions): H2Transport {
+  const maxBytes = opts.maxMessageBytes ?? H2_TRANSPORT_DEFAULTS.maxMessageBytes;
+  const health = new Map<string, number>(opts.healthServices.map((s) => [s, SERVING]));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let draining = false;
+  const server = http2.createServer();
+
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    session.on('error', () => {}); // surfaced as stream closes
+  });
+  server.on('sessionError', () => {});
+
+  function serveExtProc(stream: http2.ServerHttp2Stream): void {
+    const writer = new CallWriter(stream);
+    const s = opts.newStream();
+    let halfClosed = false;
+    const fail = (code: number, message: string): void => {
+      s.end('error');
+      writer.finish(code, message);
+    };
+    const reader = new FrameReader(
+      maxBytes,
+      (buf) => {
+        const action = s.handle(deserialize(buf));
+        switch (action) {
+          case Action.Constant:
+            writer.write(FRAMED_CONTINUE[s.constPhase]!);
+            return;
+          case Action.RequestReply:
+            writer.write(frame(encodeRequestHeadersResponse(s.requestReply!)));
+            return;
+          case Action.ResponseReply:
+            writer.write(frame(encodeResponseHeadersResponse(s.responseReply!)));
+            return;
+          case Action.Fail:
+            fail(Code.INVALID_ARGUMENT, s.failDetails);
+            return;
+          default:
+        }
+      },
+      (code, message) => {
+        opts.hooks.onError('malformed', new Error(message));
+        fail(code, message);
+      },
+    );
+    stream.on('data', (chunk: Buffer) => {
+      if (!s.finished) reader.push(chunk);
+    });
+    stream.on('end', () => {
+      halfClosed = true;
+      writer.finish(Code.OK);
+    });
+    stream.on('error', () => {}); // the close below settles the outcome
+    stream.on('close', () => s.end(halfClosed && stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'half-closed' : 'reset'));
+  }
+
+  function serveHealthCheck(stream: http2.ServerHttp2Stream): void {
+    const writer = new CallWriter(stream);
+    let request: Buffer | null = null;
+    const reader = new FrameReader(
+      1024,
+      (msg) => {
+        request = Buffer.from(msg);
+      },
+      (code, message) => writer.finish(code, message),
+    );
+    stream.on('data', (c: Buffer) => reader.push(c));
+    stream.on('error', () => {});
+    stream.on('end', () => {
+      const service = request ? healthServiceName(request) : '';
+      const status = health.get(service);
+      if (status === undefined) return writer.finish(Code.NOT_FOUND, 'unknown service');
+      writer.write(frame(Buffer.from([0x08, status])));
+      writer.finish(Code.OK);
+    });
+  }
+
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    const path = headers[':path'];
+    const contentType = String(headers['content-type'] ?? '');
+    if (!contentType.startsWith(GRPC_CONTENT_TYPE)) {
+      stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    if (path === EXT_PROC_METHOD_PATH) {
+      if (draining) return new CallWriter(stream).finish(Code.UNAVAILABLE, 'draining');
+      serveExtProc(stream);
+    } else if (path === HEALTH_CHECK_PATH) {
+      serveHealthCheck(stream);
+    } else {
+      new CallWriter(stream).finish(Code.UNIMPLEMENTED, `unknown method ${String(path)}`);
+    }
+  });
+
+  return {
+    start() {
+      const addr = parseListenAddress(opts.address);
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        const done = () => {
+          server.off('error', reject);
+          if (addr.kind === 'unix') return resolve({ address: opts.address, port: 0 });
+          const port = (server.address() as AddressInfo).port;
+          const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+          resolve({ address: `${host}:${port}`, port });
+        };
+        if (addr.kind === 'unix') server.listen(addr.path, done);
+        else server.listen(addr.port, addr.host, done);
+      });
+    },
+    setServing(serving) {
+      for (const s of health.keys()) health.set(s, serving ? SERVING : NOT_SERVING);
+    },
+    drain(timeoutMs) {
+      draining = true;
+      this.setServing(false);
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const s of sessions) s.destroy();
+        }, timeoutMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // GOAWAY: open streams finish, no new ones on these connections.
+        for (const s of sessions) s.close();
+      });
+    },
+    close() {
+      draining = true;
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.destroy();
+      });
+    },
+  };
+}
+
+/** HealthCheckRequest.service (field 1, string); '' when absent or unreadable. */
+function healthServiceName(buf: Buffer): string {
+  if (buf.length >= 2 && buf[0] === 0x0a && buf[1]! < 0x80 && buf.length >= 2 + buf[1]!) {
+    return buf.toString('utf8', 2, 2 + buf[1]!);
+  }
+  return '';
+}

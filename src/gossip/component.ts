@@ -1,0 +1,81 @@
+/**
+ * The sidecar's gossip member: a gossip server on `gossip.listen`, rounds to
+ * `fanout` random peers, and (when an aggregator is configured) one bounded
+ * GetSnapshot at start to bootstrap. Ready after the first sync or the sync
+ * timeout; then our own slot stops being adopted from peers.
+ */
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_GOSSIP_SYNC_TIMEOUT_MS } from '../config/defaults.js';
+import type { GossipConfig } from '../config/types.js';
+import type { ComponentFactory } from '../runtime/component.js';
+import { isLoopbackHost, parseListenAddress } from '../util/address.js';
+import { createRng, randomSeed } from '../util/rng.js';
+import { GossipNode } from './node.js';
+import { createGossipServer, type GossipServer } from './server.js';
+import { replicaGossipState } from './state.js';
+import { fetchAggregatorSnapshot, GrpcGossipTransport } from './transport.js';
+
+/** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
+export const BOOTSTRAP_TIMEOUT_MS = 3_000;
+
+/** Same rules as the sidecar's other secrets (trimmed, at least 16 characters); local to avoid an import cycle with runtime/sidecar. */
+async function readSecret(path: string): Promise<Buffer> {
+  const text = (await readFile(path, 'utf8')).trim();
+  if (text.length < 16) throw new Error(`${path}: secret is shorter than 16 characters`);
+  return Buffer.from(text, 'utf8');
+}
+
+/** Reads the gossip secret; refuses a non-loopback listener without one. */
+export async function loadGossipSecret(g: GossipConfig): Promise<Buffer | null> {
+  if (g.secret_file) return readSecret(g.secret_file);
+  const addr = parseListenAddress(g.listen);
+  if (addr.kind === 'tcp' && !isLoopbackHost(addr.host)) {
+    throw new Error(`gossip.secret_file is required when gossip.listen (${g.listen}) is not loopback`);
+  }
+  return null;
+}
+
+export const gossipComponent: ComponentFactory = (ctx) => {
+  const g = ctx.config.gossip;
+  const agg = ctx.config.aggregator;
+  if (!g && !agg) return null;
+  const syncTimeoutMs = g?.sync_timeout_ms ?? DEFAULT_GOSSIP_SYNC_TIMEOUT_MS;
+  const transport = new GrpcGossipTransport();
+  let node: GossipNode | null = null;
+  let server: GossipServer | null = null;
+  return {
+    name: 'gossip',
+    async start() {
+      const secret = g ? await loadGossipSecret(g) : null;
+      const bootstrapMs = Math.max(1, Math.min(BOOTSTRAP_TIMEOUT_MS, syncTimeoutMs));
+      node = new GossipNode({
+        state: replicaGossipState(ctx.state),
+        peers: g?.peers ?? [],
+        dns: g?.dns ?? null,
+        listen: g?.listen ?? '',
+        intervalMs: g?.interval_ms ?? 1_000,
+        fanout: g?.fanout ?? 1,
+        syncTimeoutMs,
+        secret,
+        transport,
+        clock: ctx.clock,
+        rng: createRng(randomSeed()),
+        logger: ctx.logger.child({ component: 'gossip' }),
+        metrics: ctx.metrics,
+        bootstrap: agg ? () => fetchAggregatorSnapshot(agg.address, ctx.state.replicaId, bootstrapMs) : null,
+      });
+      if (g) {
+        server = createGossipServer(node, g.listen, ctx.logger);
+        const bound = await server.start();
+        ctx.logger.info({ listen: bound.address, peers: g.peers, dns: g.dns, authenticated: secret !== null }, 'gossip listening');
+      }
+      node.start();
+    },
+    async stop() {
+      await node?.stop();
+      await server?.stop();
+      transport.close();
+    },
+    readiness: () => node?.readiness() ?? 'not started',
+  };
+};

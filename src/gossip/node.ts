@@ -1,0 +1,231 @@
+/**
+ * A gossip member: every interval it exchanges snapshots push-pull with
+ * `fanout` random peers and merges the answers; its server side merges what
+ * it receives and answers with its merged snapshot. Anti-entropy over a
+ * CRDT: N members converge in O(log N) rounds (see bench/gossip.ts).
+ */
+import type { Logger } from 'pino';
+import type { Metrics } from '../admin/metrics.js';
+import type { Clock } from '../util/clock.js';
+import type { Rng } from '../util/rng.js';
+import { encodeMessage, verifyMessage, DEFAULT_MAX_SKEW_MS, type GossipRejection, type VerifiedMessage } from './message.js';
+import { Membership } from './membership.js';
+import { pickRandom, resolvePeers, systemResolver, type DnsResolver } from './peers.js';
+import type { WireGossipMessage } from './proto.js';
+import type { GossipState } from './state.js';
+import type { GossipTransport } from './transport.js';
+import type { Result } from '../util/errors.js';
+import { ok, err } from '../util/errors.js';
+
+/** Exchange deadline: the interval, within these bounds. */
+export const MIN_EXCHANGE_TIMEOUT_MS = 250;
+export const MAX_EXCHANGE_TIMEOUT_MS = 2_000;
+/** A member we have not heard from for this many intervals (at least SILENT_MIN_MS) has left. */
+export const SILENT_INTERVALS = 20;
+export const SILENT_MIN_MS = 5_000;
+
+export type GossipMetrics = Pick<Metrics, 'gossipRounds' | 'gossipPeers' | 'stateStaleness'>;
+
+export interface GossipNodeOptions {
+  state: GossipState;
+  peers: readonly string[];
+  dns: string | null;
+  /** Our own gossip address (excluded from the peer list). */
+  listen: string;
+  intervalMs: number;
+  fanout: number;
+  syncTimeoutMs: number;
+  secret: Buffer | null;
+  transport: GossipTransport;
+  clock: Clock;
+  rng: Rng;
+  logger: Logger;
+  metrics: GossipMetrics | null;
+  resolver?: DnsResolver;
+  /** Fetches a bootstrap snapshot (the aggregator's GetSnapshot); raw message, verified here. */
+  bootstrap?: (() => Promise<unknown>) | null;
+  maxSkewMs?: number;
+}
+
+export interface RoundResult {
+  attempted: number;
+  ok: number;
+  failed: number;
+}
+
+export class GossipNode {
+  readonly membership: Membership;
+  private timer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private synced = false;
+  private startedAt = 0;
+  /** Addresses whose answer came from ourselves (e.g. our own DNS record). */
+  private readonly self = new Set<string>();
+  private lastDnsError: string | null = null;
+  private roundInFlight: Promise<RoundResult> | null = null;
+
+  constructor(private readonly o: GossipNodeOptions) {
+    this.membership = new Membership(o.logger, Math.max(SILENT_MIN_MS, SILENT_INTERVALS * o.intervalMs));
+  }
+
+  get hasPeerSources(): boolean {
+    return this.o.peers.length > 0 || this.o.dns !== null || !!this.o.bootstrap;
+  }
+
+  /** Starts rounds (first one now) and the sync timeout; tries the bootstrap once. */
+  start(): void {
+    this.running = true;
+    this.startedAt = this.o.clock.now();
+    if (!this.hasPeerSources) {
+      this.markSynced('no peers configured');
+    } else {
+      this.syncTimer = setTimeout(() => this.markSynced('sync timeout passed', true), this.o.syncTimeoutMs);
+      this.syncTimer.unref();
+      if (this.o.bootstrap) void this.runBootstrap();
+    }
+    if (this.o.peers.length > 0 || this.o.dns !== null) this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    clearTimeout(this.syncTimer);
+    await this.roundInFlight?.catch(() => undefined);
+  }
+
+  readiness(): true | string {
+    if (this.synced) return true;
+    const left = Math.max(0, this.o.syncTimeoutMs - (this.o.clock.now() - this.startedAt));
+    return `waiting for the first state sync from a peer (at most ${left} ms more)`;
+  }
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.roundInFlight = this.round();
+      void this.roundInFlight.finally(() => {
+        this.roundInFlight = null;
+        this.schedule(this.o.intervalMs);
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private markSynced(how: string, timedOut = false): void {
+    if (this.synced) return;
+    this.synced = true;
+    clearTimeout(this.syncTimer);
+    this.o.state.syncDone();
+    const log = { how, after_ms: this.o.clock.now() - this.startedAt };
+    if (timedOut) this.o.logger.warn(log, 'first state sync did not complete in time; ready anyway');
+    else this.o.logger.info(log, 'first state sync done');
+  }
+
+  private async runBootstrap(): Promise<void> {
+    try {
+      const raw = await this.o.bootstrap!();
+      const v = verifyMessage(raw, 'pull', this.o.secret, this.o.clock.now(), this.o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+      if (!v.ok) {
+        this.o.logger.warn({ code: v.error.code, reason: v.error.message }, 'aggregator bootstrap snapshot rejected');
+        return;
+      }
+      this.o.state.merge(v.value.snapshot);
+      this.markSynced('aggregator snapshot');
+    } catch (e) {
+      this.o.logger.warn({ err: (e as Error).message }, 'aggregator bootstrap failed; waiting for gossip');
+    }
+  }
+
+  /** One round: resolve, pick, exchange push-pull with each pick concurrently, merge answers. */
+  async round(): Promise<RoundResult> {
+    const { addresses, dnsError } = await resolvePeers(this.o.peers, this.o.dns, this.o.listen, this.o.resolver ?? systemResolver);
+    if (dnsError !== this.lastDnsError) {
+      if (dnsError) this.o.logger.warn({ dns: this.o.dns, err: dnsError }, 'gossip DNS lookup failed');
+      else if (this.lastDnsError) this.o.logger.info({ dns: this.o.dns }, 'gossip DNS lookup works again');
+      this.lastDnsError = dnsError;
+    }
+    const candidates = addresses.filter((a) => !this.self.has(a));
+    const keep = new Set(candidates);
+    this.o.transport.retain(keep);
+    this.membership.retain(keep);
+    const picks = pickRandom(candidates, this.o.fanout, this.o.rng);
+    const results = await Promise.all(picks.map((a) => this.exchangeWith(a)));
+    const now = this.o.clock.now();
+    this.membership.sweep(now);
+    this.publishGauges(now);
+    const okCount = results.filter(Boolean).length;
+    return { attempted: picks.length, ok: okCount, failed: picks.length - okCount };
+  }
+
+  private async exchangeWith(address: string): Promise<boolean> {
+    const m = this.o.metrics;
+    const timeout = Math.min(MAX_EXCHANGE_TIMEOUT_MS, Math.max(MIN_EXCHANGE_TIMEOUT_MS, this.o.intervalMs));
+    let raw: unknown;
+    try {
+      raw = await this.o.transport.exchange(address, encodeMessage('push', this.o.state.id, this.o.state.snapshot(), this.o.clock.now(), this.o.secret), timeout);
+    } catch (e) {
+      const code = (e as { code?: number }).code;
+      // The peer rejected our MAC or timestamp: a config problem worth its own outcome.
+      const outcome = code === 16 /* UNAUTHENTICATED */ ? 'auth_rejected' : 'failed';
+      m?.gossipRounds.inc({ outcome });
+      this.membership.failure(address, (e as Error).message);
+      return false;
+    }
+    const v = verifyMessage(raw, 'pull', this.o.secret, this.o.clock.now(), this.o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+    if (!v.ok) {
+      this.countRejection(v.error, address);
+      this.membership.failure(address, v.error.message);
+      return false;
+    }
+    if (v.value.sender === this.o.state.id) {
+      this.self.add(address);
+      return false;
+    }
+    this.o.state.merge(v.value.snapshot);
+    m?.gossipRounds.inc({ outcome: 'ok' });
+    this.membership.contact(v.value.sender, address, this.o.clock.now());
+    this.markSynced(`exchange with ${v.value.sender}`);
+    return true;
+  }
+
+  private countRejection(e: GossipRejection, from: string): void {
+    this.o.metrics?.gossipRounds.inc({ outcome: e.reason === 'invalid' ? 'invalid' : e.reason === 'stale' ? 'stale' : 'auth_failed' });
+    this.o.logger.warn({ code: e.code, from, reason: e.message }, 'gossip message rejected');
+  }
+
+  /**
+   * Server side: verifies a push, merges it and returns our signed answer,
+   * or the rejection (the server maps it to a gRPC status).
+   */
+  handlePush(raw: unknown, from: string): Result<WireGossipMessage, GossipRejection> {
+    const v: Result<VerifiedMessage, GossipRejection> = verifyMessage(raw, 'push', this.o.secret, this.o.clock.now(), this.o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+    if (!v.ok) {
+      this.countRejection(v.error, from);
+      return err(v.error);
+    }
+    if (v.value.sender !== this.o.state.id) {
+      this.o.state.merge(v.value.snapshot);
+      this.membership.contact(v.value.sender, null, this.o.clock.now());
+      this.o.metrics?.gossipRounds.inc({ outcome: 'served' });
+      // A peer pushed us its view (which includes our own slot if it had one): that is a sync.
+      this.markSynced(`exchange from ${v.value.sender}`);
+    }
+    return ok(encodeMessage('pull', this.o.state.id, this.o.state.snapshot(), this.o.clock.now(), this.o.secret));
+  }
+
+  private publishGauges(now: number): void {
+    const m = this.o.metrics;
+    if (!m) return;
+    const c = this.membership.counts();
+    m.gossipPeers.set({ state: 'alive' }, c.alive);
+    m.gossipPeers.set({ state: 'suspect' }, c.suspect);
+    for (const p of this.o.state.peers()) {
+      if (p.heardAt > 0) m.stateStaleness.set({ peer: p.replica }, Math.max(0, (now - p.heardAt) / 1000));
+    }
+  }
+}
