@@ -34,19 +34,24 @@ export interface Metrics {
 }
 
 const PREFIX = 'envoy_bandit_';
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 /** Decision latency lives in microseconds; buckets from 5 µs to 10 ms. */
 const DECISION_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01];
 const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 
 export function createMetrics(registry = new Registry(), opts: { processMetrics?: boolean } = {}): Metrics {
-  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  if (opts.processMetrics) {
+    collectDefaultMetrics({ register: registry, prefix: PREFIX });
+    // prom-client names these gauges *_total, which `promtool check metrics` rejects; nodejs_active_* keep the counts.
+    for (const n of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(PREFIX + n);
+  }
   const r = [registry];
   return {
     registry,
     decisions: new Counter({ name: `${PREFIX}decisions_total`, help: 'Routing decisions by route, arm and reason.', labelNames: ['route', 'arm', 'reason'], registers: r }),
     decisionDuration: new Histogram({ name: `${PREFIX}decision_duration_seconds`, help: 'Time to decide a request in the sidecar.', labelNames: ['route'], buckets: DECISION_BUCKETS, registers: r }),
     rewards: new Counter({ name: `${PREFIX}rewards_total`, help: 'Rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
-    rewardSum: new Counter({ name: `${PREFIX}reward_sum`, help: 'Sum of rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
+    rewardSum: new Counter({ name: `${PREFIX}reward_sum_total`, help: 'Sum of rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
     armTrafficShare: new Gauge({ name: `${PREFIX}arm_traffic_share`, help: 'Probability the route sends a new request to the arm.', labelNames: ['route', 'arm'], registers: r }),
     armPosteriorMean: new Gauge({ name: `${PREFIX}arm_posterior_mean`, help: 'Posterior mean reward of the arm (fleet view).', labelNames: ['route', 'arm'], registers: r }),
     armSamples: new Gauge({ name: `${PREFIX}arm_samples`, help: 'Effective samples behind the arm statistics (fleet view).', labelNames: ['route', 'arm'], registers: r }),

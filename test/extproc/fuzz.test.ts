@@ -91,7 +91,7 @@ function expectation(msgs: Buffer[]): { answers: number; invalid: boolean } {
   return { answers, invalid: false };
 }
 
-describe('ext_proc server under fuzzing', () => {
+describe.each(['grpc-js', 'http2'] as const)('ext_proc server (%s) under fuzzing', (transport) => {
   let server: ExtProcServer;
   let address: string;
   let envoy: ReturnType<typeof createFakeEnvoy>;
@@ -113,7 +113,7 @@ describe('ext_proc server under fuzzing', () => {
   };
 
   beforeAll(async () => {
-    server = createExtProcServer({ handler, address: '127.0.0.1:0' });
+    server = createExtProcServer({ handler, address: '127.0.0.1:0', transport });
     address = (await server.start()).address;
     envoy = createFakeEnvoy(address);
   });

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
-import { createExtProcServer, type ExtProcErrorKind, type ExtProcServer } from '../../src/extproc/server.js';
+import { createExtProcServer, type ExtProcErrorKind, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
 import { createFakeEnvoy, healthCheck, requestHeadersMsg, responseHeadersMsg, setHeadersOf } from '../helpers/extproc-client.js';
 
 /** Scriptable handler that records what it saw. */
@@ -31,7 +31,9 @@ class ScriptedHandler implements ExtProcHandler {
   }
 }
 
-describe('ext_proc server with a grpc-js fake Envoy', () => {
+const TRANSPORTS: ExtProcTransport[] = ['grpc-js', 'http2'];
+
+describe.each(TRANSPORTS)('ext_proc server (%s) with a grpc-js fake Envoy', (transport) => {
   let handler: ScriptedHandler;
   let server: ExtProcServer;
   let address: string;
@@ -48,6 +50,7 @@ describe('ext_proc server with a grpc-js fake Envoy', () => {
         onStreamEnd: (s, r) => handler.onStreamEnd(s, r),
       },
       address: '127.0.0.1:0',
+      transport,
       onError: (k) => errors.push(k),
       onStreamEnd: (o) => outcomes.push(o),
     });
@@ -229,14 +232,14 @@ describe('ext_proc server with a grpc-js fake Envoy', () => {
   });
 });
 
-describe('ext_proc server drain', () => {
+describe.each(TRANSPORTS)('ext_proc server (%s) drain', (transport) => {
   it('lets an open stream finish, then stops; new connections fail', async () => {
     const handler: ExtProcHandler = {
       onRequestHeaders: () => null,
       onResponseHeaders: () => null,
       onStreamEnd: () => {},
     };
-    const server = createExtProcServer({ handler, address: '127.0.0.1:0' });
+    const server = createExtProcServer({ handler, address: '127.0.0.1:0', transport });
     const { address } = await server.start();
     const envoy = createFakeEnvoy(address);
     const s = envoy.open();
@@ -262,6 +265,7 @@ describe('ext_proc server drain', () => {
     const server = createExtProcServer({
       handler: { onRequestHeaders: () => null, onResponseHeaders: () => null, onStreamEnd: (_s, r) => ends.push(r) },
       address: '127.0.0.1:0',
+      transport,
     });
     const { address } = await server.start();
     const envoy = createFakeEnvoy(address);

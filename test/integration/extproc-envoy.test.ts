@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
-import { createExtProcServer, type ExtProcServer } from '../../src/extproc/server.js';
+import { createExtProcServer, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
 import { startBackend, type Backend } from '../helpers/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
 import { runLoad } from '../helpers/load.js';
@@ -47,7 +47,7 @@ class PathRouter implements ExtProcHandler {
   }
 }
 
-describe('ext_proc server behind a real Envoy', () => {
+describe.each(['grpc-js', 'http2'] as ExtProcTransport[])('ext_proc server (%s) behind a real Envoy', (transport) => {
   const backends: Record<string, Backend> = {};
   let router: PathRouter;
   let server: ExtProcServer;
@@ -62,7 +62,7 @@ describe('ext_proc server behind a real Envoy', () => {
   };
 
   const startServer = async (port: number) => {
-    const s = createExtProcServer({ handler: router, address: `127.0.0.1:${port}` });
+    const s = createExtProcServer({ handler: router, address: `127.0.0.1:${port}`, transport });
     const bound = await s.start();
     return { s, port: bound.port };
   };

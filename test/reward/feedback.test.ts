@@ -50,7 +50,7 @@ describe('FeedbackManager', () => {
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0.8 });
     expect(r.fm.pendingSize).toBe(0);
     expect(await rewards(r, 'fb', arm, 'feedback')).toBe(1);
-    expect(await metricValue(r.metrics, 'envoy_bandit_reward_sum', { route: 'fb', arm, source: 'feedback' })).toBeCloseTo(0.8);
+    expect(await metricValue(r.metrics, 'envoy_bandit_reward_sum_total', { route: 'fb', arm, source: 'feedback' })).toBeCloseTo(0.8);
 
     const again = r.fm.submit({ decision_id: d.id, reward: 1 });
     expect(again.outcome).toBe('duplicate');

@@ -1,0 +1,47 @@
+/**
+ * The decision ids the aggregator has logged recently, bounded in memory.
+ * A replica resends only batches it has not seen acked, and only while they
+ * sit in its bounded buffer, so a duplicate arrives soon after the original.
+ * The index keeps ids for `horizonMs` after their receipt and at most
+ * `maxIds` of them (oldest evicted first); a duplicate arriving later than
+ * both bounds would be logged twice. Memory is about maxIds x (id length +
+ * ~100 bytes): ~200 MB at the default million ids of ~90 characters.
+ * At start the index is rebuilt from the log, under the same bounds.
+ */
+export const DEDUPE_DEFAULTS = {
+  horizonMs: 60 * 60_000,
+  maxIds: 1_000_000,
+} as const;
+
+export class DedupeIndex {
+  /** id → receipt time (epoch ms), in receipt order. */
+  private readonly ids = new Map<string, number>();
+  evicted = 0;
+
+  constructor(
+    private readonly horizonMs: number = DEDUPE_DEFAULTS.horizonMs,
+    private readonly maxIds: number = DEDUPE_DEFAULTS.maxIds,
+  ) {}
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  /** Adds `id` received at `at`; evicts what falls outside the bounds (relative to `now`). */
+  add(id: string, at: number, now: number = at): void {
+    this.ids.set(id, at);
+    this.evict(now);
+  }
+
+  evict(now: number): void {
+    for (const [id, at] of this.ids) {
+      if (this.ids.size <= this.maxIds && now - at <= this.horizonMs) break;
+      this.ids.delete(id);
+      this.evicted++;
+    }
+  }
+}
