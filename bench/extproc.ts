@@ -1,7 +1,7 @@
 /**
- * ext_proc server benchmark: streams per server CPU-second, ours vs a naive
- * grpc-js + proto-loader server (objects, keepCase), each in its own child
- * process, driven by the same client (a third process) opening concurrent
+ * ext_proc server benchmark: streams per server CPU-second, ours (grpc-js
+ * transport and http2 transport) vs a naive grpc-js + proto-loader server
+ * (objects, keepCase), each in its own child process, driven by the same client (a third process) opening concurrent
  * bidi streams shaped like Envoy's headers-only exchange:
  * request_headers -> reply -> response_headers -> reply -> close.
  *
@@ -13,7 +13,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext } from '../src/extproc/handler.js';
 import { EXT_PROC_METHOD_PATH, EXT_PROC_PROTO, EXT_PROC_SERVICE_NAME, PROTO_ROOT } from '../src/extproc/proto-files.js';
-import { createExtProcServer } from '../src/extproc/server.js';
+import { createExtProcServer, type ExtProcTransport } from '../src/extproc/server.js';
 
 export const EXTPROC_BENCH_DEFAULTS = {
   streams: 20_000,
@@ -41,13 +41,19 @@ export interface ServerFigures {
 
 export interface ExtProcBenchResult {
   naive: ServerFigures;
+  /** createExtProcServer, transport 'grpc-js'. */
   ours: ServerFigures;
+  /** createExtProcServer, transport 'http2'. */
+  oursHttp2: ServerFigures;
   /** ours / naive, streams per CPU-second. */
   ratio: number;
+  /** oursHttp2 / naive. */
+  ratioHttp2: number;
   options: Required<Omit<ExtProcBenchOptions, 'log'>>;
 }
 
-type Role = 'naive' | 'ours' | 'client';
+type ServerRole = 'naive' | 'ours' | 'ours-h2';
+type Role = ServerRole | 'client';
 
 const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
@@ -126,10 +132,11 @@ async function startNaive(): Promise<number> {
   );
 }
 
-async function startOurs(): Promise<number> {
+async function startOurs(transport: ExtProcTransport): Promise<number> {
   let seq = 0;
   const server = createExtProcServer({
     address: '127.0.0.1:0',
+    transport,
     handler: {
       onRequestHeaders(h: HeaderList, s: StreamContext): RequestHeadersReply {
         const cluster = pickCluster(h.get('x-session-id'));
@@ -153,7 +160,7 @@ async function startOurs(): Promise<number> {
   return (await server.start()).port;
 }
 
-function serverChild(role: 'naive' | 'ours'): void {
+function serverChild(role: ServerRole): void {
   let base = process.cpuUsage();
   let wall = performance.now();
   process.on('message', (m: { cmd: string }) => {
@@ -168,7 +175,7 @@ function serverChild(role: 'naive' | 'ours'): void {
       process.exit(0);
     }
   });
-  (role === 'naive' ? startNaive() : startOurs()).then(
+  (role === 'naive' ? startNaive() : startOurs(role === 'ours' ? 'grpc-js' : 'http2')).then(
     (port) => process.send!({ cmd: 'ready', port }),
     (e) => {
       console.error(e);
@@ -308,7 +315,7 @@ async function drive(address: string, streams: number, concurrency: number): Pro
   return nextMessage<{ wallMs: number; errors: number }>(client, 'done');
 }
 
-async function measure(role: 'naive' | 'ours', o: Required<Omit<ExtProcBenchOptions, 'log'>>): Promise<ServerFigures> {
+async function measure(role: ServerRole, o: Required<Omit<ExtProcBenchOptions, 'log'>>): Promise<ServerFigures> {
   const server = spawnRole(role);
   try {
     const { port } = await nextMessage<{ port: number }>(server, 'ready');
@@ -345,20 +352,28 @@ export async function runExtProcBench(opts: ExtProcBenchOptions = {}): Promise<E
     rounds: opts.rounds ?? EXTPROC_BENCH_DEFAULTS.rounds,
   };
   const log = opts.log ?? ((l: string) => console.log(l));
-  let naive: ServerFigures | undefined;
-  let ours: ServerFigures | undefined;
+  const bestOf: Partial<Record<ServerRole, ServerFigures>> = {};
   for (let r = 0; r < o.rounds; r++) {
-    for (const role of ['naive', 'ours'] as const) {
+    for (const role of ['naive', 'ours', 'ours-h2'] as const) {
       const f = await measure(role, o);
       log(
-        `round ${r + 1} ${role.padEnd(5)} streams=${f.streams} cpu=${f.cpuMs.toFixed(0)}ms wall=${f.wallMs.toFixed(0)}ms ` +
+        `round ${r + 1} ${role.padEnd(7)} streams=${f.streams} cpu=${f.cpuMs.toFixed(0)}ms wall=${f.wallMs.toFixed(0)}ms ` +
           `errors=${f.errors} streams/cpu-s=${f.streamsPerCpuSecond.toFixed(0)}`,
       );
-      if (role === 'naive') naive = best(naive, f);
-      else ours = best(ours, f);
+      bestOf[role] = best(bestOf[role], f);
     }
   }
-  return { naive: naive!, ours: ours!, ratio: ours!.streamsPerCpuSecond / naive!.streamsPerCpuSecond, options: o };
+  const naive = bestOf.naive!;
+  const ours = bestOf.ours!;
+  const oursHttp2 = bestOf['ours-h2']!;
+  return {
+    naive,
+    ours,
+    oursHttp2,
+    ratio: ours.streamsPerCpuSecond / naive.streamsPerCpuSecond,
+    ratioHttp2: oursHttp2.streamsPerCpuSecond / naive.streamsPerCpuSecond,
+    options: o,
+  };
 }
 
 function argValue(name: string): string | undefined {
@@ -370,7 +385,7 @@ function argValue(name: string): string | undefined {
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   const role = argValue('role') as Role | undefined;
-  if (role === 'naive' || role === 'ours') serverChild(role);
+  if (role === 'naive' || role === 'ours' || role === 'ours-h2') serverChild(role);
   else if (role === 'client') clientChild();
   else {
     const num = (n: string) => (argValue(n) !== undefined ? Number(argValue(n)) : undefined);
@@ -383,11 +398,12 @@ if (isMain) {
       (r) => {
         console.log(
           `ext_proc streams per server CPU-second: naive=${r.naive.streamsPerCpuSecond.toFixed(0)} ` +
-            `ours=${r.ours.streamsPerCpuSecond.toFixed(0)} ratio=${r.ratio.toFixed(2)}x ` +
+            `ours(grpc-js)=${r.ours.streamsPerCpuSecond.toFixed(0)} (${r.ratio.toFixed(2)}x) ` +
+            `ours(http2)=${r.oursHttp2.streamsPerCpuSecond.toFixed(0)} (${r.ratioHttp2.toFixed(2)}x) ` +
             `(streams=${r.options.streams}, concurrency=${r.options.concurrency}, best of ${r.options.rounds})`,
         );
-        if (r.naive.errors + r.ours.errors > 0) {
-          console.error(`errors: naive=${r.naive.errors} ours=${r.ours.errors}`);
+        if (r.naive.errors + r.ours.errors + r.oursHttp2.errors > 0) {
+          console.error(`errors: naive=${r.naive.errors} ours=${r.ours.errors} ours(http2)=${r.oursHttp2.errors}`);
           process.exitCode = 2;
         }
       },

@@ -1,0 +1,87 @@
+import type { GuardrailsConfig } from '../config/types.js';
+import { Ewma } from './ewma.js';
+import { Tally } from './tally.js';
+import { judge, type Baselines, type Verdict } from './verdict.js';
+import { SlidingWindow } from './window.js';
+
+/** What /v1/routes shows per arm. */
+export interface GuardReadings {
+  samples: number;
+  error_rate: number | null;
+  p95_ms: number | null;
+  baseline: { error_rate: { mean: number; sd: number; n: number }; p95_ms: { mean: number; sd: number; n: number } };
+  probation_samples: number | null;
+}
+
+/**
+ * One arm's guardrail signals: a sliding window (error rate, p95), EWMA
+ * baselines fed by the buckets that leave the window, and during probation a
+ * tally of the fresh samples since probation began (not windowed, so a
+ * trickle of probe traffic still reaches min_samples).
+ */
+export class ArmGuard {
+  readonly window: SlidingWindow;
+  readonly baseline: Baselines;
+  private probe: Tally | null = null;
+
+  constructor(public cfg: GuardrailsConfig) {
+    const alpha = cfg.ewma?.alpha ?? 1;
+    this.baseline = { errorRate: new Ewma(alpha), latencyP95: new Ewma(alpha) };
+    this.window = new SlidingWindow(cfg.window_ms, (b) => this.learn(b));
+  }
+
+  private learn(bucket: Tally): void {
+    if (!this.cfg.ewma) return;
+    this.baseline.errorRate.update(bucket.errorRate);
+    this.baseline.latencyP95.update(bucket.p95);
+  }
+
+  record(now: number, isError: boolean, latencyMs: number): void {
+    this.window.record(now, isError, latencyMs);
+    this.probe?.add(isError, latencyMs);
+  }
+
+  /** The verdict at `now`: over the probation samples while probing, else over the window. */
+  evaluate(now: number): Verdict {
+    this.window.advance(now);
+    return judge(this.probe ?? this.window.total, this.baseline, this.cfg);
+  }
+
+  get probing(): boolean {
+    return this.probe !== null;
+  }
+
+  /** Fresh samples only from here on: the window is emptied (not learned from) and a probation tally starts. */
+  startProbation(): void {
+    this.window.clear();
+    this.probe = new Tally();
+  }
+
+  endProbation(): void {
+    this.probe = null;
+  }
+
+  /** Forgets the window without teaching the baseline (after a trip: failing traffic is not "normal"). */
+  dropWindow(): void {
+    this.window.clear();
+  }
+
+  resetBaseline(): void {
+    this.baseline.errorRate.reset();
+    this.baseline.latencyP95.reset();
+  }
+
+  readings(now: number): GuardReadings {
+    this.window.advance(now);
+    const t = this.window.total;
+    const e = this.baseline.errorRate;
+    const l = this.baseline.latencyP95;
+    return {
+      samples: t.count,
+      error_rate: t.count ? t.errorRate : null,
+      p95_ms: t.count ? t.p95 : null,
+      baseline: { error_rate: { mean: e.mean, sd: e.sd, n: e.n }, p95_ms: { mean: l.mean, sd: l.sd, n: l.n } },
+      probation_samples: this.probe ? this.probe.count : null,
+    };
+  }
+}
