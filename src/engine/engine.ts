@@ -16,6 +16,10 @@ export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
 export const PROPENSITY_REFRESH_MS = 250;
 /** Far-future `until` for flags that last until released by hand. */
 export const UNTIL_RELEASED = Number.MAX_SAFE_INTEGER;
+/** Probation slice per arm when the route's min_share is smaller (0 would never re-probe). */
+export const PROBATION_MIN_SHARE = 0.01;
+/** Probation arms together never take more than this. */
+export const PROBATION_MAX_TOTAL_SHARE = 0.5;
 
 export interface Decision {
   id: string;
@@ -186,23 +190,65 @@ export class Engine {
       const idx = pinned === undefined ? undefined : route.armIndex.get(pinned);
       if (idx !== undefined && route.eligible[idx]) return [idx, 'sticky'];
     }
-    const arm = this.choosePolicyArm(route);
+    const probing = route.probationCount > 0 ? this.probing(route) : 0;
+    const probe = probing > 0 ? this.pickProbation(route, probing) : -1;
+    const arm = probe >= 0 ? probe : this.choosePolicyArm(route, probing > 0);
     if (sessionKey !== undefined) route.sticky!.set(sessionKey, route.armNames[arm]!);
     return [arm, 'policy'];
   }
 
-  private fillInput(route: RouteRuntime): void {
+  /**
+   * Puts an arm in (or out of) guardrail probation: it keeps a fixed slice of
+   * new traffic (the route's min_share, at least PROBATION_MIN_SHARE) outside
+   * the policy until the guardrails release or re-quarantine it.
+   */
+  setProbation(routeName: string, armName: string, on: boolean): boolean {
+    const r = this.byName.get(routeName);
+    const a = r?.armIndex.get(armName);
+    if (!r || a === undefined) return false;
+    if ((r.probation[a] === 1) !== on) {
+      r.probation[a] = on ? 1 : 0;
+      r.probationCount += on ? 1 : -1;
+      this.propCache.delete(r);
+    }
+    return true;
+  }
+
+  /** Eligible probation arms taking a slice; 0 when no other eligible arm is left (then the policy serves them all). */
+  private probing(route: RouteRuntime): number {
+    let n = 0;
+    for (let a = 0; a < route.armNames.length; a++) if (route.eligible[a] && route.probation[a]) n++;
+    return n < route.eligibleCount ? n : 0;
+  }
+
+  private probationSlice(route: RouteRuntime, probing: number): number {
+    return Math.min(Math.max(route.config.policy.min_share, PROBATION_MIN_SHARE), PROBATION_MAX_TOTAL_SHARE / probing);
+  }
+
+  /** With probability `slice` per probing arm, that arm; else -1 (the policy decides). */
+  private pickProbation(route: RouteRuntime, probing: number): number {
+    const slice = this.probationSlice(route, probing);
+    let u = this.opts.rng.next();
+    for (let a = 0; a < route.armNames.length; a++) {
+      if (!route.eligible[a] || !route.probation[a]) continue;
+      if (u < slice) return a;
+      u -= slice;
+    }
+    return -1;
+  }
+
+  private fillInput(route: RouteRuntime, skipProbation = false): void {
     const state = this.opts.state;
     const ri = state.routeIndex(route.name)!;
     const input = route.input;
     input.reset(state.fleetTotal(ri));
     for (let a = 0; a < route.armNames.length; a++) {
-      if (route.eligible[a]) input.push(a, state.fleet(ri, a, this.scratch));
+      if (route.eligible[a] && !(skipProbation && route.probation[a])) input.push(a, state.fleet(ri, a, this.scratch));
     }
   }
 
-  private choosePolicyArm(route: RouteRuntime): number {
-    this.fillInput(route);
+  private choosePolicyArm(route: RouteRuntime, skipProbation = false): number {
+    this.fillInput(route, skipProbation);
     const pos = chooseWithFloor(route.policy, route.input, this.opts.rng, route.config.policy.min_share);
     return route.input.armIndex[pos]!;
   }
@@ -235,10 +281,14 @@ export class Engine {
     if (route.mode === 'paused' || route.eligibleCount === 0) {
       shares[route.defaultArm] = 1;
     } else {
-      this.fillInput(route);
+      const probing = route.probationCount > 0 ? this.probing(route) : 0;
+      this.fillInput(route, probing > 0);
       const out = this.propensityBuf;
       propensitiesWithFloor(route.policy, route.input, route.config.policy.min_share, out);
-      for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p]!] = out[p]!;
+      const slice = probing > 0 ? this.probationSlice(route, probing) : 0;
+      const rest = 1 - probing * slice;
+      for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p]!] = out[p]! * rest;
+      if (probing > 0) for (let a = 0; a < shares.length; a++) if (route.eligible[a] && route.probation[a]) shares[a] = slice;
     }
     this.propCache.set(route, { at: now, shares });
     return shares;

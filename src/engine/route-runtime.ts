@@ -31,6 +31,9 @@ export class RouteRuntime {
   readonly quarantineRule: string[];
   /** Epoch ms of the last manual release per arm: flags raised before it are ignored here. */
   readonly releasedAt: number[];
+  /** 1 = in guardrail probation: re-probed with a fixed slice of traffic outside the policy (set by the guardrails). */
+  readonly probation: Uint8Array;
+  probationCount = 0;
 
   constructor(
     readonly config: RouteConfig,
@@ -50,6 +53,7 @@ export class RouteRuntime {
     this.eligibleCount = this.armNames.length;
     this.quarantineRule = this.armNames.map(() => '');
     this.releasedAt = this.armNames.map(() => -1);
+    this.probation = new Uint8Array(this.armNames.length);
   }
 
   get name(): string {

@@ -1,5 +1,8 @@
 import type { ComponentFactory } from './component.js';
+import { guardrailsComponent } from '../guardrails/component.js';
 import { snapshotComponent } from './snapshot-component.js';
+import { gossipComponent } from '../gossip/component.js';
+import { rewardStreamComponent } from '../aggregator/component.js';
 import { decisionLogComponent } from '../log/decision-log.js';
 import { feedbackComponent } from '../reward/feedback.js';
 import { adminRoutesComponent } from '../admin/routes.js';
@@ -8,4 +11,4 @@ import { adminRoutesComponent } from '../admin/routes.js';
  * The sidecar's components in start order. The snapshot loads first so that
  * everything after it (gossip, guardrails) sees the restored state.
  */
-export const COMPONENTS: readonly ComponentFactory[] = [snapshotComponent, decisionLogComponent, feedbackComponent, adminRoutesComponent];
+export const COMPONENTS: readonly ComponentFactory[] = [snapshotComponent, gossipComponent, rewardStreamComponent, decisionLogComponent, feedbackComponent, adminRoutesComponent];

@@ -120,8 +120,13 @@ describe('admin API against a live sidecar behind real Envoy', () => {
     const paths = (r.json.error.issues as Array<{ path: string }>).map((i) => i.path);
     expect(paths.length).toBeGreaterThanOrEqual(2);
     expect(paths.some((p) => p.startsWith('routes[0]'))).toBe(true);
+    await s.writeConfig(good.replace('admin: 127.0.0.1:0', 'admin: 127.0.0.1:1'));
+    const moved = await s.admin('POST', '/v1/reload');
+    expect(moved.status).toBe(400);
+    expect(moved.json.error.issues.map((i: { path: string }) => i.path)).toEqual(['listen.admin']);
     const res = await s.traffic('/fb/x', 5);
-    expect(res.every((x) => x.headers['x-bandit-decision-id'])).toBe(true);
+    expect(res.every((x) => x.status > 0 && x.headers['x-bandit-decision-id'])).toBe(true);
+    expect((await s.admin('GET', '/v1/routes', undefined, null)).json.routes.map((r: { name: string }) => r.name)).toEqual(['fb', 'chat']);
     await s.writeConfig(good);
   });
 

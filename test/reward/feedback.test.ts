@@ -4,6 +4,7 @@ import { FeedbackManager, MAX_PENDING, MAX_SETTLED_IDS } from '../../src/reward/
 import { KEY, makeConfig, makeEngine, metricValue, type Rig } from '../admin/fixtures.js';
 
 const WAIT = 30_000;
+const SEP = '\u001f';
 
 function rig(opts: { feedback?: string; maxPending?: number; maxSettled?: number } = {}) {
   const config = makeConfig([
@@ -91,7 +92,7 @@ describe('FeedbackManager', () => {
     const { d } = serve(r, 'fb');
     const forged = new DecisionIdCodec(Buffer.alloc(32, 9), 'r1').issue('fb', 'a', r.clock.now());
     const [payload, sig] = d.id.split('.') as [string, string];
-    const tampered = `${Buffer.from(Buffer.from(payload, 'base64url').toString('utf8').replace(/\u001f[ab]\u001f/, '\u001fz\u001f')).toString('base64url')}.${sig}`;
+    const tampered = `${Buffer.from(Buffer.from(payload, 'base64url').toString('utf8').replace(`${SEP}${d.route.armNames[d.arm]}${SEP}`, `${SEP}z${SEP}`)).toString('base64url')}.${sig}`;
     const cases: Array<[unknown, RegExp]> = [
       [{ decision_id: forged, reward: 1 }, /bad signature/],
       [{ decision_id: tampered, reward: 1 }, /bad signature/],
