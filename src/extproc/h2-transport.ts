@@ -17,6 +17,12 @@ import { Action, ExtProcStream, MalformedMessage, type Incoming, type StreamHook
 export const H2_TRANSPORT_DEFAULTS = {
   /** Same default as grpc-js: 4 MiB per message. */
   maxMessageBytes: 4 * 1024 * 1024,
+  /**
+   * Per-connection nghttp2 memory cap (MB). Node's default (10) can refuse
+   * streams with ENHANCE_YOUR_CALM when one Envoy connection multiplexes
+   * thousands of concurrent requests.
+   */
+  maxSessionMemoryMb: 64,
 } as const;
 
 const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
@@ -133,7 +139,7 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
   const health = new Map<string, number>(opts.healthServices.map((s) => [s, SERVING]));
   const sessions = new Set<http2.ServerHttp2Session>();
   let draining = false;
-  const server = http2.createServer();
+  const server = http2.createServer({ maxSessionMemory: H2_TRANSPORT_DEFAULTS.maxSessionMemoryMb });
 
   server.on('session', (session) => {
     sessions.add(session);
@@ -182,7 +188,6 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
       halfClosed = true;
       writer.finish(Code.OK);
     });
-    stream.on('error', () => {}); // the close below settles the outcome
     stream.on('close', () => s.end(halfClosed && stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'half-closed' : 'reset'));
   }
 
@@ -208,7 +213,7 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
   }
 
   server.on('stream', (stream, headers) => {
-    stream.on('error', () => {});
+    stream.on('error', () => {}); // a reset surfaces as 'close'; never let it throw
     const path = headers[':path'];
     const contentType = String(headers['content-type'] ?? '');
     if (!contentType.startsWith(GRPC_CONTENT_TYPE)) {

@@ -11,4 +11,4 @@ import { adminRoutesComponent } from '../admin/routes.js';
  * The sidecar's components in start order. The snapshot loads first so that
  * everything after it (gossip, guardrails) sees the restored state.
  */
-export const COMPONENTS: readonly ComponentFactory[] = [snapshotComponent, gossipComponent, rewardStreamComponent, decisionLogComponent, feedbackComponent, adminRoutesComponent];
+export const COMPONENTS: readonly ComponentFactory[] = [snapshotComponent, gossipComponent, rewardStreamComponent, decisionLogComponent, feedbackComponent, guardrailsComponent, adminRoutesComponent];

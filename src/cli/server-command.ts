@@ -1,0 +1,83 @@
+/** What `serve` and `aggregator` share: flags, config loading, logger, signal-driven shutdown. */
+import type { Logger } from 'pino';
+import { formatIssues, loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { createLogger } from '../util/logger.js';
+import { parseFlags, parseLogLevel, SERVER_FLAGS, type FlagOptions } from './args.js';
+import type { CliIo } from './io.js';
+
+export const HARD_EXIT_MS = 10_000;
+
+export type FlagMap = Record<string, string | boolean | undefined>;
+
+export type Loaded =
+  | { ok: true; config: Config; logger: Logger; configPath: string; values: FlagMap }
+  | { ok: false; exitCode: number };
+
+/** Parses the common server flags (plus `extra`), loads and validates the config, builds the logger. */
+export async function loadServerCommand(
+  command: string,
+  argv: string[],
+  io: CliIo,
+  usage: readonly string[],
+  extra: FlagOptions = {},
+): Promise<Loaded> {
+  const parsed = parseFlags(argv, { ...SERVER_FLAGS, ...extra });
+  if (!parsed.ok) {
+    io.stderr(`${command}: ${parsed.error.message}`);
+    for (const line of usage) io.stderr(line);
+    return { ok: false, exitCode: 1 };
+  }
+  const values = parsed.value.values as FlagMap;
+  if (values.help) {
+    for (const line of usage) io.stdout(line);
+    return { ok: false, exitCode: 0 };
+  }
+  const level = parseLogLevel(values['log-level'] as string | undefined);
+  if (!level.ok) {
+    io.stderr(`${command}: ${level.error.message}`);
+    return { ok: false, exitCode: 1 };
+  }
+  const configPath = values.config as string | undefined;
+  if (!configPath) {
+    io.stderr(`${command}: --config FILE is required`);
+    for (const line of usage) io.stderr(line);
+    return { ok: false, exitCode: 1 };
+  }
+  const loaded = await loadConfigFile(configPath, { env: io.env });
+  if (!loaded.ok) {
+    io.stderr(`invalid config ${configPath}:`);
+    for (const line of formatIssues(loaded.error)) io.stderr(`  ${line}`);
+    return { ok: false, exitCode: 1 };
+  }
+  const logger = createLogger(level.value ?? loaded.value.log.level);
+  return { ok: true, config: loaded.value, logger, configPath, values };
+}
+
+/**
+ * Resolves with the exit code once SIGTERM/SIGINT has drained `stop`:
+ * 0 when it finished, 2 when it failed or overran HARD_EXIT_MS.
+ */
+export function untilSignalled(logger: Logger, stop: () => Promise<void>): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        logger.error({ limit_ms: HARD_EXIT_MS }, 'drain did not finish in time; exiting');
+        resolve(2);
+      }, HARD_EXIT_MS).unref();
+      stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(2);
+        },
+      );
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}
