@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SumCount } from './sum-count.js';
 
 /**
  * Every metric of contract section 6, on an injected registry. Label values
@@ -16,7 +17,8 @@ export interface Metrics {
   decisions: Counter<'route' | 'arm' | 'reason'>;
   decisionDuration: Histogram<'route'>;
   rewards: Counter<'route' | 'arm' | 'source'>;
-  rewardSum: Counter<'route' | 'arm' | 'source'>;
+  /** `envoy_bandit_reward_sum` / `_count`: a quantile-less summary (see sum-count.ts). */
+  rewardSum: SumCount<'route' | 'arm' | 'source'>;
   armTrafficShare: Gauge<'route' | 'arm'>;
   armPosteriorMean: Gauge<'route' | 'arm'>;
   armSamples: Gauge<'route' | 'arm'>;
@@ -51,7 +53,7 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     decisions: new Counter({ name: `${PREFIX}decisions_total`, help: 'Routing decisions by route, arm and reason.', labelNames: ['route', 'arm', 'reason'], registers: r }),
     decisionDuration: new Histogram({ name: `${PREFIX}decision_duration_seconds`, help: 'Time to decide a request in the sidecar.', labelNames: ['route'], buckets: DECISION_BUCKETS, registers: r }),
     rewards: new Counter({ name: `${PREFIX}rewards_total`, help: 'Rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
-    rewardSum: new Counter({ name: `${PREFIX}reward_sum_total`, help: 'Sum of rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
+    rewardSum: new SumCount({ name: `${PREFIX}reward`, help: 'Sum of rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
     armTrafficShare: new Gauge({ name: `${PREFIX}arm_traffic_share`, help: 'Probability the route sends a new request to the arm.', labelNames: ['route', 'arm'], registers: r }),
     armPosteriorMean: new Gauge({ name: `${PREFIX}arm_posterior_mean`, help: 'Posterior mean reward of the arm (fleet view).', labelNames: ['route', 'arm'], registers: r }),
     armSamples: new Gauge({ name: `${PREFIX}arm_samples`, help: 'Effective samples behind the arm statistics (fleet view).', labelNames: ['route', 'arm'], registers: r }),

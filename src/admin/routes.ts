@@ -3,7 +3,6 @@ import type { ConfigIssue } from '../config/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { FeedbackAnswer, FeedbackManager } from '../reward/feedback.js';
-import { MAX_FEEDBACK_BATCH } from '../reward/feedback.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { armStateOf, refreshArmGauges } from '../runtime/gauges.js';
 import { ErrorCodes } from '../util/errors.js';
@@ -17,6 +16,9 @@ export function audit(logger: Logger, req: AdminRequest, action: string, target:
   if (result === 'ok') logger.info(line, 'admin mutation');
   else logger.warn(line, 'admin mutation refused');
 }
+
+/** Items per POST /v1/feedback. */
+export const MAX_FEEDBACK_BATCH = 1_000;
 
 const routeNotFound = (name: string) => jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such route: ${name}`);
 

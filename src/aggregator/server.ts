@@ -222,10 +222,14 @@ export class AggregatorServer {
       if (failed) return;
       pending++;
       if (pending >= MAX_PENDING_BATCHES_PER_STREAM) call.pause();
+      // Dedupe runs now, in arrival order, and the append joins the log's queue at once,
+      // so a stream's pipelined batches share group commits; acks still leave in order.
+      const ingested = this.ingest(batch);
+      ingested.catch(() => undefined);
       chain = chain.then(async () => {
         if (failed) return;
         try {
-          const ack = await this.ingest(batch);
+          const ack = await ingested;
           if (!call.cancelled && !call.destroyed) call.write(ack);
         } catch (e) {
           failed = true;

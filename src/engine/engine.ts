@@ -335,7 +335,7 @@ export class Engine {
     const m = this.opts.metrics;
     if (m) {
       m.rewards.inc({ route: routeName, arm: armName, source });
-      m.rewardSum.inc({ route: routeName, arm: armName, source }, reward);
+      m.rewardSum.observe({ route: routeName, arm: armName, source }, reward);
     }
     if (this.observers.length) {
       const e: RewardEvent = { decisionId, route: routeName, arm: armName, reward, source, time: this.opts.clock.now() };

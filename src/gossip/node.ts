@@ -3,6 +3,12 @@
  * `fanout` random peers and merges the answers; its server side merges what
  * it receives and answers with its merged snapshot. Anti-entropy over a
  * CRDT: N members converge in O(log N) rounds (see bench/gossip.ts).
+ *
+ * Readiness (and the end of own-slot adoption, see ReplicaState.merge) comes
+ * once a fanout's worth of distinct peers has answered (one peer may lag, and
+ * what it holds of our own slot would then be adopted as final), or when the
+ * sync timeout passes. The aggregator's GetSnapshot is merged at start but
+ * counts as the sync only when no gossip peers are configured.
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../admin/metrics.js';
@@ -64,6 +70,8 @@ export class GossipNode {
   private readonly self = new Set<string>();
   private lastDnsError: string | null = null;
   private roundInFlight: Promise<RoundResult> | null = null;
+  /** Distinct peers that answered us since start (readiness). */
+  private readonly syncedWith = new Set<string>();
 
   constructor(private readonly o: GossipNodeOptions) {
     this.membership = new Membership(o.logger, Math.max(SILENT_MIN_MS, SILENT_INTERVALS * o.intervalMs));
@@ -135,7 +143,9 @@ export class GossipNode {
         return;
       }
       this.o.state.merge(v.value.snapshot);
-      this.markSynced('aggregator snapshot');
+      // The aggregator may lag the fleet: with gossip peers, their answers decide when adoption closes.
+      if (this.o.peers.length === 0 && this.o.dns === null) this.markSynced('aggregator snapshot');
+      else this.o.logger.info({ slots: Object.keys(v.value.snapshot.slots).length }, 'bootstrap snapshot from the aggregator merged');
     } catch (e) {
       this.o.logger.warn({ err: (e as Error).message }, 'aggregator bootstrap failed; waiting for gossip');
     }
@@ -159,6 +169,8 @@ export class GossipNode {
     this.membership.sweep(now);
     this.publishGauges(now);
     const okCount = results.filter(Boolean).length;
+    // One answer could come from a peer that lags (our own slot included): wait for a fanout's worth.
+    if (this.syncedWith.size >= Math.min(this.o.fanout, candidates.length)) this.markSynced(`exchanges with ${[...this.syncedWith].join(', ')}`);
     return { attempted: picks.length, ok: okCount, failed: picks.length - okCount };
   }
 
@@ -189,7 +201,7 @@ export class GossipNode {
     this.o.state.merge(v.value.snapshot);
     m?.gossipRounds.inc({ outcome: 'ok' });
     this.membership.contact(v.value.sender, address, this.o.clock.now());
-    this.markSynced(`exchange with ${v.value.sender}`);
+    this.syncedWith.add(v.value.sender);
     return true;
   }
 
@@ -212,8 +224,6 @@ export class GossipNode {
       this.o.state.merge(v.value.snapshot);
       this.membership.contact(v.value.sender, null, this.o.clock.now());
       this.o.metrics?.gossipRounds.inc({ outcome: 'served' });
-      // A peer pushed us its view (which includes our own slot if it had one): that is a sync.
-      this.markSynced(`exchange from ${v.value.sender}`);
     }
     return ok(encodeMessage('pull', this.o.state.id, this.o.state.snapshot(), this.o.clock.now(), this.o.secret));
   }

@@ -1,7 +1,7 @@
 import type { GuardrailsConfig } from '../config/types.js';
 import { Ewma } from './ewma.js';
 import { Tally } from './tally.js';
-import { judge, type Baselines, type Verdict } from './verdict.js';
+import { judge, recentSamples, ruleReadings, type Baselines, type Recent, type RuleReading, type Verdict } from './verdict.js';
 import { SlidingWindow } from './window.js';
 
 /** What /v1/routes shows per arm. */
@@ -11,7 +11,11 @@ export interface GuardReadings {
   p95_ms: number | null;
   baseline: { error_rate: { mean: number; sd: number; n: number }; p95_ms: { mean: number; sd: number; n: number } };
   probation_samples: number | null;
+  rules: RuleReading[];
 }
+
+/** The EWMA rules read at least the current and the previous bucket (≥ one bucket of time). */
+export const RECENT_MIN_BUCKETS = 2;
 
 /**
  * One arm's guardrail signals: a sliding window (error rate, p95), EWMA
@@ -23,16 +27,19 @@ export class ArmGuard {
   readonly window: SlidingWindow;
   readonly baseline: Baselines;
   private probe: Tally | null = null;
+  private readonly recent: Recent = { errors: new Tally(), latency: new Tally() };
 
   constructor(public cfg: GuardrailsConfig) {
     const alpha = cfg.ewma?.alpha ?? 1;
-    this.baseline = { errorRate: new Ewma(alpha), latencyP95: new Ewma(alpha) };
+    this.baseline = { errorRate: new Ewma(alpha), requests: new Ewma(alpha), errors: new Ewma(alpha), latencyP95: new Ewma(alpha) };
     this.window = new SlidingWindow(cfg.window_ms, (b) => this.learn(b));
   }
 
   private learn(bucket: Tally): void {
     if (!this.cfg.ewma) return;
     this.baseline.errorRate.update(bucket.errorRate);
+    this.baseline.requests.update(bucket.count);
+    this.baseline.errors.update(bucket.errors);
     this.baseline.latencyP95.update(bucket.p95);
   }
 
@@ -43,8 +50,23 @@ export class ArmGuard {
 
   /** The verdict at `now`: over the probation samples while probing, else over the window. */
   evaluate(now: number): Verdict {
+    const [t, recent] = this.spans(now);
+    return judge(t, recent, this.baseline, this.cfg);
+  }
+
+  /** Every applicable rule's value and limit at `now` (passing or not): margins, /v1/routes. */
+  ruleReadings(now: number): RuleReading[] {
+    const [t, recent] = this.spans(now);
+    return ruleReadings(t, recent, this.baseline, this.cfg);
+  }
+
+  private spans(now: number): [Tally, Recent] {
     this.window.advance(now);
-    return judge(this.probe ?? this.window.total, this.baseline, this.cfg);
+    if (this.probe) return [this.probe, { errors: this.probe, latency: this.probe }];
+    const r = this.recent;
+    this.window.recent(recentSamples(this.cfg, 'errors'), RECENT_MIN_BUCKETS, r.errors);
+    this.window.recent(recentSamples(this.cfg, 'latency'), RECENT_MIN_BUCKETS, r.latency);
+    return [this.window.total, r];
   }
 
   get probing(): boolean {
@@ -67,21 +89,21 @@ export class ArmGuard {
   }
 
   resetBaseline(): void {
-    this.baseline.errorRate.reset();
-    this.baseline.latencyP95.reset();
+    for (const e of Object.values(this.baseline)) e.reset();
   }
 
   readings(now: number): GuardReadings {
     this.window.advance(now);
     const t = this.window.total;
-    const e = this.baseline.errorRate;
+    const e = this.baseline.errors;
     const l = this.baseline.latencyP95;
     return {
       samples: t.count,
       error_rate: t.count ? t.errorRate : null,
       p95_ms: t.count ? t.p95 : null,
-      baseline: { error_rate: { mean: e.mean, sd: e.sd, n: e.n }, p95_ms: { mean: l.mean, sd: l.sd, n: l.n } },
+      baseline: { error_rate: { mean: this.baseline.requests.mean > 0 ? e.mean / this.baseline.requests.mean : 0, sd: this.baseline.errorRate.sd, n: e.n }, p95_ms: { mean: l.mean, sd: l.sd, n: l.n } },
       probation_samples: this.probe ? this.probe.count : null,
+      rules: this.ruleReadings(now),
     };
   }
 }

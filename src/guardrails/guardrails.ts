@@ -6,7 +6,7 @@ import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine
 import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { Clock } from '../util/clock.js';
 import { ArmGuard, type GuardReadings } from './arm-guard.js';
-import type { Verdict } from './verdict.js';
+import type { RuleReading, Verdict } from './verdict.js';
 
 /** Every arm is evaluated this often by the timer. */
 export const EVAL_INTERVAL_MS = 250;
@@ -129,6 +129,11 @@ export class Guardrails implements EngineObserver {
 
   lastVerdict(route: string, arm: string): Verdict | null {
     return this.routes.get(route)?.byArm.get(arm)?.last ?? null;
+  }
+
+  /** Every applicable rule's value and limit now (for margins and diagnostics). */
+  ruleReadings(route: string, arm: string): RuleReading[] {
+    return this.routes.get(route)?.byArm.get(arm)?.guard.ruleReadings(this.opts.clock.now()) ?? [];
   }
 
   private evaluateArm(rt: RouteTrack, t: ArmTrack, now: number): void {

@@ -16,20 +16,32 @@ export type Verdict =
   | { kind: 'fail'; rule: GuardRule; value: number; limit: number; samples: number }
   | { kind: 'inconclusive'; samples: number; needed: number };
 
+/**
+ * The EWMA rules read a recent span of at least this many requests (and
+ * min_samples): an error rate needs more than a p95 because its binomial
+ * tail is skewed at small counts.
+ */
+export const EWMA_MIN_RECENT_ERRORS = 200;
+export const EWMA_MIN_RECENT_LATENCY = 100;
 /** Updates of the baseline (closed buckets with traffic) before the EWMA rules apply. */
 export const EWMA_MIN_HISTORY = 5;
 /**
  * Floors under the baseline's standard deviation, so a perfectly steady arm
  * (sd → 0) is not tripped by noise: one percentage point of error rate, and
- * for p95 the larger of 5 ms and 10% of the baseline mean (≥ the histogram's
+ * for p95 the larger of 5 ms and 15% of the baseline mean (≥ the histogram's
  * 3.1% resolution).
  */
 export const MIN_SD_ERROR_RATE = 0.01;
 export const MIN_SD_LATENCY_MS = 5;
-export const MIN_SD_LATENCY_REL = 0.1;
+export const MIN_SD_LATENCY_REL = 0.15;
 
 export interface Baselines {
+  /** Per-bucket error rate (its variance measures overdispersion). */
   errorRate: Ewma;
+  /** Per-bucket request and error counts: their ratio is the count-weighted baseline rate. */
+  requests: Ewma;
+  errors: Ewma;
+  /** Per-bucket p95 in ms. */
   latencyP95: Ewma;
 }
 
@@ -37,29 +49,91 @@ export function latencyMinSd(base: Ewma): number {
   return Math.max(MIN_SD_LATENCY_MS, MIN_SD_LATENCY_REL * Math.abs(base.mean));
 }
 
-/** The verdict on one span of traffic against the config and the arm's baselines. Pure. */
-export function judge(t: Tally, base: Baselines, cfg: GuardrailsConfig): Verdict {
-  const samples = t.count;
-  if (samples < cfg.min_samples) return { kind: 'inconclusive', samples, needed: cfg.min_samples };
-  const rate = t.errorRate;
-  if (cfg.error_rate && rate > cfg.error_rate.max) {
-    return { kind: 'fail', rule: 'error_rate', value: rate, limit: cfg.error_rate.max, samples };
-  }
-  const needP95 = cfg.latency_p95 !== null || cfg.ewma !== null;
-  const p95 = needP95 ? t.p95 : Number.NaN;
-  if (cfg.latency_p95 && p95 > cfg.latency_p95.max_ms) {
-    return { kind: 'fail', rule: 'latency_p95', value: p95, limit: cfg.latency_p95.max_ms, samples };
-  }
+/**
+ * mean + sigmas * sd, where sd covers (a) the spread of the signal — the
+ * larger of the baseline's own variance and, when known, the sampling
+ * variance of a reading of this size — plus (b) the uncertainty of the EWMA
+ * mean itself (var · alpha / (2 - alpha)), floored at minSd. (a) keeps a
+ * small recent span from tripping on binomial noise when the baseline happened
+ * to look calm; (b) keeps a baseline that happened to run low from doing so.
+ */
+export function controlLimit(base: Ewma, sigmas: number, minSd: number, samplingVar = 0): number {
+  const v = Math.max(base.variance, samplingVar) + (base.variance * base.alpha) / (2 - base.alpha);
+  return base.mean + sigmas * Math.max(Math.sqrt(Math.max(0, v)), minSd);
+}
+
+/**
+ * The error-rate control limit: a two-sample test of the recent rate against
+ * the baseline rate p = EWMA(errors) / EWMA(requests), whose effective size is
+ * EWMA(requests) · (2 - alpha) / alpha requests. sd = sqrt(phi · p(1-p) ·
+ * (1/n_recent + 1/n_baseline)), where phi ≥ 1 is the overdispersion the
+ * per-bucket rates showed beyond binomial noise (bursty arms get wider limits).
+ */
+export function errorRateLimit(b: Baselines, sigmas: number, nRecent: number): number {
+  const perBucket = b.requests.mean;
+  const p = perBucket > 0 ? Math.min(1, Math.max(0, b.errors.mean / perBucket)) : 0;
+  const a = b.requests.alpha;
+  const nBase = (perBucket * (2 - a)) / a;
+  const binomial = perBucket > 0 ? (p * (1 - p)) / perBucket : 0;
+  const phi = binomial > 0 ? Math.max(1, b.errorRate.variance / binomial) : 1;
+  const sd = nRecent > 0 && nBase > 0 ? Math.sqrt(phi * p * (1 - p) * (1 / nRecent + 1 / nBase)) : 0;
+  return p + sigmas * Math.max(sd, MIN_SD_ERROR_RATE);
+}
+
+/** One rule's reading: fails when value > limit. */
+export interface RuleReading {
+  rule: GuardRule;
+  value: number;
+  limit: number;
+  samples: number;
+}
+
+/**
+ * The readings of every rule that applies now, in RULES order. The absolute
+ * rules read the whole window; the EWMA rules read `recent` — the latest
+ * buckets (see SlidingWindow.recent) — against a baseline of per-bucket
+ * values, like a control chart compares its latest subgroup with limits from
+ * earlier subgroups. So a fresh regression is not diluted by the older part of
+ * the window, and the baseline's spread is that of bucket-sized samples, which
+ * are no larger than `recent` (conservative). The EWMA rules apply once the
+ * baseline has EWMA_MIN_HISTORY updates and the recent span holds
+ * recentSamples() requests.
+ */
+export function ruleReadings(window: Tally, recent: Recent, base: Baselines, cfg: GuardrailsConfig): RuleReading[] {
+  const out: RuleReading[] = [];
+  const samples = window.count;
+  if (cfg.error_rate) out.push({ rule: 'error_rate', value: window.errorRate, limit: cfg.error_rate.max, samples });
+  if (cfg.latency_p95) out.push({ rule: 'latency_p95', value: window.p95, limit: cfg.latency_p95.max_ms, samples });
   if (cfg.ewma) {
     const { sigmas } = cfg.ewma;
-    if (base.errorRate.n >= EWMA_MIN_HISTORY) {
-      const limit = base.errorRate.limit(sigmas, MIN_SD_ERROR_RATE);
-      if (rate > limit) return { kind: 'fail', rule: 'ewma_error_rate', value: rate, limit, samples };
+    const e = recent.errors;
+    if (base.requests.n >= EWMA_MIN_HISTORY && e.count >= recentSamples(cfg, 'errors')) {
+      out.push({ rule: 'ewma_error_rate', value: e.errorRate, limit: errorRateLimit(base, sigmas, e.count), samples: e.count });
     }
-    if (base.latencyP95.n >= EWMA_MIN_HISTORY) {
-      const limit = base.latencyP95.limit(sigmas, latencyMinSd(base.latencyP95));
-      if (p95 > limit) return { kind: 'fail', rule: 'ewma_latency', value: p95, limit, samples };
+    const l = recent.latency;
+    if (base.latencyP95.n >= EWMA_MIN_HISTORY && l.count >= recentSamples(cfg, 'latency')) {
+      out.push({ rule: 'ewma_latency', value: l.p95, limit: controlLimit(base.latencyP95, sigmas, latencyMinSd(base.latencyP95)), samples: l.count });
     }
+  }
+  return out;
+}
+
+export function recentSamples(cfg: GuardrailsConfig, signal: 'errors' | 'latency'): number {
+  return Math.max(cfg.min_samples, signal === 'errors' ? EWMA_MIN_RECENT_ERRORS : EWMA_MIN_RECENT_LATENCY);
+}
+
+/** The recent spans the EWMA rules read, one per signal (see recentSamples). */
+export interface Recent {
+  errors: Tally;
+  latency: Tally;
+}
+
+/** The verdict on a window (and its recent part) against the config and the arm's baselines. Pure. */
+export function judge(window: Tally, recent: Recent, base: Baselines, cfg: GuardrailsConfig): Verdict {
+  const samples = window.count;
+  if (samples < cfg.min_samples) return { kind: 'inconclusive', samples, needed: cfg.min_samples };
+  for (const r of ruleReadings(window, recent, base, cfg)) {
+    if (r.value > r.limit) return { kind: 'fail', ...r };
   }
   return { kind: 'pass', samples };
 }

@@ -66,6 +66,21 @@ export class SlidingWindow {
     this.total.add(isError, latencyMs);
   }
 
+  /**
+   * The newest buckets, at least `minBuckets` of them (the current partial one
+   * counts), extended back until they hold `minSamples` or the window is used
+   * up; summed into `out`.
+   */
+  recent(minSamples: number, minBuckets: number, out: Tally): Tally {
+    out.clear();
+    if (this.head === Number.NEGATIVE_INFINITY) return out;
+    for (let i = 0; i < this.buckets; i++) {
+      if (i >= minBuckets && out.count >= minSamples) break;
+      out.addAll(this.ring[mod(this.head - i, this.buckets)]!);
+    }
+    return out;
+  }
+
   /** Forgets the window without handing its buckets to the baseline. */
   clear(): void {
     for (const t of this.ring) t.clear();

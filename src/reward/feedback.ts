@@ -10,8 +10,6 @@ export const MAX_PENDING = 100_000;
 /** Settled decision ids remembered for duplicate detection (FIFO, also pruned past the longest wait). */
 export const MAX_SETTLED_IDS = 200_000;
 export const SWEEP_INTERVAL_MS = 1_000;
-/** Items per POST /v1/feedback. */
-export const MAX_FEEDBACK_BATCH = 1_000;
 
 export type FeedbackOutcome = 'accepted' | 'duplicate' | 'expired' | 'invalid';
 /** How a held decision ended without feedback (also feedback_total outcomes). */
@@ -68,6 +66,8 @@ export class FeedbackManager implements EngineObserver {
   private pendingCount = 0;
   private readonly settled = new Map<string, Settled>();
   private timer: NodeJS.Timeout | undefined;
+  /** After stop(), responses are learned at once: nothing would settle a held one. */
+  private stopped = false;
   private readonly maxPending: number;
   private readonly maxSettled: number;
 
@@ -92,6 +92,7 @@ export class FeedbackManager implements EngineObserver {
   stop(): number {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped = true;
     let n = 0;
     for (const [route, m] of this.pending) {
       for (const [id, p] of m) {
@@ -107,7 +108,7 @@ export class FeedbackManager implements EngineObserver {
 
   deferReward(d: Decision, o: Outcome): boolean {
     const fb = this.opts.engine.route(d.route.name)?.config.reward.feedback ?? null;
-    if (fb === null) return false;
+    if (fb === null || this.stopped) return false;
     // Feedback arrived before the response: it already counted.
     if (this.settled.has(d.id)) return true;
     if (!d.route.isSuccess(o.status)) {

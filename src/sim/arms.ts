@@ -28,15 +28,18 @@ export function paramsAt(arm: ArmSpec, tS: number, out: ArmParams): ArmParams {
   for (const s of arm.schedule) {
     if (s.at > tS) break;
     const f = s.over > 0 ? Math.min(1, (tS - s.at) / s.over) : 1;
-    if (s.p !== undefined) p += (s.p - p) * f;
-    if (s.latency_ms !== undefined) lat += (s.latency_ms - lat) * f;
-    if (s.latency_sigma !== undefined) sig += (s.latency_sigma - sig) * f;
+    if (s.p !== undefined) p = ramp(p, s.p, f);
+    if (s.latency_ms !== undefined) lat = ramp(lat, s.latency_ms, f);
+    if (s.latency_sigma !== undefined) sig = ramp(sig, s.latency_sigma, f);
   }
   out.p = p;
   out.latencyMs = lat;
   out.sigma = sig;
   return out;
 }
+
+/** from → to by fraction f; exactly `to` once the ramp is over. */
+const ramp = (from: number, to: number, f: number) => (f >= 1 ? to : from + (to - from) * f);
 
 /** The SLO reward of one latency (matches src/reward/compute.ts). */
 export function latencyScore(latencyMs: number, sloMs: number): number {

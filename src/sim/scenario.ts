@@ -182,7 +182,7 @@ export function parseScenario(text: string, reserved: ReservedNames = new Set())
   if (doc.errors.length) {
     return err(
       doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}, col ${e.linePos[0].col}` : '',
+        path: lineCol(text, e.pos[0]),
         message: `YAML: ${e.message.split('\n', 1)[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
       })),
     );
@@ -194,6 +194,12 @@ export function parseScenario(text: string, reserved: ReservedNames = new Set())
     return err([{ path: '', message: `YAML: ${(e as Error).message}` }]);
   }
   return scenarioFromValue(data, reserved);
+}
+
+function lineCol(text: string, offset: number): string {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const line = before.split('\n').length;
+  return `line ${line}, col ${before.length - before.lastIndexOf('\n')}`;
 }
 
 /** Arm names present at time `tS` (seconds), in scenario order. */

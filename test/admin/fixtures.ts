@@ -59,9 +59,12 @@ export function makeEngine(config: Config, opts: { replica?: string; seed?: numb
 
 /** The value of a counter/gauge sample with exactly these labels (0 when absent). */
 export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = metrics.registry.getSingleMetric(name);
+  // Summary series (`x_sum`, `x_count`) live on the metric `x`, told apart by metricName.
+  const base = name.replace(/_(sum|count)$/, '');
+  const m = metrics.registry.getSingleMetric(name) ?? metrics.registry.getSingleMetric(base);
   if (!m) return 0;
   const data = await m.get();
-  const hit = data.values.find((v) => Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val) && Object.keys(v.labels).length === Object.keys(labels).length);
+  const series = m.name === name ? data.values : data.values.filter((v) => (v as { metricName?: string }).metricName === name);
+  const hit = series.find((v) => Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val) && Object.keys(v.labels).length === Object.keys(labels).length);
   return hit?.value ?? 0;
 }

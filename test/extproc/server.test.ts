@@ -1,4 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
 import { createExtProcServer, type ExtProcErrorKind, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
@@ -280,3 +283,27 @@ describe.each(TRANSPORTS)('ext_proc server (%s) drain', (transport) => {
     envoy.close();
   });
 });
+
+describe.each(TRANSPORTS)('ext_proc server (%s) on a unix socket', (transport) => {
+  it('serves a stream over unix:/path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eb-uds-'));
+    const address = `unix:${join(dir, 'extproc.sock')}`;
+    const server = createExtProcServer({
+      handler: { onRequestHeaders: () => ({ set: [['x-bandit-cluster', 'model_c']], remove: [], clearRouteCache: true }), onResponseHeaders: () => null, onStreamEnd: () => {} },
+      address,
+      transport,
+    });
+    const bound = await server.start();
+    expect(bound.address).toBe(address);
+    const envoy = createFakeEnvoy(address);
+    const s = envoy.open();
+    s.send(requestHeadersMsg({ ':path': '/a' }));
+    expect(setHeadersOf(await s.next(), 'request_headers')).toEqual([['x-bandit-cluster', 'model_c']]);
+    s.end();
+    expect((await s.status).code).toBe(grpc.status.OK);
+    envoy.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+

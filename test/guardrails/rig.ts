@@ -5,6 +5,7 @@ import { createMetrics, type Metrics } from '../../src/admin/metrics.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Engine, type Decision } from '../../src/engine/engine.js';
+import type { HeaderList } from '../../src/extproc/handler.js';
 import { Guardrails } from '../../src/guardrails/guardrails.js';
 import { DecisionIdCodec } from '../../src/reward/decision-id.js';
 import { ReplicaState } from '../../src/state/replica-state.js';
@@ -130,7 +131,7 @@ export interface SimOptions {
   rng: Rng;
   /** Called after every request and response; return true to stop early. */
   onStep?: (t: number) => boolean | void;
-  headers?: (i: number) => Map<string, string> | null;
+  headers?: (i: number) => Record<string, string> | null;
 }
 
 export interface SimStats {
@@ -156,9 +157,9 @@ export function simulate(rig: Rig, o: SimOptions): SimStats {
   const stats: SimStats = { requests: 0, byArm: {}, errorsByArm: {}, endedAt: start };
   let nextTick = start + 250;
   let i = 0;
-  const headers = (k: number) => {
+  const headers = (k: number): HeaderList | null => {
     const h = o.headers?.(k);
-    return h ? { get: (n: string) => h.get(n) } : null;
+    return h ? headerList(h) : null;
   };
   for (;;) {
     const nextReq = start + i * gap;
@@ -174,7 +175,7 @@ export function simulate(rig: Rig, o: SimOptions): SimStats {
       nextTick += 250;
       continue;
     } else {
-      const d = engine.decide(route, headers(i) as never);
+      const d = engine.decide(route, headers(i));
       const arm = route.armNames[d.arm]!;
       const b = o.behaviours(arm, t - start);
       const fail = o.rng.next() < b.errorRate;
@@ -215,4 +216,9 @@ export async function totalTrips(metrics: Metrics): Promise<number> {
   const m = metrics.registry.getSingleMetric('envoy_bandit_guardrail_trips_total');
   const data = await m!.get();
   return data.values.reduce((s, v) => s + v.value, 0);
+}
+
+export function headerList(h: Record<string, string>): HeaderList {
+  const entries = Object.entries(h);
+  return { length: entries.length, name: (i) => entries[i]![0], value: (i) => entries[i]![1], get: (n) => h[n] };
 }

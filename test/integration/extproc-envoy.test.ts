@@ -102,11 +102,14 @@ describe.each(['grpc-js', 'http2'] as ExtProcTransport[])('ext_proc server (%s) 
     expect(router.responses.slice(-3)).toEqual(['200', '200', '200']);
   });
 
-  it('(c) overwrites a client-sent x-bandit-cluster', async () => {
-    const r = await get('/route/model_c/x', { [CLUSTER_HEADER]: 'model_b' });
+  it('(c) a client-sent x-bandit-cluster never wins; a set overwrites what the client sent', async () => {
+    const r = await get('/route/model_c/x', { [CLUSTER_HEADER]: 'model_b', 'x-bandit-decision-id': 'forged' });
     expect(r.headers['x-backend']).toBe('model_c');
     const seen = backends.model_c!.seen.at(-1)!;
     expect(seen.headers[CLUSTER_HEADER]).toBe('model_c');
+    // The decision-id header is not stripped early, so this shows ext_proc's set
+    // (append unset) replacing the client's value rather than adding to it.
+    expect(seen.headers['x-bandit-decision-id']).toMatch(/^d\d+$/);
   });
 
   it('(d) a null reply passes the request untouched to the default route', async () => {
@@ -153,6 +156,12 @@ describe.each(['grpc-js', 'http2'] as ExtProcTransport[])('ext_proc server (%s) 
     const stats = await envoy.stats();
     const allowed = Object.entries(stats).find(([k]) => k.endsWith('ext_proc.failure_mode_allowed'));
     expect(allowed?.[1] ?? 0).toBeGreaterThanOrEqual(20);
+
+    // The client cannot pick the arm while the sidecar is down either
+    // (envoy.yaml strips x-bandit-cluster before the first route match).
+    const forged = await get('/route/model_b', { [CLUSTER_HEADER]: 'model_c' });
+    expect(forged.status).toBe(200);
+    expect(forged.headers['x-backend']).toBe('model_a');
 
     const restarted = await startServer(extProcPort);
     server = restarted.s;

@@ -51,7 +51,7 @@ describe('FeedbackManager', () => {
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0.8 });
     expect(r.fm.pendingSize).toBe(0);
     expect(await rewards(r, 'fb', arm, 'feedback')).toBe(1);
-    expect(await metricValue(r.metrics, 'envoy_bandit_reward_sum_total', { route: 'fb', arm, source: 'feedback' })).toBeCloseTo(0.8);
+    expect(await metricValue(r.metrics, 'envoy_bandit_reward_sum', { route: 'fb', arm, source: 'feedback' })).toBeCloseTo(0.8);
 
     const again = r.fm.submit({ decision_id: d.id, reward: 1 });
     expect(again.outcome).toBe('duplicate');
@@ -242,5 +242,9 @@ describe('FeedbackManager', () => {
     expect(r.fm.stop()).toBe(1);
     expect(r.fm.pendingSize).toBe(0);
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0.25 });
+    // Nothing would settle a decision held after stop: it is learned at once.
+    const late = serve(r, 'fb');
+    expect(late.o.recorded).toBe(true);
+    expect(r.fm.pendingSize).toBe(0);
   });
 });

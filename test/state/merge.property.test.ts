@@ -40,14 +40,19 @@ const view = (s: Snapshot) => ROUTES.flatMap((r) => ARMS.map((a) => fleetStats(s
 
 describe('mergeSnapshots is a join (state-based CRDT)', () => {
   it('is commutative', () => {
-    fc.assert(fc.property(snapshotArb, snapshotArb, (a, b) => expect(mergeSnapshots(a, b)).toEqual(mergeSnapshots(b, a))), RUNS);
+    fc.assert(
+      fc.property(snapshotArb, snapshotArb, (a, b) => {
+        expect(mergeSnapshots(a, b)).toEqual(mergeSnapshots(b, a));
+      }),
+      RUNS,
+    );
   });
 
   it('is associative', () => {
     fc.assert(
-      fc.property(snapshotArb, snapshotArb, snapshotArb, (a, b, c) =>
-        expect(mergeSnapshots(mergeSnapshots(a, b), c)).toEqual(mergeSnapshots(a, mergeSnapshots(b, c))),
-      ),
+      fc.property(snapshotArb, snapshotArb, snapshotArb, (a, b, c) => {
+        expect(mergeSnapshots(mergeSnapshots(a, b), c)).toEqual(mergeSnapshots(a, mergeSnapshots(b, c)));
+      }),
       RUNS,
     );
   });
@@ -170,7 +175,8 @@ describe('ReplicaState under gossip', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 20 }),
-        fc.integer({ min: 0, max: 20 }),
+        // Writes the file missed. One missed write is not recovered (see the it.fails below).
+        fc.integer({ min: 2, max: 20 }),
         fc.integer({ min: 0, max: 20 }),
         fc.integer({ min: 0, max: 10 }),
         fc.boolean(),
@@ -222,6 +228,7 @@ describe('ReplicaState under gossip', () => {
         const file = a.ownSlot();
         for (let i = 0; i < lost; i++) a.record(0, 1, 1);
         b.merge(a.snapshot());
+        clock.advance(10);
         const a2 = new ReplicaState('r0', shapes, clock);
         a2.restoreOwn(file);
         for (let i = 0; i < early; i++) a2.record(1, 1, 1);
@@ -238,5 +245,49 @@ describe('ReplicaState under gossip', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  /*
+   * Known gaps in src/state/replica-state.ts, reported to the lead. These are
+   * `it.fails`: they fail the suite once the behaviour is fixed, as a prompt to
+   * turn them into plain `it`.
+   */
+  it.fails('GAP: a peer copy newer than the snapshot file by exactly one write is not adopted (the write is lost fleet-wide)', () => {
+    const clock = clockAt();
+    const a = new ReplicaState('r0', shapes, clock);
+    const b = new ReplicaState('r1', shapes, clock);
+    a.closeAdoption();
+    b.closeAdoption();
+    const file = a.ownSlot();
+    a.record(0, 0, 1);
+    b.merge(a.snapshot());
+    clock.advance(10);
+    const a2 = new ReplicaState('r0', shapes, clock);
+    a2.restoreOwn(file);
+    a2.merge(b.snapshot());
+    a2.closeAdoption();
+    b.merge(a2.snapshot());
+    expect(fleetN(a2)).toBe(1);
+  });
+
+  it.fails('GAP: an own-slot copy with the same version but winning content is neither adopted nor out-versioned (replicas diverge until the owner writes)', () => {
+    const clock = clockAt();
+    const a = new ReplicaState('r0', shapes, clock);
+    const b = new ReplicaState('r1', shapes, clock);
+    b.closeAdoption();
+    a.record(0, 0, 1);
+    const file = a.ownSlot();
+    for (let i = 0; i < 5; i++) a.record(0, 1, 1);
+    b.merge(a.snapshot());
+    const a2 = new ReplicaState('r0', shapes, clock);
+    a2.restoreOwn(file);
+    for (let i = 0; i < 4; i++) a2.record(1, 1, 1);
+    a2.merge(b.snapshot());
+    a2.closeAdoption();
+    for (let k = 0; k < 2; k++) {
+      b.merge(a2.snapshot());
+      a2.merge(b.snapshot());
+    }
+    expect(fleetN(b)).toBe(fleetN(a2));
   });
 });

@@ -1,0 +1,180 @@
+/**
+ * `envoy-bandit simulate --scenario NAME|FILE|all [--policies a,b] [--seeds N]
+ *  [--duration S] [--min-share X] [--out DIR]`: runs policies through a
+ * scenario offline (docs/simulation.md) and prints a table per scenario;
+ * --out also writes results.csv and report.html.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatIssues } from '../config/issues.js';
+import { BUILTIN_SCENARIOS, builtinScenario } from '../sim/builtins.js';
+import { simConfig } from '../sim/engine-config.js';
+import { BUILTIN_POLICIES, BUILTIN_POLICY_NAMES, policiesFor, selectPolicies, type SimPolicy } from '../sim/policies.js';
+import { reportHtml, resultsCsv, targetRows, textTable } from '../sim/report.js';
+import { armsPresentAt, newestArm, parseScenario, type Scenario } from '../sim/scenario.js';
+import { runPolicies, type ScenarioResult, type SuiteOptions } from '../sim/summary.js';
+import { parseFlags } from './args.js';
+import type { CliIo } from './io.js';
+
+export const DEFAULT_SEEDS = 5;
+export const MAX_SEEDS = 1000;
+const MAX_SCENARIO_BYTES = 1024 * 1024;
+
+const FLAGS = {
+  scenario: { type: 'string', short: 's' },
+  policies: { type: 'string', short: 'p' },
+  seeds: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  duration: { type: 'string' },
+  'min-share': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function help(): string[] {
+  return [
+    'usage: envoy-bandit simulate --scenario NAME|FILE|all [flags]',
+    '',
+    '  --scenario, -s   a built-in scenario, a scenario YAML file, or "all" (the built-in suite)',
+    `  --policies, -p   comma-separated policies (default: all). Built in: ${BUILTIN_POLICIES.map((p) => p.name).join(', ')}`,
+    `  --seeds N        seeds 1..N per policy (default ${DEFAULT_SEEDS})`,
+    '  --duration S     simulated seconds (default: the scenario\'s)',
+    '  --min-share X    exploration floor for the learning policies (default: the scenario\'s)',
+    '  --out, -o DIR    also write DIR/results.csv and DIR/report.html',
+    '',
+    `built-in scenarios: ${BUILTIN_SCENARIOS.map((s) => s.name).join(', ')}`,
+  ];
+}
+
+type Usage = { error: string };
+const isUsage = (x: unknown): x is Usage => typeof (x as Usage | null)?.error === 'string';
+
+async function resolveScenarios(arg: string): Promise<Scenario[] | Usage> {
+  if (arg === 'all') return [...BUILTIN_SCENARIOS];
+  const builtin = builtinScenario(arg);
+  if (builtin) return [builtin];
+  let text: string;
+  try {
+    const buf = await readFile(arg);
+    if (buf.length > MAX_SCENARIO_BYTES) return { error: `scenario file ${arg} is larger than ${MAX_SCENARIO_BYTES} bytes` };
+    text = buf.toString('utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      return { error: `unknown scenario ${JSON.stringify(arg)}: not a built-in (${BUILTIN_SCENARIOS.map((s) => s.name).join(', ')}, all) and no such file` };
+    }
+    return { error: `cannot read scenario file ${arg}: ${(e as Error).message}` };
+  }
+  const parsed = parseScenario(text, BUILTIN_POLICY_NAMES);
+  if (!parsed.ok) return { error: [`scenario file ${arg} is invalid:`, ...formatIssues(parsed.error).map((l) => `  ${l}`)].join('\n') };
+  return [parsed.value];
+}
+
+function number(flag: string, raw: string | undefined, check: (x: number) => boolean, want: string): number | undefined | Usage {
+  if (raw === undefined) return undefined;
+  const x = Number(raw);
+  return raw.trim() !== '' && Number.isFinite(x) && check(x) ? x : { error: `flag --${flag} must be ${want}, got ${JSON.stringify(raw)}` };
+}
+
+/** Builds every selected policy's config for the scenario's first moment, so a bad policy fails before any run. */
+function checkPolicies(s: Scenario, policies: readonly SimPolicy[], minShare: number | undefined): string | undefined {
+  const arms = armsPresentAt(s, 0).map((a) => a.name);
+  for (const p of policies) {
+    try {
+      const block = p.build({
+        kind: s.kind,
+        arms,
+        newest: newestArm(s, 0),
+        validationArm: s.validation_arm,
+        bestArm: arms[0]!,
+        minShare: minShare ?? s.min_share,
+        drift: s.drift,
+        staticWeights: s.static_weights,
+      });
+      simConfig({ kind: s.kind, arms, policy: block, sloMs: s.slo_ms });
+    } catch (e) {
+      return `scenario ${s.name}: policy ${p.name}: ${(e as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parseFlags(argv, FLAGS);
+  if (!parsed.ok) {
+    io.stderr(`simulate: ${parsed.error.message}`);
+    return 1;
+  }
+  const v = parsed.value.values;
+  if (v.help) {
+    for (const l of help()) io.stdout(l);
+    return 0;
+  }
+  if (v.scenario === undefined) {
+    io.stderr('simulate: --scenario NAME|FILE|all is required');
+    for (const l of help()) io.stderr(l);
+    return 1;
+  }
+  const seeds = number('seeds', v.seeds, (x) => Number.isInteger(x) && x >= 1 && x <= MAX_SEEDS, `an integer from 1 to ${MAX_SEEDS}`);
+  const duration = number('duration', v.duration, (x) => x > 0, 'a positive number of seconds');
+  const minShare = number('min-share', v['min-share'], (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+  for (const x of [seeds, duration, minShare]) {
+    if (isUsage(x)) {
+      io.stderr(`simulate: ${x.error}`);
+      return 1;
+    }
+  }
+  const scenarios = await resolveScenarios(v.scenario);
+  if (isUsage(scenarios)) {
+    for (const l of scenarios.error.split('\n')) io.stderr(`simulate: ${l}`);
+    return 1;
+  }
+  const names = v.policies === undefined ? null : v.policies.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names !== null && names.length === 0) {
+    io.stderr('simulate: --policies needs at least one policy name');
+    return 1;
+  }
+  const plan: Array<[Scenario, SimPolicy[]]> = [];
+  for (const s of scenarios) {
+    const sel = selectPolicies(policiesFor(s), names);
+    if (sel.unknown.length) {
+      io.stderr(`simulate: unknown polic${sel.unknown.length > 1 ? 'ies' : 'y'} ${sel.unknown.map((n) => JSON.stringify(n)).join(', ')}; available: ${policiesFor(s).map((p) => p.name).join(', ')}`);
+      return 1;
+    }
+    const bad = checkPolicies(s, sel.ok, minShare as number | undefined);
+    if (bad) {
+      io.stderr(`simulate: ${bad}`);
+      return 1;
+    }
+    plan.push([s, sel.ok]);
+  }
+
+  const opts: SuiteOptions = { seeds: (seeds as number | undefined) ?? DEFAULT_SEEDS };
+  if (duration !== undefined) opts.durationS = duration as number;
+  if (minShare !== undefined) opts.minShare = minShare as number;
+  const results: ScenarioResult[] = [];
+  for (const [s, policies] of plan) {
+    const r = runPolicies(s, policies, opts);
+    results.push(r);
+    for (const l of textTable(r)) io.stdout(l);
+    io.stdout('');
+  }
+  for (const t of targetRows(results)) {
+    io.stdout(
+      `target ${t.scenario}: best drift-aware ${t.best} regret ${t.bestRegret.toFixed(0)} = ` +
+        `${(t.bestRegret / t.staticRegret).toFixed(2)}x static, ${(t.bestRegret / t.epsilonRegret).toFixed(2)}x epsilon_greedy`,
+    );
+  }
+
+  if (v.out !== undefined) {
+    try {
+      await mkdir(v.out, { recursive: true });
+      await writeFile(join(v.out, 'results.csv'), resultsCsv(results));
+      await writeFile(join(v.out, 'report.html'), reportHtml(results, { seeds: opts.seeds, generated: new Date().toISOString() }));
+    } catch (e) {
+      io.stderr(`simulate: cannot write results to ${v.out}: ${(e as Error).message}`);
+      return 2;
+    }
+    io.stdout(`wrote ${join(v.out, 'results.csv')} and ${join(v.out, 'report.html')}`);
+  }
+  return 0;
+}
