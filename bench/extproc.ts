@@ -10,6 +10,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fork, type ChildProcess } from 'node:child_process';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext } from '../src/extproc/handler.js';
 import { EXT_PROC_METHOD_PATH, EXT_PROC_PROTO, EXT_PROC_SERVICE_NAME, PROTO_ROOT } from '../src/extproc/proto-files.js';
@@ -61,10 +63,12 @@ export interface ExtProcBenchResult {
   ratio: number;
   /** oursHttp2 / naive. */
   ratioHttp2: number;
+  /** Raw node:http2 with constant replies (context: the transport's ceiling). */
+  h2Floor: ServerFigures;
   options: Required<Omit<ExtProcBenchOptions, 'log'>>;
 }
 
-type ServerRole = 'naive' | 'ours' | 'ours-h2';
+type ServerRole = 'naive' | 'ours' | 'ours-h2' | 'h2-floor';
 type Role = ServerRole | 'client';
 
 const LOADER_OPTIONS: protoLoader.Options = {
@@ -144,6 +148,29 @@ async function startNaive(): Promise<number> {
   );
 }
 
+/**
+ * Context, not a contender: node:http2 answering every message with a constant
+ * frame and no decoding at all, i.e. the ceiling for any server built on node:http2.
+ */
+async function startH2Floor(): Promise<number> {
+  const reply = Buffer.from([0, 0, 0, 0, 2, 0x0a, 0]);
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    let n = 0;
+    stream.on('data', () => {
+      if (n++ === 0) {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      }
+      stream.write(reply);
+    });
+    stream.on('end', () => stream.end());
+    stream.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
 async function startOurs(transport: ExtProcTransport): Promise<number> {
   let seq = 0;
   const server = createExtProcServer({
@@ -187,7 +214,7 @@ function serverChild(role: ServerRole): void {
       process.exit(0);
     }
   });
-  (role === 'naive' ? startNaive() : startOurs(role === 'ours' ? 'grpc-js' : 'http2')).then(
+  (role === 'naive' ? startNaive() : role === 'h2-floor' ? startH2Floor() : startOurs(role === 'ours' ? 'grpc-js' : 'http2')).then(
     (port) => process.send!({ cmd: 'ready', port }),
     (e) => {
       console.error(e);
@@ -374,7 +401,7 @@ export async function runExtProcBench(opts: ExtProcBenchOptions = {}): Promise<E
   const log = opts.log ?? ((l: string) => console.log(l));
   const bestOf: Partial<Record<ServerRole, ServerFigures>> = {};
   for (let r = 0; r < o.rounds; r++) {
-    for (const role of ['naive', 'ours', 'ours-h2'] as const) {
+    for (const role of ['naive', 'ours', 'ours-h2', 'h2-floor'] as const) {
       const f = await measure(role, o);
       log(
         `round ${r + 1} ${role.padEnd(7)} streams=${f.streams} cpu=${f.cpuMs.toFixed(0)}ms wall=${f.wallMs.toFixed(0)}ms ` +
@@ -392,6 +419,7 @@ export async function runExtProcBench(opts: ExtProcBenchOptions = {}): Promise<E
     oursHttp2,
     ratio: ours.streamsPerCpuSecond / naive.streamsPerCpuSecond,
     ratioHttp2: oursHttp2.streamsPerCpuSecond / naive.streamsPerCpuSecond,
+    h2Floor: bestOf['h2-floor']!,
     options: o,
   };
 }
@@ -405,7 +433,7 @@ function argValue(name: string): string | undefined {
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   const role = argValue('role') as Role | undefined;
-  if (role === 'naive' || role === 'ours' || role === 'ours-h2') serverChild(role);
+  if (role === 'naive' || role === 'ours' || role === 'ours-h2' || role === 'h2-floor') serverChild(role);
   else if (role === 'client') clientChild();
   else {
     const num = (n: string) => (argValue(n) !== undefined ? Number(argValue(n)) : undefined);
@@ -422,6 +450,7 @@ if (isMain) {
           `ext_proc streams per server CPU-second: naive=${r.naive.streamsPerCpuSecond.toFixed(0)} ` +
             `ours(grpc-js)=${r.ours.streamsPerCpuSecond.toFixed(0)} (${r.ratio.toFixed(2)}x) ` +
             `ours(http2)=${r.oursHttp2.streamsPerCpuSecond.toFixed(0)} (${r.ratioHttp2.toFixed(2)}x) ` +
+            `[node:http2 floor=${r.h2Floor.streamsPerCpuSecond.toFixed(0)} (${(r.h2Floor.streamsPerCpuSecond / r.naive.streamsPerCpuSecond).toFixed(2)}x)] ` +
             `(streams=${r.options.streams}, concurrency=${r.options.concurrency}, close=${r.options.close}, best of ${r.options.rounds})`,
         );
         if (r.naive.errors + r.ours.errors + r.oursHttp2.errors > 0) {

@@ -25,13 +25,14 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
         lastSample = t;
         for (const arm of ['a', 'b']) {
           for (const r of rig.guardrails.ruleReadings(ROUTE, arm)) {
+            if (r.samples < rig.config.routes[0]!.guardrails!.min_samples) continue;
             const ratio = r.value / r.limit;
-            if (!(ratio <= (worst[r.rule]?.ratio ?? 0))) worst[r.rule] = { ratio, value: r.value, limit: r.limit };
+            if (!(ratio <= (worst[r.rule]?.ratio ?? 0))) worst[r.rule] = { ratio, value: r.value, limit: r.limit, samples: r.samples, t: t - T0, base: (rig.guardrails as any).routes.get(ROUTE).byArm.get(arm).guard.baseline } as never;
           }
         }
       },
     });
-    console.log(JSON.stringify(rig.logs.filter((l) => l.msg.includes('trip'))), stats.byArm);
+    console.log(JSON.stringify(rig.logs.filter((l) => l.msg.includes('trip'))));
     expect(stats.requests).toBeGreaterThanOrEqual(99_999);
     expect(await totalTrips(rig.metrics)).toBe(0);
     expect(rig.guardrails.phase(ROUTE, 'a')).toBe('active');

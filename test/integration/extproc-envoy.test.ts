@@ -3,6 +3,9 @@
  * with a tiny routing handler (not the bandit engine): proves the steering
  * contract of docs section 3 end to end.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
 import { createExtProcServer, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
@@ -184,5 +187,29 @@ describe.each(['grpc-js', 'http2'] as ExtProcTransport[])('ext_proc server (%s) 
     expect(router.ends.filter((e) => e === 'error')).toEqual([]);
     // Envoy resets each stream after the response-headers exchange; those count as ok.
     expect(router.ends.filter((e) => e === 'ok').length).toBe(router.responses.length);
+  });
+});
+
+describe.each(['grpc-js', 'http2'] as ExtProcTransport[])('ext_proc server (%s) behind Envoy over a unix socket', (transport) => {
+  it('steers through a pipe-addressed ext_proc cluster', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eb-envoy-uds-'));
+    const unixPath = join(dir, 'extproc.sock');
+    const backends = await Promise.all(ARMS.map((name, i) => startBackend({ name, seed: 10 + i })));
+    const server = createExtProcServer({ handler: new PathRouter(), address: `unix:${unixPath}`, transport });
+    await server.start();
+    const envoy = await startEnvoy({
+      extProc: { unixPath },
+      clusters: Object.fromEntries(ARMS.map((a, i) => [a, backends[i]!.port])),
+    });
+    try {
+      const [r] = await runLoad({ url: `http://127.0.0.1:${envoy.port}/route/model_c`, total: 1, concurrency: 1, headersOfInterest: ['x-backend', 'x-bandit-arm'] });
+      expect(r!.headers['x-backend']).toBe('model_c');
+      expect(r!.headers['x-bandit-arm']).toBe('model_c');
+    } finally {
+      await envoy.stop();
+      await server.close();
+      await Promise.all(backends.map((b) => b.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
