@@ -63,20 +63,25 @@ export function controlLimit(base: Ewma, sigmas: number, minSd: number, sampling
 }
 
 /**
- * The error-rate control limit: a two-sample test of the recent rate against
- * the baseline rate p = EWMA(errors) / EWMA(requests), whose effective size is
- * EWMA(requests) · (2 - alpha) / alpha requests. sd = sqrt(phi · p(1-p) ·
- * (1/n_recent + 1/n_baseline)), where phi ≥ 1 is the overdispersion the
- * per-bucket rates showed beyond binomial noise (bursty arms get wider limits).
+ * The error-rate control limit: a two-proportion test of the recent rate
+ * against the baseline rate p = EWMA(errors) / EWMA(requests), whose effective
+ * size is n_base = EWMA(requests) · (2 - alpha) / alpha requests. Its sd uses
+ * the pooled rate (recent + baseline, the textbook choice under "no change"),
+ * so a baseline that happens to run low does not also shrink the noise it
+ * allows: sd = sqrt(phi · pooled(1 - pooled) · (1/n_recent + 1/n_base)), where
+ * phi ≥ 1 is the overdispersion the per-bucket rates showed beyond binomial
+ * noise (bursty arms get wider limits). Floored at MIN_SD_ERROR_RATE.
  */
-export function errorRateLimit(b: Baselines, sigmas: number, nRecent: number): number {
+export function errorRateLimit(b: Baselines, sigmas: number, recent: { count: number; errors: number }): number {
   const perBucket = b.requests.mean;
   const p = perBucket > 0 ? Math.min(1, Math.max(0, b.errors.mean / perBucket)) : 0;
   const a = b.requests.alpha;
   const nBase = (perBucket * (2 - a)) / a;
+  const n = recent.count;
+  const pooled = n + nBase > 0 ? (recent.errors + p * nBase) / (n + nBase) : 0;
   const binomial = perBucket > 0 ? (p * (1 - p)) / perBucket : 0;
   const phi = binomial > 0 ? Math.max(1, b.errorRate.variance / binomial) : 1;
-  const sd = nRecent > 0 && nBase > 0 ? Math.sqrt(phi * p * (1 - p) * (1 / nRecent + 1 / nBase)) : 0;
+  const sd = n > 0 && nBase > 0 ? Math.sqrt(phi * pooled * (1 - pooled) * (1 / n + 1 / nBase)) : 0;
   return p + sigmas * Math.max(sd, MIN_SD_ERROR_RATE);
 }
 
@@ -108,7 +113,7 @@ export function ruleReadings(window: Tally, recent: Recent, base: Baselines, cfg
     const { sigmas } = cfg.ewma;
     const e = recent.errors;
     if (base.requests.n >= EWMA_MIN_HISTORY && e.count >= recentSamples(cfg, 'errors')) {
-      out.push({ rule: 'ewma_error_rate', value: e.errorRate, limit: errorRateLimit(base, sigmas, e.count), samples: e.count });
+      out.push({ rule: 'ewma_error_rate', value: e.errorRate, limit: errorRateLimit(base, sigmas, e), samples: e.count });
     }
     const l = recent.latency;
     if (base.latencyP95.n >= EWMA_MIN_HISTORY && l.count >= recentSamples(cfg, 'latency')) {

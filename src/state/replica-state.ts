@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DriftConfig } from '../config/types.js';
 import type { ArmStats } from '../policy/types.js';
 import type { Clock } from '../util/clock.js';
@@ -45,6 +46,10 @@ export class ReplicaState {
   private flagsVer = 0;
   /** Open until the first sync completes: a newer copy of our own slot is adopted. */
   private adoptionOpen = true;
+  /** Version of the earlier incarnation's slot we started from (file or peer); 0 when none. */
+  private restoredVersion = 0;
+  /** This process lifetime's id, stamped on our slot. */
+  readonly incarnation = randomBytes(8).toString('hex');
   private readonly scratch = zero();
 
   constructor(
@@ -143,7 +148,7 @@ export class ReplicaState {
     for (const [route, m] of this.flags) {
       if (m.size) flags[route] = Object.fromEntries(m);
     }
-    return { replica: this.replicaId, version: this.version, updated_at: this.updatedAt, routes, flags };
+    return { replica: this.replicaId, incarnation: this.incarnation, version: this.version, updated_at: this.updatedAt, routes, flags };
   }
 
   snapshot(): Snapshot {
@@ -154,10 +159,11 @@ export class ReplicaState {
 
   /**
    * Merges a peer's snapshot (already validated). Remote slots keep the newer
-   * copy. A copy of our own slot newer than ours means an earlier incarnation
-   * of this replica got further than our snapshot file: while adoption is open
-   * we take its statistics plus what we recorded since start; afterwards we only
-   * jump our version past it so our writes win again.
+   * copy. A copy of our own slot from this incarnation is an echo and ignored.
+   * One from an earlier incarnation that is newer than what we restored means
+   * that incarnation got further than our snapshot file: while adoption is
+   * open we take its statistics plus what we recorded since start. Either way
+   * our version jumps past every foreign copy, so our writes win everywhere.
    */
   merge(incoming: Snapshot): MergeResult {
     const updated: string[] = [];
@@ -165,14 +171,12 @@ export class ReplicaState {
     const now = this.clock.now();
     for (const [id, slot] of Object.entries(incoming.slots)) {
       if (id === this.replicaId) {
-        if (slot.version > this.version) {
-          if (this.adoptionOpen) {
-            this.adopt(slot);
-            adoptedOwn = true;
-          } else {
-            this.version = slot.version + 1;
-          }
+        if (slot.incarnation === this.incarnation) continue;
+        if (this.adoptionOpen && slot.version > this.restoredVersion) {
+          this.adopt(slot);
+          adoptedOwn = true;
         }
+        if (slot.version >= this.version) this.version = slot.version + 1;
         continue;
       }
       const mine = this.remoteSlots.get(id);
@@ -249,6 +253,7 @@ export class ReplicaState {
   }
 
   private adopt(slot: SlotSnapshot): void {
+    this.restoredVersion = Math.max(this.restoredVersion, slot.version);
     for (const r of this.routes) {
       const arms = slot.routes[r.shape.name] ?? {};
       r.acc.load(

@@ -22,6 +22,12 @@ export interface ArmFlag {
 
 export interface SlotSnapshot {
   replica: string;
+  /**
+   * Which process lifetime of the replica wrote this copy. A restarted replica
+   * uses it to tell its own echoes (ignored) from an earlier incarnation's
+   * progress (adopted while the first sync is open, out-versioned after).
+   */
+  incarnation?: string;
   version: number;
   /** Epoch ms of the owner's last write (used for staleness and tie-breaks). */
   updated_at: number;
@@ -131,7 +137,10 @@ export function parseSlot(raw: unknown, path: string): SlotSnapshot | string {
     }
     flags[route] = out;
   }
-  return { replica: raw.replica, version: raw.version, updated_at: raw.updated_at, routes, flags };
+  if (raw.incarnation !== undefined && typeof raw.incarnation !== 'string') return `${path}.incarnation: expected a string`;
+  const slot: SlotSnapshot = { replica: raw.replica, version: raw.version, updated_at: raw.updated_at, routes, flags };
+  if (typeof raw.incarnation === 'string') slot.incarnation = raw.incarnation;
+  return slot;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

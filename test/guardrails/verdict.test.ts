@@ -60,7 +60,7 @@ describe('judge', () => {
     const ready = baselines(EWMA_MIN_HISTORY, 100, 0.01, 50);
     const v = judge(t, both(t), ready, CFG);
     expect(v).toMatchObject({ kind: 'fail', rule: 'ewma_error_rate', value: 0.1, samples: 400 });
-    if (v.kind === 'fail') expect(v.limit).toBeCloseTo(errorRateLimit(ready, 4, 400), 12);
+    if (v.kind === 'fail') expect(v.limit).toBeCloseTo(errorRateLimit(ready, 4, t), 12);
     const slow = tally(400, 4, (i) => (i < 360 ? 50 : 1500));
     const lat = judge(slow, both(slow), ready, CFG);
     expect(lat).toMatchObject({ kind: 'fail', rule: 'ewma_latency' });
@@ -69,11 +69,14 @@ describe('judge', () => {
   });
 
   it('error-rate limit: the floor for a 0% arm, binomial noise of the recent span otherwise', () => {
-    expect(errorRateLimit(baselines(10, 100, 0, 50), 4, 200)).toBeCloseTo(4 * MIN_SD_ERROR_RATE, 12);
+    expect(errorRateLimit(baselines(10, 100, 0, 50), 4, { count: 200, errors: 0 })).toBeCloseTo(4 * MIN_SD_ERROR_RATE, 12);
     const b = baselines(10, 100, 0.05, 50);
     const nBase = (100 * 1.8) / 0.2;
-    expect(errorRateLimit(b, 4, 200)).toBeCloseTo(0.05 + 4 * Math.sqrt(0.05 * 0.95 * (1 / 200 + 1 / nBase)), 9);
-    expect(errorRateLimit(b, 4, 100)).toBeGreaterThan(errorRateLimit(b, 4, 1000));
+    // recent at the baseline rate: pooled = 0.05
+    expect(errorRateLimit(b, 4, { count: 200, errors: 10 })).toBeCloseTo(0.05 + 4 * Math.sqrt(0.05 * 0.95 * (1 / 200 + 1 / nBase)), 9);
+    expect(errorRateLimit(b, 4, { count: 100, errors: 5 })).toBeGreaterThan(errorRateLimit(b, 4, { count: 1000, errors: 50 }));
+    // a high recent rate widens the pooled sd (no trip from a low-running baseline alone)
+    expect(errorRateLimit(b, 4, { count: 200, errors: 30 })).toBeGreaterThan(errorRateLimit(b, 4, { count: 200, errors: 10 }));
   });
 
   it('the EWMA rules read the recent span (not diluted by the window) and need enough requests in it', () => {
