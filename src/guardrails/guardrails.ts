@@ -224,7 +224,6 @@ export class Guardrails implements EngineObserver {
       action: rt.cfg.action,
       during_probation: probation,
       ...(quarantine ? { cooldown_ms: cooldown, until } : {}),
-      dbg: t.guard.readings(now),
     };
     if (!quarantine) {
       t.alerted = true;

@@ -19,6 +19,7 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
       rps: 200,
       durationMs: 500_000,
       behaviours: () => steady,
+      // GR_SEED explores other seeds by hand (10 seeds checked: 0 trips each); the test is deterministic on 11.
       rng: createRng(Number(process.env.GR_SEED ?? 11)),
       onStep: (t) => {
         if (t - lastSample < 250) return;
@@ -27,12 +28,11 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
           for (const r of rig.guardrails.ruleReadings(ROUTE, arm)) {
             if (r.samples < rig.config.routes[0]!.guardrails!.min_samples) continue;
             const ratio = r.value / r.limit;
-            if (!(ratio <= (worst[r.rule]?.ratio ?? 0))) worst[r.rule] = { ratio, value: r.value, limit: r.limit, samples: r.samples, t: t - T0, base: (rig.guardrails as any).routes.get(ROUTE).byArm.get(arm).guard.baseline } as never;
+            if (!(ratio <= (worst[r.rule]?.ratio ?? 0))) worst[r.rule] = { ratio, value: r.value, limit: r.limit };
           }
         }
       },
     });
-    console.log(JSON.stringify(rig.logs.filter((l) => l.msg.includes('trip'))));
     expect(stats.requests).toBeGreaterThanOrEqual(99_999);
     expect(await totalTrips(rig.metrics)).toBe(0);
     expect(rig.guardrails.phase(ROUTE, 'a')).toBe('active');
