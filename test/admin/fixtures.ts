@@ -64,7 +64,7 @@ export async function metricValue(metrics: Metrics, name: string, labels: Record
   const m = metrics.registry.getSingleMetric(name) ?? metrics.registry.getSingleMetric(base);
   if (!m) return 0;
   const data = await m.get();
-  const series = m.name === name ? data.values : data.values.filter((v) => (v as { metricName?: string }).metricName === name);
+  const series = data.name === name ? data.values : data.values.filter((v) => (v as { metricName?: string }).metricName === name);
   const hit = series.find((v) => Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val) && Object.keys(v.labels).length === Object.keys(labels).length);
   return hit?.value ?? 0;
 }
