@@ -277,15 +277,29 @@ function grpcFrame(msg: Buffer): Buffer {
 
 /**
  * The load client speaks gRPC over node:http2 directly, like Envoy's own client
- * (not grpc-js): it keeps client CPU low and lets a reset-heavy run raise Node's
- * invalid-frame limit, which a grpc-js client cannot.
+ * (not grpc-js), which keeps client CPU low. A Node client session counts frames
+ * that arrive for streams it already reset (e.g. WINDOW_UPDATE) as invalid and
+ * dies after 1000 of them, so sessions are rotated every STREAMS_PER_SESSION
+ * streams (Envoy's nghttp2 client has no such limit).
  */
+const STREAMS_PER_SESSION = 100;
+
 async function clientRun(address: string, streams: number, concurrency: number, close: CloseMode): Promise<{ wallMs: number; errors: number }> {
   const { req, resp } = envoyLikeMessages();
   const reqFrame = grpcFrame(req);
   const respFrame = grpcFrame(resp);
-  const session = http2.connect(`http://${address}`, { maxSessionInvalidFrames: 1e9, maxSessionMemory: 64 });
-  session.on('error', () => {});
+  let session: http2.ClientHttp2Session | undefined;
+  let onSession = 0;
+  const currentSession = (): http2.ClientHttp2Session => {
+    if (!session || onSession >= STREAMS_PER_SESSION) {
+      session?.close();
+      session = http2.connect(`http://${address}`, { maxSessionMemory: 64 });
+      session.on('error', () => {});
+      onSession = 0;
+    }
+    onSession++;
+    return session;
+  };
   const headers = {
     ':method': 'POST',
     ':path': EXT_PROC_METHOD_PATH,
@@ -299,7 +313,7 @@ async function clientRun(address: string, streams: number, concurrency: number, 
   };
   const oneStream = () =>
     new Promise<void>((resolve) => {
-      const call = session.request(headers);
+      const call = currentSession().request(headers);
       let got = 0;
       let pending = 0; // bytes left of the current frame
       let grpcStatus: string | undefined;
@@ -331,9 +345,12 @@ async function clientRun(address: string, streams: number, concurrency: number, 
       call.on('trailers', (t) => {
         grpcStatus = String(t['grpc-status']);
       });
-      call.on('error', () => {});
+      let err = '';
+      call.on('error', (e: Error & { code?: string }) => {
+        err = e.code ?? e.message;
+      });
       call.on('close', () => {
-        if (got !== 2) fail(`got ${got} replies`);
+        if (got !== 2) fail(`got ${got} replies (rst ${call.rstCode} ${err})`);
         else if (close === 'half-close' && grpcStatus !== '0') fail(`grpc-status ${grpcStatus}`);
         resolve();
       });
@@ -350,7 +367,7 @@ async function clientRun(address: string, streams: number, concurrency: number, 
     }),
   );
   const wallMs = performance.now() - start;
-  session.close();
+  session?.close();
   return { wallMs, errors };
 }
 

@@ -51,6 +51,7 @@ export interface GuardrailsOptions {
   logger: Logger | null;
 }
 
+/** Outside the route's success set, or any 5xx (Envoy's local replies too), or no valid status (0). */
 const isErrorStatus = (route: RouteRuntime, status: number): boolean => !route.isSuccess(status) || status >= 500;
 
 /**

@@ -31,6 +31,9 @@ describe('guardrails on a live engine (simulated time)', () => {
     expect(trips).toHaveLength(1);
     expect(trips[0]).toMatchObject({ level: 40, route: ROUTE, arm: 'b', rule: 'ewma_error_rate', samples: expect.any(Number), value: expect.any(Number), limit: expect.any(Number) });
     expect((trips[0]!.value as number) > (trips[0]!.limit as number)).toBe(true);
+    // /v1/routes readings for the arm
+    const shown = armReadings(engine, ROUTE, 'b') as { guardrail: { phase: string; verdict: { kind: string; rule: string } } };
+    expect(shown.guardrail).toMatchObject({ phase: 'quarantined', verdict: { kind: 'fail', rule: 'ewma_error_rate' } });
 
     // During the cooldown no new traffic reaches b (b is still failing).
     const cool = simulate(rig, { rps: 200, durationMs: 4900, behaviours: bFails(-1), rng });
