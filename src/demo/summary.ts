@@ -70,7 +70,8 @@ export interface DemoSummary {
   } | null;
   phases: { bandit: PhaseOutcome | null; static: PhaseOutcome | null };
   comparison: { reward_gain: number | null; error_rate_change: number | null; p95_change_ms: number | null; cost_per_request_change: number | null } | null;
-  aggregator: { rewards_logged: number | null };
+  /** Rewards in each phase's aggregator log (read from its /v1/summary after the sidecars drained). */
+  aggregator: { rewards_logged: Record<'bandit' | 'static', number | null> };
   processes: ProcessReport[];
   orphans: number;
   files: { out: string; report: string; timeline: string; summary: string; run_dir: string };
@@ -179,7 +180,8 @@ export function summaryLines(s: DemoSummary): string[] {
         `cost/request ${c.cost_per_request_change === null ? '-' : (c.cost_per_request_change >= 0 ? '+' : '') + c.cost_per_request_change.toFixed(3)}`,
     );
   }
-  if (s.aggregator.rewards_logged !== null) out.push(`aggregator: ${s.aggregator.rewards_logged} rewards in its durable log`);
+  const logged = s.aggregator.rewards_logged;
+  out.push(`aggregator: ${logged.bandit ?? '-'} rewards logged in the bandit phase, ${logged.static ?? '-'} in the baseline`);
   const gone = s.processes.filter((p) => p.gone).length;
   out.push(`processes: ${s.processes.length} started, ${gone} stopped, ${s.orphans} left running${s.orphans ? ' (ORPHANS: ' + s.processes.filter((p) => !p.gone).map((p) => `${p.role}:${p.pid}`).join(', ') + ')' : ''}`);
   out.push(`report: ${s.files.report}`, `timeline: ${s.files.timeline}`, `summary: ${s.files.summary}`);

@@ -17,6 +17,8 @@ export interface TimelineRow {
   posterior_mean: number;
   /** Mean reward the sidecars computed in this interval (null: no rewards). */
   reward_mean: number | null;
+  /** Rewards behind reward_mean. */
+  rewards: number;
   p95_ms: number | null;
   state: string;
 }
@@ -68,7 +70,7 @@ export class RewardCounters {
 }
 
 export function timelineCsv(rows: readonly TimelineRow[]): string {
-  const cols: (keyof TimelineRow)[] = ['phase', 't_s', 'arm', 'requests', 'errors', 'traffic_share', 'policy_share', 'posterior_mean', 'reward_mean', 'p95_ms', 'state'];
+  const cols: (keyof TimelineRow)[] = ['phase', 't_s', 'arm', 'requests', 'errors', 'traffic_share', 'policy_share', 'posterior_mean', 'reward_mean', 'rewards', 'p95_ms', 'state'];
   const fmt = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'number' ? String(Math.round(v * 10_000) / 10_000) : String(v));
   return [cols.join(','), ...rows.map((r) => cols.map((c) => fmt(r[c])).join(','))].join('\n') + '\n';
 }

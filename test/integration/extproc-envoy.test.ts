@@ -151,6 +151,24 @@ describe.each(['grpc-js', 'http2'] as ExtProcTransport[])('ext_proc server (%s) 
     expect(stats[key('streams_failed')!] ?? 0).toBe(0);
   });
 
+  it('sustains more streams than the HTTP/2 reset-flood burst without failing open', async () => {
+    // Envoy resets every ext_proc stream; without connection rotation in
+    // envoy.yaml (max_requests_per_connection) Node's HTTP/2 server would
+    // GOAWAY after ~1000 resets and some of these would reach model_a.
+    const before = await envoy.stats();
+    const results = await runLoad({ url: `${base}/route/model_b`, total: 2500, concurrency: 32, headersOfInterest: INTEREST });
+    const routed = results.filter((r) => r.status === 200 && r.headers['x-backend'] === 'model_b').length;
+    expect(routed).toBe(2500);
+    const after = await envoy.stats();
+    const delta = (suffix: string) => {
+      const k = Object.keys(after).find((key) => key.endsWith(suffix));
+      return k ? after[k]! - (before[k] ?? 0) : 0;
+    };
+    expect(delta('ext_proc.streams_failed')).toBe(0);
+    expect(delta('ext_proc.failure_mode_allowed')).toBe(0);
+    expect(delta('cluster.envoy_bandit.upstream_cx_close_notify')).toBe(0);
+  });
+
   it('(e) fails open to the default route while the server is down, and resumes after restart', async () => {
     await server.close();
     const down = await runLoad({ url: `${base}/route/model_b`, total: 20, concurrency: 4, headersOfInterest: INTEREST });
