@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Set-up for tests, benchmarks and the demo: Envoy 1.40 into .tools/ (see
+// Set-up for tests, benchmarks and the demo: the locked npm dependencies
+// (install-deps.mjs), Envoy 1.40 into .tools/ (see
 // setup-envoy.mjs) and the Debian tools the suite uses (promtool; wrk and hey
 // for benchmarks). Installs what is missing when running as root; otherwise
 // says exactly what to install.
@@ -10,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const want = process.argv.includes('--bench') ? ['promtool', 'wrk', 'hey'] : ['promtool'];
 const debPackage = { promtool: 'prometheus', wrk: 'wrk', hey: 'hey' };
+
+const deps = spawnSync(process.execPath, [join(root, 'scripts/install-deps.mjs')], { stdio: 'inherit' });
+if (deps.status !== 0) process.exit(deps.status ?? 1);
 
 const envoy = spawnSync(process.execPath, [join(root, 'scripts/setup-envoy.mjs')], { stdio: 'inherit' });
 if (envoy.status !== 0) process.exit(envoy.status ?? 1);
