@@ -48,7 +48,7 @@ export const AGGREGATOR_TARGET_PER_SEC = 50_000;
 function config(address: string, logFile: string, batch: number, fsync: 'always' | 'batch' | 'none'): Config {
   return {
     replica_id: 'aggregator',
-    listen: { ext_proc: '127.0.0.1:0', admin: '127.0.0.1:0' },
+    listen: { ext_proc: '127.0.0.1:0', admin: '127.0.0.1:0', ext_proc_transport: 'http2' },
     routes: [],
     aggregator: { address, batch, flush_ms: 5, buffer: 1_000_000, log_file: logFile, fsync },
     gossip: null,

@@ -14,7 +14,7 @@
  *   npm run build && node dist/bench/envoy-e2e.js
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,7 +115,7 @@ function parseWrk(out: string): number {
 
 function parseHey(out: string): { p50Ms: number; p99Ms: number; errors: number } {
   const pct = (p: number) => {
-    const m = new RegExp(`\\s${p}%% in ([\\d.]+) secs`).exec(out);
+    const m = new RegExp(`\\s${p}% in ([\\d.]+) secs`).exec(out);
     if (!m) throw new Error(`could not read hey output:\n${out}`);
     return Number(m[1]) * 1000;
   };
@@ -139,6 +139,7 @@ export async function runEnvoyE2eBench(opts: E2eOptions = {}): Promise<E2eResult
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found: apt-get install -y ${tool}`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'eb-e2e-'));
+  mkdirSync(join(dir, 'logs'));
   const group = new ProcessGroup();
   try {
     const backendPorts = await Promise.all(CLUSTERS.map(() => freePort()));
@@ -150,7 +151,9 @@ export async function runEnvoyE2eBench(opts: E2eOptions = {}): Promise<E2eResult
     const sidecarAdmin = await freePort();
     const cfg = join(dir, 'bandit.yaml');
     writeFileSync(cfg, sidecarYaml(extProcPort, sidecarAdmin));
-    group.spawn('sidecar', process.execPath, [binScript(root), 'serve', '--config', cfg, '--seed', '1'], { logFile: join(dir, 'sidecar.log') });
+    // EB_BENCH_SIDECAR_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the sidecar under this load.
+    const nodeArgs = (process.env.EB_BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    group.spawn('sidecar', process.execPath, [...nodeArgs, binScript(root), 'serve', '--config', cfg, '--seed', '1'], { logFile: join(dir, 'sidecar.log') });
     for (let i = 0; i < 100; i++) {
       const ok = await fetch(`http://127.0.0.1:${sidecarAdmin}/readyz`).then((r) => r.ok, () => false);
       if (ok) break;

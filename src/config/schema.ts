@@ -341,6 +341,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       .strictObject({
         ext_proc: listenAddress.default(D.DEFAULT_EXTPROC_LISTEN),
         admin: listenAddress.default(D.DEFAULT_ADMIN_LISTEN),
+        ext_proc_transport: z.enum(D.EXTPROC_TRANSPORTS).default(D.DEFAULT_EXTPROC_TRANSPORT),
       })
       .prefault({}),
     routes: z.array(routeSchema).min(1),

@@ -115,7 +115,15 @@ export interface GossipConfig {
 
 export interface Config {
   replica_id: string;
-  listen: { ext_proc: string; admin: string };
+  listen: {
+    ext_proc: string;
+    admin: string;
+    /**
+     * The ext_proc server's transport: `http2` (node:http2 directly, ~2x the CPU
+     * efficiency) or `grpc-js` (the reference gRPC stack). Same wire and behaviour.
+     */
+    ext_proc_transport: 'http2' | 'grpc-js';
+  };
   routes: RouteConfig[];
   aggregator: AggregatorConfig | null;
   gossip: GossipConfig | null;

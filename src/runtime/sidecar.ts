@@ -136,6 +136,7 @@ export class Sidecar {
     this.extproc = createExtProcServer({
       handler: new EngineExtProcHandler(this.engine),
       address: this.ctx.config.listen.ext_proc,
+      transport: this.ctx.config.listen.ext_proc_transport,
       logger: log,
       onStreamEnd: (outcome) => this.metrics.extprocStreams.inc({ outcome }),
       onError: (kind) => this.metrics.extprocErrors.inc({ kind }),
