@@ -141,10 +141,6 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
   let draining = false;
   const server = http2.createServer({ maxSessionMemory: H2_TRANSPORT_DEFAULTS.maxSessionMemoryMb });
 
-  // Replies are small and latency-bound: send each at once rather than letting Nagle hold it for the peer's ACK.
-  server.on('connection', (socket: import('node:net').Socket) => {
-    if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
-  });
   server.on('session', (session) => {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
