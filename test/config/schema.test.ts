@@ -33,8 +33,8 @@ describe('defaults', () => {
   it('fills every default for a minimal config', () => {
     const c = parseOk(route());
     expect(c.replica_id).toBe('test-host');
-    expect(c.listen).toEqual({ ext_proc: D.DEFAULT_EXTPROC_LISTEN, admin: D.DEFAULT_ADMIN_LISTEN });
-    expect(c.listen).toEqual({ ext_proc: '127.0.0.1:50051', admin: '127.0.0.1:9464' });
+    expect(c.listen).toEqual({ ext_proc: D.DEFAULT_EXTPROC_LISTEN, admin: D.DEFAULT_ADMIN_LISTEN, ext_proc_transport: D.DEFAULT_EXTPROC_TRANSPORT });
+    expect(c.listen).toEqual({ ext_proc: '127.0.0.1:50051', admin: '127.0.0.1:9464', ext_proc_transport: 'http2' });
     expect(c.aggregator).toBeNull();
     expect(c.gossip).toBeNull();
     expect(c.state).toEqual({ snapshot_file: null, interval_ms: 10_000 });
@@ -76,7 +76,7 @@ ${route(`    sticky: { cookie: sid }
     reward: { latency: { slo: 800ms }, feedback: {}, weights: { cost: 0 } }
     guardrails: { error_rate: { max: 0.5 }, ewma: null }
 `)}`);
-    expect(c.listen).toEqual({ ext_proc: '127.0.0.1:50051', admin: '127.0.0.1:9000' });
+    expect(c.listen).toEqual({ ext_proc: '127.0.0.1:50051', admin: '127.0.0.1:9000', ext_proc_transport: 'http2' });
     expect(c.aggregator).toEqual({ address: '127.0.0.1:50061', batch: 256, flush_ms: 100, buffer: 100_000, log_file: null, fsync: 'batch' });
     expect(c.gossip).toEqual({
       listen: '127.0.0.1:7946',
@@ -138,7 +138,7 @@ ${route(`    sticky: { cookie: sid }
 
   it('accepts listen addresses in every form', () => {
     const c = parseOk(`listen: { ext_proc: "unix:/tmp/eb.sock", admin: "[::1]:0" }\n${route()}`);
-    expect(c.listen).toEqual({ ext_proc: 'unix:/tmp/eb.sock', admin: '[::1]:0' });
+    expect(c.listen).toEqual({ ext_proc: 'unix:/tmp/eb.sock', admin: '[::1]:0', ext_proc_transport: 'http2' });
     expect(parseOk(`listen: { ext_proc: localhost:65535 }\n${route()}`).listen.ext_proc).toBe('localhost:65535');
   });
 });
@@ -281,7 +281,7 @@ describe('environment expansion', () => {
       { POD: 'pod-7', PORT: '6000', BATCH: '64' },
     );
     expect(c.replica_id).toBe('pod-7');
-    expect(c.listen).toEqual({ ext_proc: '127.0.0.1:6000', admin: '127.0.0.1:9999' });
+    expect(c.listen).toEqual({ ext_proc: '127.0.0.1:6000', admin: '127.0.0.1:9999', ext_proc_transport: 'http2' });
     expect(c.aggregator?.batch).toBe(64);
   });
 
@@ -311,5 +311,14 @@ describe('environment expansion', () => {
   it('reports every unset variable and the other issues too', () => {
     const issues = parseBad(`replica_id: \${A}\nlisten: { ext_proc: \${B} }\n${route('    sticky: { ttl: soon }\n')}`);
     expect(issues.map((i) => i.path).sort()).toEqual(['listen.ext_proc', 'replica_id', 'routes[0].sticky.ttl']);
+  });
+});
+
+describe('ext_proc transport', () => {
+  it('defaults to node:http2 and accepts grpc-js; anything else is an error at its path', () => {
+    expect(parseOk(route()).listen.ext_proc_transport).toBe('http2');
+    expect(parseOk(`listen: { ext_proc_transport: grpc-js }\n${route()}`).listen.ext_proc_transport).toBe('grpc-js');
+    const issues = parseBad(`listen: { ext_proc_transport: grpc-go }\n${route()}`);
+    expect(issues.map((i) => i.path)).toContain('listen.ext_proc_transport');
   });
 });
