@@ -6,10 +6,9 @@
  *
  *   npm run build && node dist/bench/aggregator.js
  */
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { RewardStreamClient } from '../src/aggregator/client.js';
@@ -20,6 +19,7 @@ import { banditProtos, bindServer, GRPC_SERVER_OPTIONS, shutdownServer, type Wir
 import { systemClock } from '../src/util/clock.js';
 import { silentLogger } from '../src/util/logger.js';
 import { createRng } from '../src/util/rng.js';
+import { runIfMain } from './main.js';
 
 export interface AggregatorBenchOptions {
   streams?: number;
@@ -147,22 +147,4 @@ export function formatAggregatorResult(r: AggregatorBenchResult): string {
   ].join('\n');
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runAggregatorBench().then(
-    (r) => console.log(formatAggregatorResult(r)),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(2);
-    },
-  );
-}
+runIfMain(import.meta.url, () => runAggregatorBench(), formatAggregatorResult);

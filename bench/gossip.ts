@@ -7,8 +7,6 @@
  *
  *   npm run build && node dist/bench/gossip.js
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { LocalTransport } from '../src/gossip/local-transport.js';
 import { GossipNode } from '../src/gossip/node.js';
 import { pickRandom } from '../src/gossip/peers.js';
@@ -17,6 +15,7 @@ import { ReplicaState } from '../src/state/replica-state.js';
 import { ManualClock } from '../src/util/clock.js';
 import { silentLogger } from '../src/util/logger.js';
 import { createRng } from '../src/util/rng.js';
+import { runIfMain } from './main.js';
 
 export interface GossipBenchOptions {
   replicas?: number;
@@ -104,22 +103,4 @@ export function formatGossipResult(r: GossipBenchResult): string {
   ].join('\n');
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runGossipBench().then(
-    (r) => console.log(formatGossipResult(r)),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(2);
-    },
-  );
-}
+runIfMain(import.meta.url, () => runGossipBench(), formatGossipResult);

@@ -7,13 +7,12 @@
  *
  *   npm run build && node dist/bench/policy.js
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { PolicyParams } from '../src/config/types.js';
 import { createPolicy } from '../src/policy/registry.js';
 import { PolicyInputBuffer } from '../src/policy/input.js';
 import type { Policy, PolicyInput } from '../src/policy/types.js';
 import { createRng, type Rng } from '../src/util/rng.js';
+import { runIfMain } from './main.js';
 
 export interface Row {
   policy: string;
@@ -161,22 +160,4 @@ export function formatRows(rows: readonly Row[]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runPolicyBench().then(
-    (rows) => console.log(formatRows(rows)),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(2);
-    },
-  );
-}
+runIfMain(import.meta.url, () => runPolicyBench(), formatRows);

@@ -21,6 +21,7 @@ export async function loadServerCommand(
   io: CliIo,
   usage: readonly string[],
   extra: FlagOptions = {},
+  logBindings: Record<string, unknown> = {},
 ): Promise<Loaded> {
   const parsed = parseFlags(argv, { ...SERVER_FLAGS, ...extra });
   if (!parsed.ok) {
@@ -50,7 +51,7 @@ export async function loadServerCommand(
     for (const line of formatIssues(loaded.error)) io.stderr(`  ${line}`);
     return { ok: false, exitCode: 1 };
   }
-  const logger = createLogger(level.value ?? loaded.value.log.level);
+  const logger = createLogger(level.value ?? loaded.value.log.level, undefined, logBindings);
   return { ok: true, config: loaded.value, logger, configPath, values };
 }
 

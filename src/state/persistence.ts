@@ -3,16 +3,18 @@ import { dirname } from 'node:path';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 import { parseSlot, type SlotSnapshot } from './snapshot.js';
 
+export const SLOT_FORMAT = 'envoy-bandit-slot/1';
+
 /**
- * Writes this replica's slot atomically: a temp file, fsync, rename. A crash
- * leaves either the previous snapshot or the new one, never a torn file.
+ * Writes a JSON document atomically: a temp file, fsync, rename. A crash
+ * leaves either the previous file or the new one, never a torn file.
  */
-export async function writeSlotFile(path: string, slot: SlotSnapshot): Promise<void> {
+export async function writeJsonFileAtomic(path: string, doc: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(JSON.stringify({ format: 'envoy-bandit-slot/1', slot }));
+    await fh.writeFile(JSON.stringify(doc));
     await fh.sync();
   } finally {
     await fh.close();
@@ -20,8 +22,12 @@ export async function writeSlotFile(path: string, slot: SlotSnapshot): Promise<v
   await rename(tmp, path);
 }
 
-/** Reads a slot file; a missing file is `ok(null)`, a corrupt one an error naming the problem. */
-export async function readSlotFile(path: string): Promise<Result<SlotSnapshot | null>> {
+/**
+ * Reads a JSON document and validates it with `parse` (which returns the
+ * value or a message naming the problem). A missing file is `ok(null)`; an
+ * unreadable, non-JSON or invalid one is an error naming the file.
+ */
+export async function readJsonFile<T>(path: string, parse: (doc: unknown) => T | string): Promise<Result<T | null>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -35,7 +41,16 @@ export async function readSlotFile(path: string): Promise<Result<SlotSnapshot | 
   } catch (e) {
     return err(new BanditError(ErrorCodes.STATE_CORRUPT, `${path}: not JSON: ${(e as Error).message}`));
   }
-  const slot = parseSlot((doc as { slot?: unknown } | null)?.slot, 'slot');
-  if (typeof slot === 'string') return err(new BanditError(ErrorCodes.STATE_CORRUPT, `${path}: ${slot}`));
-  return ok(slot);
+  const value = parse(doc);
+  if (typeof value === 'string') return err(new BanditError(ErrorCodes.STATE_CORRUPT, `${path}: ${value}`));
+  return ok(value);
+}
+
+/** This replica's slot, written atomically. */
+export function writeSlotFile(path: string, slot: SlotSnapshot): Promise<void> {
+  return writeJsonFileAtomic(path, { format: SLOT_FORMAT, slot });
+}
+
+export function readSlotFile(path: string): Promise<Result<SlotSnapshot | null>> {
+  return readJsonFile(path, (doc) => parseSlot((doc as { slot?: unknown } | null)?.slot, 'slot'));
 }

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readCookie, StickySessions } from '../../src/sticky/sessions.js';
 import { ManualClock } from '../../src/util/clock.js';
-import type { HeaderList } from '../../src/extproc/handler.js';
-
-function headers(map: Record<string, string>): HeaderList {
-  const entries = Object.entries(map);
-  return {
-    length: entries.length,
-    name: (i) => entries[i]![0],
-    value: (i) => entries[i]![1],
-    get: (n) => map[n],
-  };
-}
+import { headerList as headers } from '../support/engine.js';
 
 describe('StickySessions', () => {
   it('keys a session by header first, then cookie', () => {
