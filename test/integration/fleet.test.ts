@@ -192,7 +192,6 @@ describe('a fleet of three replicas and an aggregator', () => {
     }, 3000, 'snapshot written');
     copyFileSync(file, `${file}.old`);
     drive(25);
-    const before = fleetView(r2);
     const own = ownN(r2);
     expect(own).toBe(45);
     const v = r2.state.ownVersion;
@@ -210,8 +209,9 @@ describe('a fleet of three replicas and an aggregator', () => {
 
     const back = await startReplica(1);
     await until(() => back.readiness().ready, 5000, 'restarted replica ready');
+    // Its own 45 came back although the file held 20: the other 25 were adopted from its peers.
     expect(ownN(back)).toBe(45);
-    expect(fleetView(back)).toEqual(before);
+    // The other replicas may still be recording (late responses of the load above), so compare with them now.
     await until(() => sameView(back, replicas[0]!) && sameView(back, replicas[2]!), 3000, 'fleet agrees after the restart');
   });
 });
