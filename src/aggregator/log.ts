@@ -12,16 +12,12 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { WireReward } from '../gossip/proto.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
 
-export interface LogRecord {
-  decision_id: string;
-  route: string;
-  arm: string;
-  reward: number;
-  source: string;
-  time_ms: number;
+/** One line of the reward log: the reward as the replica sent it, plus who sent it and when it arrived. */
+export interface LogRecord extends WireReward {
   replica: string;
   received_ms: number;
 }
