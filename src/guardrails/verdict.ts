@@ -65,24 +65,32 @@ export function controlLimit(base: Ewma, sigmas: number, minSd: number, sampling
 /**
  * The error-rate control limit: a two-proportion test of the recent rate
  * against the baseline rate p = EWMA(errors) / EWMA(requests), whose effective
- * size is n_base = EWMA(requests) · (2 - alpha) / alpha requests. Its sd uses
- * the pooled rate (recent + baseline, the textbook choice under "no change"),
- * so a baseline that happens to run low does not also shrink the noise it
- * allows: sd = sqrt(phi · pooled(1 - pooled) · (1/n_recent + 1/n_base)), where
- * phi ≥ 1 is the overdispersion the per-bucket rates showed beyond binomial
- * noise (bursty arms get wider limits). Floored at MIN_SD_ERROR_RATE.
+ * size is n_base = EWMA(requests) · (2 - alpha) / alpha requests.
+ *
+ * The test runs on the arcsine-square-root scale, t = asin(sqrt(rate)), where
+ * a binomial proportion has variance 1/(4n) whatever the rate and is nearly
+ * symmetric. On the raw scale a low error rate's binomial tail is skewed at
+ * a few hundred requests (P(X ≥ 23 | n = 200, p = 0.05) is ~15x what a normal
+ * tail says), and a steady 5 %-error arm came within 1 % of tripping over
+ * 100k simulated requests. The limit is
+ *   sin²( t(p) + sigmas · sqrt(phi · (1/(4 n_recent) + 1/(4 n_base))) ),
+ * where phi ≥ 1 is the overdispersion the per-bucket rates showed beyond
+ * binomial noise (bursty arms get wider limits), and never less than
+ * p + sigmas · MIN_SD_ERROR_RATE.
  */
 export function errorRateLimit(b: Baselines, sigmas: number, recent: { count: number; errors: number }): number {
   const perBucket = b.requests.mean;
   const p = perBucket > 0 ? Math.min(1, Math.max(0, b.errors.mean / perBucket)) : 0;
+  const floor = p + sigmas * MIN_SD_ERROR_RATE;
   const a = b.requests.alpha;
   const nBase = (perBucket * (2 - a)) / a;
   const n = recent.count;
-  const pooled = n + nBase > 0 ? (recent.errors + p * nBase) / (n + nBase) : 0;
-  const binomial = perBucket > 0 ? (p * (1 - p)) / perBucket : 0;
+  if (!(n > 0 && nBase > 0)) return floor;
+  const binomial = (p * (1 - p)) / perBucket;
   const phi = binomial > 0 ? Math.max(1, b.errorRate.variance / binomial) : 1;
-  const sd = n > 0 && nBase > 0 ? Math.sqrt(phi * pooled * (1 - pooled) * (1 / n + 1 / nBase)) : 0;
-  return p + sigmas * Math.max(sd, MIN_SD_ERROR_RATE);
+  const sdT = Math.sqrt(phi * (1 / (4 * n) + 1 / (4 * nBase)));
+  const t = Math.min(Math.PI / 2, Math.asin(Math.sqrt(p)) + sigmas * sdT);
+  return Math.max(floor, Math.sin(t) ** 2);
 }
 
 /** One rule's reading: fails when value > limit. */

@@ -68,15 +68,35 @@ describe('judge', () => {
     if (lat.kind === 'fail') expect(lat.limit).toBeCloseTo(50 + 4 * 7.5, 6);
   });
 
-  it('error-rate limit: the floor for a 0% arm, binomial noise of the recent span otherwise', () => {
+  it('error-rate limit: the floor for a 0% arm, an arcsine-scale binomial test otherwise', () => {
     expect(errorRateLimit(baselines(10, 100, 0, 50), 4, { count: 200, errors: 0 })).toBeCloseTo(4 * MIN_SD_ERROR_RATE, 12);
     const b = baselines(10, 100, 0.05, 50);
     const nBase = (100 * 1.8) / 0.2;
-    // recent at the baseline rate: pooled = 0.05
-    expect(errorRateLimit(b, 4, { count: 200, errors: 10 })).toBeCloseTo(0.05 + 4 * Math.sqrt(0.05 * 0.95 * (1 / 200 + 1 / nBase)), 9);
+    // asin(sqrt(rate)) has variance 1/(4n) whatever the rate.
+    const expected = Math.sin(Math.asin(Math.sqrt(0.05)) + 4 * Math.sqrt(1 / (4 * 200) + 1 / (4 * nBase))) ** 2;
+    expect(errorRateLimit(b, 4, { count: 200, errors: 10 })).toBeCloseTo(expected, 9);
+    // Only the size of the recent span matters, not its errors; a smaller span gets a wider limit.
+    expect(errorRateLimit(b, 4, { count: 200, errors: 30 })).toBe(errorRateLimit(b, 4, { count: 200, errors: 10 }));
     expect(errorRateLimit(b, 4, { count: 100, errors: 5 })).toBeGreaterThan(errorRateLimit(b, 4, { count: 1000, errors: 50 }));
-    // a high recent rate widens the pooled sd (no trip from a low-running baseline alone)
-    expect(errorRateLimit(b, 4, { count: 200, errors: 30 })).toBeGreaterThan(errorRateLimit(b, 4, { count: 200, errors: 10 }));
+  });
+
+  it('error-rate limit: a steady arm at its baseline rate exceeds it with a binomial probability below 1e-4', () => {
+    // Exact binomial upper tail: P(X > k) for X ~ Bin(n, p).
+    const tailAbove = (n: number, p: number, k: number) => {
+      let term = Math.pow(1 - p, n); // P(X = 0)
+      let cdf = 0;
+      for (let x = 0; x <= k; x++) {
+        cdf += term;
+        term *= ((n - x) / (x + 1)) * (p / (1 - p));
+      }
+      return 1 - cdf;
+    };
+    for (const [p, n] of [[0.05, 200], [0.02, 200], [0.1, 300], [0.05, 1000]] as const) {
+      const b = baselines(10, 200, p, 50);
+      const limit = errorRateLimit(b, 4, { count: n, errors: Math.round(p * n) });
+      // Fails when the recent rate is above the limit: more than floor(limit * n) errors.
+      expect(tailAbove(n, p, Math.floor(limit * n))).toBeLessThan(1e-4);
+    }
   });
 
   it('the EWMA rules read the recent span (not diluted by the window) and need enough requests in it', () => {
