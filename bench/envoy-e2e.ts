@@ -15,7 +15,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,6 +23,7 @@ import { renderEnvoyYaml, startDemoEnvoy } from '../src/demo/envoy.js';
 import { binScript, packageRoot } from '../src/demo/paths.js';
 import { ProcessGroup } from '../src/demo/procs.js';
 import { findEnvoyBinary } from '../src/util/envoy-binary.js';
+import { freePort } from '../src/util/free-port.js';
 
 export interface E2eOptions {
   /** Seconds of wrk per setup. */
@@ -54,17 +54,6 @@ export interface E2eResult {
 
 const DEFAULTS = { throughputSeconds: 8, wrkConnections: 16, latencySeconds: 8, latencyRps: 400, rounds: 3 } as const;
 const CLUSTERS = ['model_a', 'model_b', 'model_c'] as const;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const BACKENDS_SCRIPT = `
 import { createServer } from 'node:http';

@@ -7,7 +7,6 @@
  * stopped on every way out.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { resetBackends, startSimBackend, type SimBackend } from './backends.js';
 import { replicaId, writeAggregatorConfig, writeReplicaConfig, writeSecrets, type DemoPorts, type DemoSecrets, type Phase } from './configs.js';
@@ -22,6 +21,7 @@ import { reportHtml } from './report.js';
 import { compare, phaseOutcome, summaryLines, type DemoSummary, type PhaseOutcome } from './summary.js';
 import { LiveTable } from './table.js';
 import { addServed, emptyTally, percentile, RewardCounters, timelineCsv, type ArmTally, type TimelineRow } from './timeline.js';
+import { freePort } from '../util/free-port.js';
 
 export interface DemoOptions {
   durationMs: number;
@@ -42,18 +42,6 @@ const ROUTE = 'chat';
 const FINAL_WINDOW_S = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 /** Distinct free ports (a port freed and handed out twice would collide). */
 async function freePorts(n: number): Promise<number[]> {
