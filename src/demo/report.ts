@@ -4,9 +4,9 @@ import type { DemoSummary, PhaseOutcome } from './summary.js';
 import type { TimelineRow } from './timeline.js';
 
 const COLORS: Record<string, string> = { 'model-a': '#1f77b4', 'model-b': '#2ca02c', 'model-c': '#ff7f0e' };
-const W = 720;
+const W = 880;
 const H = 240;
-const PAD = { l: 48, r: 110, t: 16, b: 32 };
+const PAD = { l: 48, r: 170, t: 16, b: 32 };
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const colorOf = (arm: string, i: number) => COLORS[arm] ?? ['#9467bd', '#8c564b', '#e377c2'][i % 3]!;
