@@ -2,18 +2,21 @@
 import type { ComponentFactory } from '../runtime/component.js';
 import { createRng, randomSeed } from '../util/rng.js';
 import { RewardStreamClient } from './client.js';
-import { grpcRewardConnector } from './connector.js';
+import { loadGossipSecret } from '../gossip/component.js';
+import { grpcRewardConnector, type GrpcRewardConnector } from './connector.js';
+import { signStream } from './stream-auth.js';
 
 export const rewardStreamComponent: ComponentFactory = (ctx) => {
   const agg = ctx.config.aggregator;
   if (!agg) return null;
-  const connector = grpcRewardConnector(agg.address);
+  let connector: GrpcRewardConnector | undefined;
+  const replica = ctx.config.replica_id;
   const client = new RewardStreamClient({
-    replica: ctx.config.replica_id,
+    replica,
     batch: agg.batch,
     flushMs: agg.flush_ms,
     buffer: agg.buffer,
-    connect: connector.connect,
+    connect: (h) => connector!.connect(h),
     clock: ctx.clock,
     rng: createRng(randomSeed()),
     logger: ctx.logger.child({ component: 'reward-stream' }),
@@ -22,13 +25,16 @@ export const rewardStreamComponent: ComponentFactory = (ctx) => {
   return {
     name: 'reward_stream',
     async start() {
+      // The fleet's gossip secret authenticates the stream too (none on a loopback-only fleet).
+      const secret = ctx.config.gossip ? await loadGossipSecret(ctx.config.gossip) : null;
+      connector = grpcRewardConnector(agg.address, secret ? () => signStream(secret, replica, ctx.clock.now()) : undefined);
       client.start();
       ctx.engine.observe({ onReward: (e) => client.offer(e) });
       ctx.logger.info({ aggregator: agg.address, batch: agg.batch, flush_ms: agg.flush_ms, buffer: agg.buffer }, 'reward stream started');
     },
     async stop() {
       const s = await client.stop();
-      connector.close();
+      connector?.close();
       ctx.logger.info({ ...s }, 'reward stream stopped');
     },
   };

@@ -26,6 +26,7 @@ import { createRng, randomSeed, type Rng } from '../util/rng.js';
 import { DedupeIndex, DEDUPE_DEFAULTS } from './dedupe.js';
 import { fleetFileOf, readFleetFile, writeFleetFile } from './fleet-file.js';
 import { RewardLog, type LogRecord } from './log.js';
+import { STREAM_AUTH_HEADER, verifyStream } from './stream-auth.js';
 
 /** A stream with this many batches waiting to be written is paused (flow control). */
 export const MAX_PENDING_BATCHES_PER_STREAM = 64;
@@ -146,12 +147,13 @@ export class AggregatorServer {
       this.fleet.merge(fleet.value);
       logger.info({ file: this.snapshotFile, slots: Object.keys(fleet.value.slots).length }, 'fleet snapshot loaded');
     }
+    // Before binding: reward streams must not be accepted unauthenticated while the secret loads.
+    if (config.gossip) this.secret = await loadGossipSecret(config.gossip);
     const port = await bindServer(this.grpcServer, agg.address);
     this.addresses.aggregator = `${agg.address.slice(0, agg.address.lastIndexOf(':'))}:${port}`;
     this.listening = true;
     const g = config.gossip;
     if (g) {
-      this.secret = await loadGossipSecret(g);
       this.gossipNode = new GossipNode({
         state: this.fleet,
         peers: g.peers,
@@ -206,6 +208,17 @@ export class AggregatorServer {
 
   private onStream(call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>): void {
     const peer = call.getPeer();
+    let authenticated: string | null = null;
+    if (this.secret) {
+      const v = verifyStream(this.secret, call.metadata.get(STREAM_AUTH_HEADER)[0], this.clock.now());
+      if ('error' in v) {
+        this.extra.ingested.inc({ outcome: 'unauthenticated' });
+        this.o.logger.warn({ peer, reason: v.error }, 'reward stream rejected: not authenticated');
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error}` });
+        return;
+      }
+      authenticated = v.replica;
+    }
     let chain: Promise<void> = Promise.resolve();
     let pending = 0;
     let failed = false;
@@ -220,6 +233,13 @@ export class AggregatorServer {
     };
     call.on('data', (batch: WireRewardBatch) => {
       if (failed) return;
+      if (authenticated !== null && batch.replica !== authenticated) {
+        failed = true;
+        this.extra.ingested.inc({ outcome: 'unauthenticated' });
+        this.o.logger.warn({ peer, authenticated, claimed: batch.replica }, 'reward batch names another replica than its stream');
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `stream authenticated as ${authenticated}, batch names ${batch.replica}` });
+        return;
+      }
       pending++;
       if (pending >= MAX_PENDING_BATCHES_PER_STREAM) call.pause();
       // Dedupe runs now, in arrival order, and the append joins the log's queue at once,

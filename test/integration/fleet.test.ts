@@ -7,7 +7,7 @@
  * (b) replica 2 dies without its final snapshot write and restarts with the
  * same id and an older snapshot file: it gets its state back from its peers.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,12 +83,15 @@ describe('a fleet of three replicas and an aggregator', () => {
     const deadPeer = `127.0.0.1:${await freePort()}`;
     const gossipAddr = gossipPorts.map((p) => `127.0.0.1:${p}`);
     const aggregator = { address: `127.0.0.1:${aggPort}`, batch: 16, flush: '20ms', buffer: 10_000 };
+    // One fleet secret: gossip messages and reward streams are authenticated with it.
+    const secretFile = join(dir, 'fleet.secret');
+    writeFileSync(secretFile, 'fleet-secret-for-the-integration-test');
     for (let i = 0; i < 3; i++) {
       configs.push(
         makeConfig({
           replica: `replica-${i + 1}`,
           aggregator,
-          gossip: { listen: gossipAddr[i]!, peers: [...gossipAddr.filter((_, j) => j !== i), deadPeer], interval: `${INTERVAL_MS}ms` },
+          gossip: { listen: gossipAddr[i]!, peers: [...gossipAddr.filter((_, j) => j !== i), deadPeer], interval: `${INTERVAL_MS}ms`, secret_file: secretFile },
           snapshotFile: join(dir, `replica-${i + 1}.json`),
           stateInterval: '300ms',
         }),
@@ -97,7 +100,7 @@ describe('a fleet of three replicas and an aggregator', () => {
     aggConfig = makeConfig({
       replica: 'aggregator',
       aggregator: { ...aggregator, log_file: join(dir, 'rewards.jsonl') },
-      gossip: { listen: gossipAddr[3]!, peers: gossipAddr.slice(0, 3), interval: `${INTERVAL_MS}ms` },
+      gossip: { listen: gossipAddr[3]!, peers: gossipAddr.slice(0, 3), interval: `${INTERVAL_MS}ms`, secret_file: secretFile },
       stateInterval: '500ms',
     });
     agg = new AggregatorServer({ config: aggConfig, logger: silentLogger() });
