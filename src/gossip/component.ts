@@ -4,7 +4,6 @@
  * GetSnapshot at start to bootstrap. Ready after the first sync or the sync
  * timeout; then our own slot stops being adopted from peers.
  */
-import { readFile } from 'node:fs/promises';
 import { DEFAULT_GOSSIP_SYNC_TIMEOUT_MS } from '../config/defaults.js';
 import type { GossipConfig } from '../config/types.js';
 import type { ComponentFactory } from '../runtime/component.js';
@@ -14,16 +13,10 @@ import { GossipNode } from './node.js';
 import { createGossipServer, type GossipServer } from './server.js';
 import { replicaGossipState } from './state.js';
 import { fetchAggregatorSnapshot, GrpcGossipTransport } from './transport.js';
+import { readSecret } from '../util/secret.js';
 
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
 export const BOOTSTRAP_TIMEOUT_MS = 3_000;
-
-/** Same rules as the sidecar's other secrets (trimmed, at least 16 characters); local to avoid an import cycle with runtime/sidecar. */
-async function readSecret(path: string): Promise<Buffer> {
-  const text = (await readFile(path, 'utf8')).trim();
-  if (text.length < 16) throw new Error(`${path}: secret is shorter than 16 characters`);
-  return Buffer.from(text, 'utf8');
-}
 
 /** Reads the gossip secret; refuses a non-loopback listener without one. */
 export async function loadGossipSecret(g: GossipConfig): Promise<Buffer | null> {

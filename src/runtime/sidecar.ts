@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AdminServer } from '../admin/http.js';
@@ -16,6 +15,7 @@ import type { SidecarComponent, SidecarContext } from './component.js';
 import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
 import { reloadFromFile } from './reload.js';
+import { readSecret } from '../util/secret.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -32,12 +32,6 @@ export interface SidecarOptions {
 export const GAUGE_REFRESH_MS = 1000;
 export const DEFAULT_DRAIN_MS = 8000;
 
-/** Reads a secret file (trimmed); used for decision-id, gossip and admin keys. */
-export async function readSecret(path: string): Promise<Buffer> {
-  const text = (await readFile(path, 'utf8')).trim();
-  if (text.length < 16) throw new Error(`${path}: secret is shorter than 16 characters`);
-  return Buffer.from(text, 'utf8');
-}
 
 /** The composition root of `envoy-bandit serve`. */
 export class Sidecar {
