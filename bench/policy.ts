@@ -10,7 +10,7 @@
 import type { PolicyParams } from '../src/config/types.js';
 import { createPolicy } from '../src/policy/registry.js';
 import { PolicyInputBuffer } from '../src/policy/input.js';
-import type { Policy, PolicyInput } from '../src/policy/types.js';
+import type { PolicyInput } from '../src/policy/types.js';
 import { createRng, type Rng } from '../src/util/rng.js';
 import { runIfMain } from './main.js';
 
@@ -93,6 +93,27 @@ interface Chooser {
   choose(input: PolicyInput, rng: Rng): number;
 }
 
+/**
+ * Live traffic: between two decisions a reward arrives for one arm, so one
+ * arm's statistics change per decision (round robin). Wraps the policy and
+ * the baseline alike, so the update costs the same on both sides.
+ */
+class OneArmUpdatedPerDecision implements Chooser {
+  private next = 0;
+  constructor(
+    private readonly inner: Chooser,
+    private readonly input: PolicyInputBuffer,
+  ) {}
+  choose(input: PolicyInput, rng: Rng): number {
+    const i = this.next;
+    this.next = i + 1 === this.input.k ? 0 : i + 1;
+    this.input.n[i]! += 1;
+    this.input.sum[i]! += 0.5;
+    this.input.sumSq[i]! += 0.25;
+    return this.inner.choose(input, rng);
+  }
+}
+
 let sink = 0;
 
 function timeBatch(c: Chooser, input: PolicyInput, rng: Rng, iterations: number): number {
@@ -128,10 +149,13 @@ export async function runPolicyBench(opts: BenchOptions = {}): Promise<Row[]> {
   const rows: Row[] = [];
   for (const k of armCounts) {
     const armNames = Array.from({ length: k }, (_, i) => `arm-${i}`);
-    const input = benchInput(k);
-    const baseline = new WeightedRandom(Float64Array.from(armNames, (_, i) => i + 1));
-    for (const [name, params] of cases(armNames)) {
-      const policy: Policy = createPolicy(params, armNames);
+    const fixedInput = benchInput(k);
+    const weighted = new WeightedRandom(Float64Array.from(armNames, (_, i) => i + 1));
+    const live = cases(armNames).filter(([name]) => name === 'thompson_beta').map(([name, params]): [string, PolicyParams, boolean] => [`${name} (live)`, params, true]);
+    for (const [name, params, isLive] of [...cases(armNames).map(([n, p]): [string, PolicyParams, boolean] => [n, p, false]), ...live]) {
+      const input = isLive ? benchInput(k) : fixedInput;
+      const policy: Chooser = isLive ? new OneArmUpdatedPerDecision(createPolicy(params, armNames), input) : createPolicy(params, armNames);
+      const baseline: Chooser = isLive ? new OneArmUpdatedPerDecision(weighted, input) : weighted;
       const rng = createRng(12345);
       const nPolicy = calibrate(policy, input, rng, batchMs);
       const nBase = calibrate(baseline, input, rng, batchMs);
