@@ -28,12 +28,16 @@ export const EWMA_MIN_HISTORY = 5;
 /**
  * Floors under the baseline's standard deviation, so a perfectly steady arm
  * (sd → 0) is not tripped by noise: one percentage point of error rate, and
- * for p95 the larger of 5 ms and 15% of the baseline mean (≥ the histogram's
- * 3.1% resolution).
+ * for p95 the larger of 25 ms and 25% of the baseline mean — so the latency
+ * rule's limit is never below 2x the arm's normal p95 (mean + 4 · 25%), nor
+ * within 100 ms of it. The latency the sidecar measures includes its own event
+ * loop: a stall of a few tens of ms (GC, a busy core) lifts every arm's p95 at
+ * once and, with a 15% / 5 ms floor, tripped a healthy 50 ms arm in a loaded
+ * test run. The absolute `latency_p95.max` still catches slow arms outright.
  */
 export const MIN_SD_ERROR_RATE = 0.01;
-export const MIN_SD_LATENCY_MS = 5;
-export const MIN_SD_LATENCY_REL = 0.15;
+export const MIN_SD_LATENCY_MS = 25;
+export const MIN_SD_LATENCY_REL = 0.25;
 
 export interface Baselines {
   /** Per-bucket error rate (its variance measures overdispersion). */

@@ -64,8 +64,11 @@ describe('judge', () => {
     const slow = tally(400, 4, (i) => (i < 360 ? 50 : 1500));
     const lat = judge(slow, both(slow), ready, CFG);
     expect(lat).toMatchObject({ kind: 'fail', rule: 'ewma_latency' });
-    // steady baseline (sd 0): the floor (15% of 50 ms) sets the limit
-    if (lat.kind === 'fail') expect(lat.limit).toBeCloseTo(50 + 4 * 7.5, 6);
+    // steady baseline (sd 0): the floor, max(25 ms, 25% of 50 ms), sets the limit
+    if (lat.kind === 'fail') expect(lat.limit).toBeCloseTo(50 + 4 * 25, 6);
+    // A 60 ms stall-sized bump on a 50 ms arm stays inside it.
+    const bump = tally(400, 4, (i) => (i < 360 ? 50 : 110));
+    expect(judge(bump, both(bump), ready, CFG).kind).toBe('pass');
   });
 
   it('error-rate limit: the floor for a 0% arm, an arcsine-scale binomial test otherwise', () => {
