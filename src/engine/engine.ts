@@ -6,7 +6,7 @@ import { chooseWithFloor, propensitiesWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
-import type { ReplicaState } from '../state/replica-state.js';
+import { routeShapes, type ReplicaState } from '../state/replica-state.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
 import { RouteRuntime } from './route-runtime.js';
@@ -70,6 +70,7 @@ export interface EngineObserver {
 
 export interface EngineOptions {
   config: Config;
+  /** Built with routeShapes(config): the engine reads it as the config lays routes out. */
   state: ReplicaState;
   rng: Rng;
   clock: Clock;
@@ -124,13 +125,12 @@ export class Engine {
   reload(config: Config): void {
     const modes = new Map(this.routes.map((r) => [r.name, r.mode]));
     this.config = config;
-    this.opts.state.reconfigure(config.routes.map(shapeOf));
+    this.opts.state.reconfigure(routeShapes(config));
     this.build(config);
     for (const r of this.routes) r.mode = modes.get(r.name) ?? 'active';
   }
 
   private build(config: Config): void {
-    if (this.routes.length === 0) this.opts.state.reconfigure(config.routes.map(shapeOf));
     this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.opts.clock));
     this.byName = new Map(this.routes.map((r) => [r.name, r]));
     this.propCache.clear();
@@ -404,6 +404,3 @@ export class Engine {
   }
 }
 
-function shapeOf(r: Config['routes'][number]) {
-  return { name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift };
-}

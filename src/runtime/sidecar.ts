@@ -8,7 +8,7 @@ import { Engine } from '../engine/engine.js';
 import { EngineExtProcHandler } from '../engine/extproc-bridge.js';
 import { createExtProcServer, type ExtProcServer } from '../extproc/server.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
-import { ReplicaState } from '../state/replica-state.js';
+import { ReplicaState, routeShapes } from '../state/replica-state.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createRng, randomSeed } from '../util/rng.js';
 import type { SidecarComponent, SidecarContext } from './component.js';
@@ -71,7 +71,7 @@ export class Sidecar {
     this.metrics = createMetrics(opts.registry ?? new Registry(), { processMetrics: true });
     this.state = new ReplicaState(
       config.replica_id,
-      config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift })),
+      routeShapes(config),
       clock,
     );
     this.engine = new Engine({

@@ -14,7 +14,7 @@
  */
 import { Engine, type Decision } from '../engine/engine.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
-import { ReplicaState } from '../state/replica-state.js';
+import { ReplicaState, routeShapes } from '../state/replica-state.js';
 import { ManualClock } from '../util/clock.js';
 import { createRng, normal } from '../util/rng.js';
 import { drawResponse, expectedReward, paramsAt, type ArmParams } from './arms.js';
@@ -117,7 +117,7 @@ export function runScenario(scenario: Scenario, policy: SimPolicy, opts: RunOpti
   const configFor = (tS: number) => simConfig({ kind, arms: present, policy: policy.build(ctx(tS)), sloMs: slo });
 
   const config = configFor(0);
-  const state = new ReplicaState(SIM_REPLICA, config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift })), clock);
+  const state = new ReplicaState(SIM_REPLICA, routeShapes(config), clock);
   const engine = new Engine({
     config,
     state,

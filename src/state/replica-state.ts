@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { DriftConfig } from '../config/types.js';
+import type { Config, DriftConfig } from '../config/types.js';
 import type { ArmStats } from '../policy/types.js';
 import type { Clock } from '../util/clock.js';
 import { createAccumulator, type RouteAccumulator } from './accumulator.js';
@@ -9,6 +9,11 @@ export interface RouteShape {
   name: string;
   arms: readonly string[];
   drift: DriftConfig;
+}
+
+/** The route shapes of a config, in route order: what a ReplicaState is built and reconfigured with. */
+export function routeShapes(config: Pick<Config, 'routes'>): RouteShape[] {
+  return config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift }));
 }
 
 interface LocalRoute {

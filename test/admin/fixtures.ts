@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Engine } from '../../src/engine/engine.js';
 import { DecisionIdCodec } from '../../src/reward/decision-id.js';
-import { ReplicaState } from '../../src/state/replica-state.js';
+import { ReplicaState, routeShapes } from '../../src/state/replica-state.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createRng } from '../../src/util/rng.js';
 
@@ -50,7 +50,7 @@ export interface Rig {
 export function makeEngine(config: Config, opts: { replica?: string; seed?: number } = {}): Rig {
   const clock = new ManualClock(T0);
   const replica = opts.replica ?? config.replica_id;
-  const state = new ReplicaState(replica, config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift })), clock);
+  const state = new ReplicaState(replica, routeShapes(config), clock);
   const metrics = createMetrics(new Registry());
   const ids = new DecisionIdCodec(KEY, replica);
   const engine = new Engine({ config, state, rng: createRng(opts.seed ?? 7), clock, metrics, logger: null, ids, monotonic: () => 0 });

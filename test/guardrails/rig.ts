@@ -8,7 +8,7 @@ import { Engine, type Decision } from '../../src/engine/engine.js';
 import type { HeaderList } from '../../src/extproc/handler.js';
 import { Guardrails } from '../../src/guardrails/guardrails.js';
 import { DecisionIdCodec } from '../../src/reward/decision-id.js';
-import { ReplicaState } from '../../src/state/replica-state.js';
+import { ReplicaState, routeShapes } from '../../src/state/replica-state.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createRng, type Rng } from '../../src/util/rng.js';
 
@@ -56,7 +56,7 @@ export interface Rig {
 export function makeRig(config: Config, opts: { seed?: number; clock?: ManualClock; replica?: string } = {}): Rig {
   const clock = opts.clock ?? new ManualClock(T0);
   const replica = opts.replica ?? config.replica_id;
-  const state = new ReplicaState(replica, config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift })), clock);
+  const state = new ReplicaState(replica, routeShapes(config), clock);
   const metrics = createMetrics(new Registry());
   const logs: LogLine[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });

@@ -3,7 +3,7 @@ import type { Config } from '../../src/config/types.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { HeaderList } from '../../src/extproc/handler.js';
 import { DecisionIdCodec } from '../../src/reward/decision-id.js';
-import { ReplicaState } from '../../src/state/replica-state.js';
+import { ReplicaState, routeShapes } from '../../src/state/replica-state.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createRng } from '../../src/util/rng.js';
 
@@ -15,11 +15,7 @@ export function testConfig(yaml: string, env: Record<string, string> = {}): Conf
 }
 
 export function testEngine(config: Config, seed = 1, clock = new ManualClock(1_700_000_000_000)) {
-  const state = new ReplicaState(
-    config.replica_id,
-    config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift })),
-    clock,
-  );
+  const state = new ReplicaState(config.replica_id, routeShapes(config), clock);
   const engine = new Engine({
     config,
     state,
