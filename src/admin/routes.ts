@@ -45,7 +45,7 @@ function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
     arms: r.armNames.map((name, a) => {
       const s = summary[a]!;
       const state = armStateOf(engine, r.name, a);
-      const flags = engine.state.activeFlags(r.name, name, now).filter((f) => f.since > r.releasedAt[a]!);
+      const flags = engine.quarantineFlags(r, a, now);
       return {
         name,
         cluster: r.clusters[a],

@@ -7,6 +7,7 @@ import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
 import { routeShapes, type ReplicaState } from '../state/replica-state.js';
+import type { ArmFlag } from '../state/snapshot.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
 import { RouteRuntime } from './route-runtime.js';
@@ -253,6 +254,16 @@ export class Engine {
     return route.input.armIndex[pos]!;
   }
 
+  /**
+   * The quarantine flags in force for an arm on this replica: raised by any
+   * replica (gossip) or an operator, not expired, and not older than a manual
+   * release here.
+   */
+  quarantineFlags(route: RouteRuntime, arm: number, now: number): Array<ArmFlag & { replica: string }> {
+    const releasedAt = route.releasedAt[arm]!;
+    return this.opts.state.activeFlags(route.name, route.armNames[arm]!, now).filter((f) => f.since > releasedAt);
+  }
+
   /** Quarantine flags from any replica (gossip) or an operator, cached until they can change. */
   refreshEligibility(route: RouteRuntime, now: number): void {
     const state = this.opts.state;
@@ -260,8 +271,7 @@ export class Engine {
     let count = 0;
     let validUntil = Number.POSITIVE_INFINITY;
     for (let a = 0; a < route.armNames.length; a++) {
-      const releasedAt = route.releasedAt[a]!;
-      const flags = state.activeFlags(route.name, route.armNames[a]!, now).filter((f) => f.since > releasedAt);
+      const flags = this.quarantineFlags(route, a, now);
       route.eligible[a] = flags.length === 0 ? 1 : 0;
       route.quarantineRule[a] = flags.length === 0 ? '' : flags.map((f) => `${f.rule}@${f.replica}`).join(',');
       for (const f of flags) validUntil = Math.min(validUntil, f.until);

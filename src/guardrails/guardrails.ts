@@ -200,9 +200,7 @@ export class Guardrails implements EngineObserver {
 
   private flagsUntil(route: RouteRuntime, a: number, now: number): number {
     let until = now;
-    for (const f of this.opts.engine.state.activeFlags(route.name, route.armNames[a]!, now)) {
-      if (f.since > route.releasedAt[a]!) until = Math.max(until, f.until);
-    }
+    for (const f of this.opts.engine.quarantineFlags(route, a, now)) until = Math.max(until, f.until);
     return until;
   }
 
