@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { renderEnvoyYaml, startDemoEnvoy } from '../src/demo/envoy.js';
-import { binScript, packageRoot } from '../src/demo/paths.js';
-import { ProcessGroup } from '../src/demo/procs.js';
+import { renderEnvoyYaml, startDemoEnvoy } from '../src/tools/demo/envoy.js';
+import { binScript, packageRoot } from '../src/tools/demo/paths.js';
+import { ProcessGroup } from '../src/tools/demo/procs.js';
 import { findEnvoyBinary } from '../src/util/envoy-binary.js';
 import { freePort } from '../src/util/free-port.js';
 

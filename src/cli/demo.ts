@@ -3,8 +3,8 @@
  *  [--seed N] [--load auto|wrk|node] [--json]`: the main job in one command
  * (docs/demo.md).
  */
-import { Demo } from '../demo/run.js';
-import { DEMO_DEFAULTS, DEMO_MAX_DURATION_MS, DEMO_MAX_REPLICAS, DEMO_MAX_RPS, DEMO_MIN_DURATION_MS } from '../demo/defaults.js';
+import { Demo } from '../tools/demo/run.js';
+import { DEMO_DEFAULTS, DEMO_MAX_DURATION_MS, DEMO_MAX_REPLICAS, DEMO_MAX_RPS, DEMO_MIN_DURATION_MS } from '../tools/demo/defaults.js';
 import { parseDuration } from '../util/duration.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';

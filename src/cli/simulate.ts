@@ -7,12 +7,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatIssues } from '../config/issues.js';
-import { BUILTIN_SCENARIOS, builtinScenario } from '../sim/builtins.js';
-import { simConfig } from '../sim/engine-config.js';
-import { BUILTIN_POLICIES, BUILTIN_POLICY_NAMES, policiesFor, selectPolicies, type SimPolicy } from '../sim/policies.js';
-import { reportHtml, resultsCsv, targetRows, textTable } from '../sim/report.js';
-import { armsPresentAt, newestArm, parseScenario, type Scenario } from '../sim/scenario.js';
-import { runPolicies, type ScenarioResult, type SuiteOptions } from '../sim/summary.js';
+import { BUILTIN_SCENARIOS, builtinScenario } from '../tools/sim/builtins.js';
+import { simConfig } from '../tools/sim/engine-config.js';
+import { BUILTIN_POLICIES, BUILTIN_POLICY_NAMES, policiesFor, selectPolicies, type SimPolicy } from '../tools/sim/policies.js';
+import { reportHtml, resultsCsv, targetRows, textTable } from '../tools/sim/report.js';
+import { armsPresentAt, newestArm, parseScenario, type Scenario } from '../tools/sim/scenario.js';
+import { runPolicies, type ScenarioResult, type SuiteOptions } from '../tools/sim/summary.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
 

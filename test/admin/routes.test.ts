@@ -5,7 +5,7 @@ import { feedbackRoute, reloadRoute, routeAdminRoutes, type ReloadOutcome } from
 import { registerArmReadings } from '../../src/admin/route-info.js';
 import { FeedbackManager } from '../../src/reward/feedback.js';
 import { createLogger } from '../../src/util/logger.js';
-import { makeConfig, makeEngine, metricValue, type Rig } from './fixtures.js';
+import { makeConfig, makeEngine, metricValue, type Rig } from '../support/admin-fixtures.js';
 
 const TOKEN = 'admin-token-0123456789';
 

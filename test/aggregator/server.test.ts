@@ -13,7 +13,7 @@ import { fetchAggregatorSnapshot } from '../../src/gossip/transport.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createRng } from '../../src/util/rng.js';
-import { makeConfig } from './fixtures.js';
+import { makeConfig } from '../support/aggregator-fixtures.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms = 5000): Promise<void> {

@@ -6,8 +6,8 @@ import { grpcRewardConnector } from '../../src/aggregator/connector.js';
 import { AggregatorServer } from '../../src/aggregator/server.js';
 import { signStream, verifyStream } from '../../src/aggregator/stream-auth.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { freePort } from '../helpers/ports.js';
-import { makeConfig } from './fixtures.js';
+import { freePort } from '../support/ports.js';
+import { makeConfig } from '../support/aggregator-fixtures.js';
 
 const SECRET = Buffer.from('fleet-secret-0123456789abcdef');
 

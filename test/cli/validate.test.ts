@@ -91,7 +91,7 @@ describe('main', () => {
 describe('isOwnModuleMissing', () => {
   it('matches Node’s message for the command’s own file only', () => {
     const own = Object.assign(new Error("Cannot find module '/app/dist/src/cli/demo.js' imported from /app/dist/src/cli/main.js"), { code: 'ERR_MODULE_NOT_FOUND' });
-    const dep = Object.assign(new Error("Cannot find module '/app/dist/src/demo/run.js' imported from /app/dist/src/cli/demo.js"), { code: 'ERR_MODULE_NOT_FOUND' });
+    const dep = Object.assign(new Error("Cannot find module '/app/dist/src/tools/demo/run.js' imported from /app/dist/src/cli/demo.js"), { code: 'ERR_MODULE_NOT_FOUND' });
     expect(isOwnModuleMissing(own, './demo.js')).toBe(true);
     expect(isOwnModuleMissing(dep, './demo.js')).toBe(false);
     expect(isOwnModuleMissing(new Error('boom'), './demo.js')).toBe(false);

@@ -9,7 +9,7 @@ import {
   Phase,
 } from '../../src/extproc/codec.js';
 import { ErrorCodes } from '../../src/util/errors.js';
-import { referenceCodec } from '../helpers/protos.js';
+import { referenceCodec } from '../support/protos.js';
 
 const ref = referenceCodec();
 

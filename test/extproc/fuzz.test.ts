@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProcessingRequest, Phase } from '../../src/extproc/codec.js';
 import type { ExtProcHandler, HeaderList } from '../../src/extproc/handler.js';
 import { createExtProcServer, type ExtProcServer } from '../../src/extproc/server.js';
-import { createFakeEnvoy, requestHeadersMsg, responseHeadersMsg, setHeadersOf } from '../helpers/extproc-client.js';
-import { referenceCodec } from '../helpers/protos.js';
+import { createFakeEnvoy, requestHeadersMsg, responseHeadersMsg, setHeadersOf } from '../support/extproc-client.js';
+import { referenceCodec } from '../support/protos.js';
 
 const ref = referenceCodec();
 const STREAM_TIMEOUT_MS = 5_000;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
 import { createExtProcServer, type ExtProcErrorKind, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
-import { createFakeEnvoy, healthCheck, requestHeadersMsg, responseHeadersMsg, setHeadersOf } from '../helpers/extproc-client.js';
+import { createFakeEnvoy, healthCheck, requestHeadersMsg, responseHeadersMsg, setHeadersOf } from '../support/extproc-client.js';
 
 /** Scriptable handler that records what it saw. */
 class ScriptedHandler implements ExtProcHandler {

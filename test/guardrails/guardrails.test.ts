@@ -4,7 +4,7 @@ import { Guardrails } from '../../src/guardrails/guardrails.js';
 import { armStateOf } from '../../src/runtime/gauges.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createRng } from '../../src/util/rng.js';
-import { ROUTE, T0, constant, counterValue, guardConfig, headerList, lognormal, makeRig, simulate, totalTrips, type Behaviours } from './rig.js';
+import { ROUTE, T0, constant, counterValue, guardConfig, headerList, lognormal, makeRig, simulate, totalTrips, type Behaviours } from '../support/guardrails-rig.js';
 
 const healthy = { errorRate: 0.01, latency: lognormal(50, 0.2) };
 const failing = { errorRate: 0.5, latency: lognormal(50, 0.2) };

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/util/rng.js';
-import { ROUTE, T0, guardConfig, lognormal, makeRig, simulate, totalTrips, type ArmBehaviour } from './rig.js';
+import { ROUTE, T0, guardConfig, lognormal, makeRig, simulate, totalTrips, type ArmBehaviour } from '../support/guardrails-rig.js';
 
 const SWITCH_MS = 30_000;
 

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../admin/stack.js';
+import { startStack, type Stack } from '../support/admin-stack.js';
 
 function yaml(dir: string, chatArms: Array<[string, string]>): string {
   const arms = (list: Array<[string, string]>) => list.map(([n, c]) => `      - { name: ${n}, cluster: ${c}, cost: 0 }`).join('\n');

@@ -11,8 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AggregatorServer } from '../../src/aggregator/server.js';
 import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { createFakeEnvoy, requestHeadersMsg, responseHeadersMsg } from '../helpers/extproc-client.js';
-import { freePort } from '../helpers/ports.js';
+import { createFakeEnvoy, requestHeadersMsg, responseHeadersMsg } from '../support/extproc-client.js';
+import { freePort } from '../support/ports.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const REQUESTS = 40;

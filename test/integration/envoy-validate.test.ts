@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { findEnvoyBinary } from '../../src/util/envoy-binary.js';
-import { ENVOY_CONFIG, renderEnvoyConfig } from '../helpers/envoy.js';
+import { ENVOY_CONFIG, renderEnvoyConfig } from '../support/envoy.js';
 
 describe('envoy/envoy.yaml', () => {
   it('passes `envoy --mode validate` as shipped', () => {

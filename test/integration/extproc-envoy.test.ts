@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
 import { createExtProcServer, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
-import { startBackend, type Backend } from '../helpers/backend.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
-import { runLoad } from '../helpers/load.js';
+import { startBackend, type Backend } from '../support/backend.js';
+import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
+import { runLoad } from '../support/load.js';
 
 const CLUSTER_HEADER = 'x-bandit-cluster';
 const ARMS = ['model_a', 'model_b', 'model_c'] as const;

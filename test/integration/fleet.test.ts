@@ -15,11 +15,11 @@ import { AggregatorServer } from '../../src/aggregator/server.js';
 import type { Config } from '../../src/config/types.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { makeConfig } from '../aggregator/fixtures.js';
-import { startBackend, type Backend } from '../helpers/backend.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
-import { runLoad } from '../helpers/load.js';
-import { freePort } from '../helpers/ports.js';
+import { makeConfig } from '../support/aggregator-fixtures.js';
+import { startBackend, type Backend } from '../support/backend.js';
+import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
+import { runLoad } from '../support/load.js';
+import { freePort } from '../support/ports.js';
 
 const INTERVAL_MS = 200;
 /** Replicas 2 and 3 must match replica 1 within this many gossip rounds after its last reward. */

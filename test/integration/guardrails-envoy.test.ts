@@ -12,8 +12,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
-import { startBackend, type Backend } from '../helpers/backend.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { startBackend, type Backend } from '../support/backend.js';
+import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 
 const ROUTE = 'chat';
 const RPS = 200;

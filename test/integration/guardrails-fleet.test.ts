@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { startBackend, type Backend } from '../helpers/backend.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
-import { runLoad } from '../helpers/load.js';
-import { freePort } from '../helpers/ports.js';
+import { startBackend, type Backend } from '../support/backend.js';
+import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
+import { runLoad } from '../support/load.js';
+import { freePort } from '../support/ports.js';
 
 const GOSSIP_INTERVAL_MS = 200;
 

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../admin/stack.js';
+import { startStack, type Stack } from '../support/admin-stack.js';
 
 const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
 const DEFAULT_WAIT_POLL_MS = 100;

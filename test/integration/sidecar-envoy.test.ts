@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { startStack, type Stack } from '../admin/stack.js';
-import { runLoad } from '../helpers/load.js';
-import { freePort } from '../helpers/ports.js';
+import { startStack, type Stack } from '../support/admin-stack.js';
+import { runLoad } from '../support/load.js';
+import { freePort } from '../support/ports.js';
 
 const INTEREST = ['x-backend', 'x-bandit-arm', 'x-bandit-decision-id'] as const;
 

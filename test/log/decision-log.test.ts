@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionLog, DECISION_LOG_METRIC } from '../../src/log/decision-log.js';
 import { FeedbackManager } from '../../src/reward/feedback.js';
-import { makeConfig, makeEngine } from '../admin/fixtures.js';
+import { makeConfig, makeEngine } from '../support/admin-fixtures.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecisionIdCodec } from '../../src/reward/decision-id.js';
 import { FeedbackManager, MAX_PENDING, MAX_SETTLED_IDS } from '../../src/reward/feedback.js';
-import { KEY, makeConfig, makeEngine, metricValue, type Rig } from '../admin/fixtures.js';
+import { KEY, makeConfig, makeEngine, metricValue, type Rig } from '../support/admin-fixtures.js';
 
 const WAIT = 30_000;
 const SEP = '\u001f';

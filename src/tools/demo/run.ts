@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resetBackends, startSimBackend, type SimBackend } from './backends.js';
 import { replicaId, writeAggregatorConfig, writeReplicaConfig, writeSecrets, type DemoPorts, type DemoSecrets, type Phase } from './configs.js';
-import { parseDuration } from '../util/duration.js';
+import { parseDuration } from '../../util/duration.js';
 import { BANDIT_FRACTION, DEMO_ARMS, DEMO_DEFAULTS, DEMO_FAILURE, DEMO_REWARD, DEMO_START_TIMEOUT_MS, type ArmProfile } from './defaults.js';
 import { ensureEnvoy, startDemoEnvoy, type DemoEnvoy } from './envoy.js';
 import { findWrk, REQUEST_PATH, startNodeLoad, startWrk, type LoadKind, type LoadResult, type RunningLoad } from './load.js';
@@ -21,7 +21,7 @@ import { reportHtml } from './report.js';
 import { compare, phaseOutcome, summaryLines, type DemoSummary, type PhaseOutcome } from './summary.js';
 import { LiveTable } from './table.js';
 import { addServed, emptyTally, percentile, RewardCounters, timelineCsv, type ArmTally, type TimelineRow } from './timeline.js';
-import { freePort } from '../util/free-port.js';
+import { freePort } from '../../util/free-port.js';
 
 export interface DemoOptions {
   durationMs: number;

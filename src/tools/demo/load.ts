@@ -8,7 +8,7 @@
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { delimiter, join } from 'node:path';
-import { createRng } from '../util/rng.js';
+import { createRng } from '../../util/rng.js';
 import type { ProcessGroup } from './procs.js';
 
 export type LoadKind = 'wrk' | 'node';

@@ -3,8 +3,8 @@
  * write and run through the real loader (defaults, validation, drift aliases),
  * so the simulator exercises exactly what the sidecar would run.
  */
-import { formatIssues, parseConfig } from '../config/load.js';
-import type { Config } from '../config/types.js';
+import { formatIssues, parseConfig } from '../../config/load.js';
+import type { Config } from '../../config/types.js';
 import type { ArmKind } from './scenario.js';
 
 export const SIM_ROUTE = 'sim';

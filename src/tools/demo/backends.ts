@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRng, type Rng } from '../util/rng.js';
+import { createRng, type Rng } from '../../util/rng.js';
 import type { ArmProfile } from './defaults.js';
 
 export interface Served {

@@ -6,11 +6,11 @@
  */
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import * as D from '../config/defaults.js';
-import { configErrorMap, formatPath, fromZodIssues } from '../config/issues.js';
-import { NAME_RE, policySchema } from '../config/schema.js';
-import type { ConfigIssue } from '../config/types.js';
-import { err, ok, type Result } from '../util/errors.js';
+import * as D from '../../config/defaults.js';
+import { configErrorMap, formatPath, fromZodIssues } from '../../config/issues.js';
+import { NAME_RE, policySchema } from '../../config/schema.js';
+import type { ConfigIssue } from '../../config/types.js';
+import { err, ok, type Result } from '../../util/errors.js';
 
 export type ArmKind = 'bernoulli' | 'continuous';
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { findEnvoyBinary } from '../util/envoy-binary.js';
+import { findEnvoyBinary } from '../../util/envoy-binary.js';
 import { envoyTemplate } from './paths.js';
 import type { ProcessGroup, TrackedProcess } from './procs.js';
 

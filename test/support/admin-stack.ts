@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { loadConfigFile } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { startBackend, type Backend, type BackendBehaviour } from '../helpers/backend.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
-import { runLoad, type LoadResult } from '../helpers/load.js';
+import { startBackend, type Backend, type BackendBehaviour } from './backend.js';
+import { startEnvoy, type RunningEnvoy } from './envoy.js';
+import { runLoad, type LoadResult } from './load.js';
 
 export const STACK_TOKEN = 'stack-admin-token-0123456789';
 export const INTEREST = ['x-backend', 'x-bandit-arm', 'x-bandit-decision-id'] as const;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_SCENARIOS, builtinScenario } from '../../src/sim/builtins.js';
-import { BUILTIN_POLICIES, type SimPolicy } from '../../src/sim/policies.js';
-import { scenarioFromValue } from '../../src/sim/scenario.js';
-import { CURVE_POINTS, runScenario } from '../../src/sim/simulator.js';
+import { BUILTIN_SCENARIOS, builtinScenario } from '../../../src/tools/sim/builtins.js';
+import { BUILTIN_POLICIES, type SimPolicy } from '../../../src/tools/sim/policies.js';
+import { scenarioFromValue } from '../../../src/tools/sim/scenario.js';
+import { CURVE_POINTS, runScenario } from '../../../src/tools/sim/simulator.js';
 
 const policy = (name: string): SimPolicy => BUILTIN_POLICIES.find((p) => p.name === name)!;
 const scenario = (name: string) => builtinScenario(name)!;

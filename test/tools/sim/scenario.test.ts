@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_SCENARIOS } from '../../src/sim/builtins.js';
-import { expectedLatencyScore, latencyScore, paramsAt } from '../../src/sim/arms.js';
-import { EventQueue } from '../../src/sim/event-queue.js';
-import { BUILTIN_POLICY_NAMES } from '../../src/sim/policies.js';
-import { parseScenario } from '../../src/sim/scenario.js';
-import { createRng, normal } from '../../src/util/rng.js';
+import { BUILTIN_SCENARIOS } from '../../../src/tools/sim/builtins.js';
+import { expectedLatencyScore, latencyScore, paramsAt } from '../../../src/tools/sim/arms.js';
+import { EventQueue } from '../../../src/tools/sim/event-queue.js';
+import { BUILTIN_POLICY_NAMES } from '../../../src/tools/sim/policies.js';
+import { parseScenario } from '../../../src/tools/sim/scenario.js';
+import { createRng, normal } from '../../../src/util/rng.js';
 
 const issuesOf = (yaml: string) => {
   const r = parseScenario(yaml, BUILTIN_POLICY_NAMES);
@@ -125,7 +125,7 @@ describe('arm behaviour', () => {
 describe('example scenario files', () => {
   it('scenarios/*.yaml are valid', async () => {
     const { readdir, readFile } = await import('node:fs/promises');
-    const dir = new URL('../../scenarios/', import.meta.url);
+    const dir = new URL('../../../scenarios/', import.meta.url);
     const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) {

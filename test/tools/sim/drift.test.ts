@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { builtinScenario } from '../../src/sim/builtins.js';
-import { BUILTIN_POLICIES } from '../../src/sim/policies.js';
-import { runScenario, type RunResult } from '../../src/sim/simulator.js';
+import { builtinScenario } from '../../../src/tools/sim/builtins.js';
+import { BUILTIN_POLICIES } from '../../../src/tools/sim/policies.js';
+import { runScenario, type RunResult } from '../../../src/tools/sim/simulator.js';
 
 const SEEDS = [1, 2, 3, 4];
 const policy = (name: string) => BUILTIN_POLICIES.find((p) => p.name === name)!;

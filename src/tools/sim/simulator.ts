@@ -12,11 +12,11 @@
  * business feedback takes in the sidecar). Arms added mid-run enter through
  * `engine.reload` with a config that lists them; learned state is kept.
  */
-import { Engine, type Decision } from '../engine/engine.js';
-import { DecisionIdCodec } from '../reward/decision-id.js';
-import { ReplicaState, routeShapes } from '../state/replica-state.js';
-import { ManualClock } from '../util/clock.js';
-import { createRng, normal } from '../util/rng.js';
+import { Engine, type Decision } from '../../engine/engine.js';
+import { DecisionIdCodec } from '../../reward/decision-id.js';
+import { ReplicaState, routeShapes } from '../../state/replica-state.js';
+import { ManualClock } from '../../util/clock.js';
+import { createRng, normal } from '../../util/rng.js';
 import { drawResponse, expectedReward, paramsAt, type ArmParams } from './arms.js';
 import { SIM_REPLICA, SIM_ROUTE, simConfig } from './engine-config.js';
 import { EventQueue } from './event-queue.js';

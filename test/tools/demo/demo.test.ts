@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DemoSummary } from '../../src/demo/summary.js';
+import type { DemoSummary } from '../../../src/tools/demo/summary.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const BIN = join(ROOT, 'bin', 'envoy-bandit.js');
 /** 20 s of load + start and stop; generous for a loaded 2-core machine. */
 const RUN_TIMEOUT_MS = 150_000;

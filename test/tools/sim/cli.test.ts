@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureIo } from '../../src/cli/io.js';
-import { run } from '../../src/cli/simulate.js';
+import { captureIo } from '../../../src/cli/io.js';
+import { run } from '../../../src/cli/simulate.js';
 
 let dir: string;
 beforeAll(async () => {
