@@ -41,10 +41,18 @@ export interface AdminServerOptions {
   readiness: () => Readiness;
   /** Bearer token required for mutating calls; null = none configured. */
   token: string | null;
+  /**
+   * Also require the token for reads other than PUBLIC_PATHS (the sidecar
+   * sets this when the admin listens off loopback): route names, arm
+   * statistics and quarantine state are nobody else's business.
+   */
+  protectReads?: boolean;
   maxBodyBytes?: number;
 }
 
 const DEFAULT_MAX_BODY = 1 << 20;
+/** Open to kubelet probes and Prometheus without a token. */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 export function jsonError(status: number, code: string, message: string): AdminReply {
   return { status, body: { error: { code, message } } };
@@ -127,7 +135,8 @@ export class AdminServer {
       return jsonError(405, ErrorCodes.ADMIN_METHOD, `${req.method} not allowed on ${url.pathname}; use ${candidates.map((c) => c.method).join(', ')}`);
     }
     const auth = req.headers.authorization ?? '';
-    if (route.mutating && this.opts.token !== null && auth !== `Bearer ${this.opts.token}`) {
+    const needsToken = route.mutating || (this.opts.protectReads === true && !PUBLIC_PATHS.has(route.path));
+    if (needsToken && this.opts.token !== null && auth !== `Bearer ${this.opts.token}`) {
       return jsonError(401, ErrorCodes.ADMIN_UNAUTHORIZED, 'a valid bearer token is required for this call');
     }
     let body: unknown;

@@ -1,7 +1,9 @@
 /** What `serve` and `aggregator` share: flags, config loading, logger, signal-driven shutdown. */
 import type { Logger } from 'pino';
 import { formatIssues, loadConfigFile } from '../config/load.js';
+import { checkSecretFiles } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
+import { ErrorCodes } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { parseFlags, parseLogLevel, SERVER_FLAGS, type FlagOptions } from './args.js';
 import type { CliIo } from './io.js';
@@ -49,6 +51,13 @@ export async function loadServerCommand(
   if (!loaded.ok) {
     io.stderr(`invalid config ${configPath}:`);
     for (const line of formatIssues(loaded.error)) io.stderr(`  ${line}`);
+    return { ok: false, exitCode: 1 };
+  }
+  // Placeholder or weak secrets are refused before anything listens.
+  const secretIssues = await checkSecretFiles(loaded.value);
+  if (secretIssues.length > 0) {
+    io.stderr(`invalid config ${configPath} (${ErrorCodes.CONFIG_INVALID}):`);
+    for (const line of formatIssues(secretIssues)) io.stderr(`  ${line}`);
     return { ok: false, exitCode: 1 };
   }
   const logger = createLogger(level.value ?? loaded.value.log.level, undefined, logBindings);

@@ -24,6 +24,8 @@ export function checkRelations(doc: unknown): ConfigIssue[] {
   if (Array.isArray(doc.routes)) checkRoutes(doc.routes, issues);
   checkAdmin(doc, issues);
   checkGossip(doc, issues);
+  checkExtProc(doc, issues);
+  checkAggregator(doc, issues);
   return issues;
 }
 
@@ -120,4 +122,27 @@ function checkGossip(doc: Obj, issues: ConfigIssue[]): void {
   } else if (typeof gossip.dns === 'string' && gossip.dns !== '') {
     issues.push(issue(['gossip', 'secret_file'], 'required when gossip.dns is set'));
   }
+}
+
+/**
+ * ext_proc has no authentication of its own (issue 15.7): whoever reaches the
+ * port can steer routing and read every request's headers. Envoy runs next to
+ * the sidecar, so loopback or a unix socket is always possible.
+ */
+function checkExtProc(doc: Obj, issues: ConfigIssue[]): void {
+  const listen = isObj(doc.listen) ? doc.listen.ext_proc : undefined;
+  const exposed = nonLoopback(listen, D.DEFAULT_EXTPROC_LISTEN);
+  if (exposed === undefined) return;
+  issues.push(issue(['listen', 'ext_proc'], `${exposed} is not loopback: ext_proc has no authentication; listen on 127.0.0.1 or a unix: socket shared with Envoy`));
+}
+
+/** Reward streams are authenticated with the gossip secret; off loopback (a listen or a remote aggregator) it is required. */
+function checkAggregator(doc: Obj, issues: ConfigIssue[]): void {
+  const agg = doc.aggregator;
+  if (!isObj(agg)) return;
+  const gossip = isObj(doc.gossip) ? doc.gossip : undefined;
+  if (gossip !== undefined && givenFile(gossip.secret_file)) return;
+  const address = nonLoopback(agg.address, D.DEFAULT_AGGREGATOR_ADDRESS);
+  if (address === undefined) return;
+  issues.push(issue(['gossip', 'secret_file'], `required when aggregator.address (${address}) is not loopback: it authenticates the reward stream`));
 }

@@ -16,6 +16,12 @@ import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
 import { reloadFromFile } from './reload.js';
 import { readSecret } from '../util/secret.js';
+import { isLoopback, parseAddress } from '../config/address.js';
+
+const isLoopbackAddress = (text: string): boolean => {
+  const a = parseAddress(text);
+  return a === undefined || isLoopback(a);
+};
 
 export interface SidecarOptions {
   config: Config;
@@ -88,6 +94,7 @@ export class Sidecar {
       logger: opts.logger,
       registry: this.metrics.registry,
       token,
+      protectReads: !isLoopbackAddress(config.listen.admin),
       readiness: () => this.readiness(),
     });
     this.ctx = {

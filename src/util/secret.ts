@@ -1,11 +1,16 @@
 import { readFile } from 'node:fs/promises';
+import { MIN_SECRET_LENGTH, secretProblem } from './secret-strength.js';
+import { BanditError, ErrorCodes } from './errors.js';
 
-/** Shortest secret accepted from a file (decision-id key, gossip secret, admin token). */
-export const MIN_SECRET_LENGTH = 16;
+export { MIN_SECRET_LENGTH };
 
-/** Reads a secret file, trimmed; refuses one shorter than MIN_SECRET_LENGTH characters. */
+/**
+ * Reads a secret file, trimmed; refuses a placeholder, short or weak one
+ * (secret-strength.ts) with EB_CONFIG_INVALID naming the file.
+ */
 export async function readSecret(path: string): Promise<Buffer> {
   const text = (await readFile(path, 'utf8')).trim();
-  if (text.length < MIN_SECRET_LENGTH) throw new Error(`${path}: secret is shorter than ${MIN_SECRET_LENGTH} characters`);
+  const problem = secretProblem(text);
+  if (problem !== undefined) throw new BanditError(ErrorCodes.CONFIG_INVALID, `${path}: ${problem}`);
   return Buffer.from(text, 'utf8');
 }

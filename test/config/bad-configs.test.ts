@@ -84,6 +84,8 @@ const CASES: BadCase[] = [
   { name: 'bad listen address (port)', yaml: cfg('', 'listen: { ext_proc: 127.0.0.1:70000 }\n'), path: 'listen.ext_proc', message: /host:port/ },
   { name: 'bad listen address (form)', yaml: cfg('', 'listen: { admin: "http://127.0.0.1:9464" }\n'), path: 'listen.admin' },
   { name: 'non-loopback admin without token', yaml: cfg('', 'listen: { admin: 0.0.0.0:9464 }\n'), path: 'admin.token_file', message: /not loopback/ },
+  { name: 'non-loopback ext_proc (no authentication)', yaml: cfg('', 'listen: { ext_proc: 0.0.0.0:50051 }\n'), path: 'listen.ext_proc', message: /no authentication/ },
+  { name: 'remote aggregator without the gossip secret', yaml: cfg('', 'aggregator: { address: "agg.example:50061" }\n'), path: 'gossip.secret_file', message: /authenticates the reward stream/ },
   { name: 'bad log level', yaml: cfg('', 'log: { level: verbose }\n'), path: 'log.level', message: /verbose/ },
   { name: 'aggregator buffer below batch', yaml: cfg('', 'aggregator: { batch: 512, buffer: 100 }\n'), path: 'aggregator.buffer' },
   { name: 'file not found', yaml: null, path: (file) => file, message: /not found/ },

@@ -43,10 +43,19 @@ describe('deploy/: every YAML file', () => {
     for (const d of docs) expect(d.errors.map((e) => e.message)).toEqual([]);
   });
 
-  it('the kustomization lists exactly the manifests in deploy/k8s', () => {
+  it('the kustomization lists exactly the manifests in deploy/k8s, but not the example Secret', () => {
     const k = parse(readFileSync(join(DEPLOY, 'k8s', 'kustomization.yaml'), 'utf8'));
-    const present = readdirSync(join(DEPLOY, 'k8s')).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml');
+    const present = readdirSync(join(DEPLOY, 'k8s')).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml' && !n.endsWith('.example.yaml'));
     expect([...k.resources].sort()).toEqual(present.sort());
+  });
+
+  it('applies no placeholder secret by default', () => {
+    const k = parse(readFileSync(join(DEPLOY, 'k8s', 'kustomization.yaml'), 'utf8'));
+    for (const r of k.resources as string[]) {
+      const text = readFileSync(join(DEPLOY, 'k8s', r), 'utf8');
+      expect(text, r).not.toMatch(/REPLACE-ME/);
+      expect(parseAllDocuments(text).map((d) => d.toJS()?.kind), r).not.toContain('Secret');
+    }
   });
 });
 
