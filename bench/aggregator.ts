@@ -56,6 +56,7 @@ function config(address: string, logFile: string, batch: number, fsync: 'always'
     admin: { token_file: null },
     decision_ids: { secret_file: null },
     log: { level: 'silent', decisions_file: null, decisions_max_bytes: 1 },
+    notifications: { webhooks: [], kubernetes_events: 'off', timeout_ms: 1_000, retries: 0, queue: 1, settle_ms: 0 },
   };
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from '../util/version.js';
 import { SumCount } from './sum-count.js';
 
 /**
@@ -11,6 +12,12 @@ export type DecisionReason = 'policy' | 'sticky' | 'forced' | 'fallback' | 'paus
 export type RewardSource = 'response' | 'feedback' | 'default';
 export type ArmStateName = 'active' | 'quarantined' | 'paused';
 export const ARM_STATES: readonly ArmStateName[] = ['active', 'quarantined', 'paused'];
+/** `class` of envoy_bandit_responses_total: index = floor(status / 100); 0 for no valid status. */
+export const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+export function statusClass(status: number): StatusClass {
+  return status >= 100 && status < 600 ? STATUS_CLASSES[Math.floor(status / 100)]! : 'none';
+}
 
 export interface Metrics {
   registry: Registry;
@@ -33,6 +40,16 @@ export interface Metrics {
   gossipRounds: Counter<'outcome'>;
   gossipPeers: Gauge<'state'>;
   stateStaleness: Gauge<'peer'>;
+  responses: Counter<'route' | 'arm' | 'class'>;
+  /** Guardrail rule readings and their limits (error rules as ratios, latency rules in seconds). */
+  guardrailValue: Gauge<'route' | 'arm' | 'rule'>;
+  guardrailLimit: Gauge<'route' | 'arm' | 'rule'>;
+  buildInfo: Gauge<'version' | 'node'>;
+  configReloads: Counter<'outcome'>;
+  configLastReload: Gauge;
+  configLastReloadOk: Gauge;
+  snapshotWrites: Counter<'outcome'>;
+  notifications: Counter<'target' | 'outcome'>;
 }
 
 const PREFIX = 'envoy_bandit_';
@@ -48,7 +65,7 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     for (const n of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(PREFIX + n);
   }
   const r = [registry];
-  return {
+  const m: Metrics = {
     registry,
     decisions: new Counter({ name: `${PREFIX}decisions_total`, help: 'Routing decisions by route, arm and reason.', labelNames: ['route', 'arm', 'reason'], registers: r }),
     decisionDuration: new Histogram({ name: `${PREFIX}decision_duration_seconds`, help: 'Time to decide a request in the sidecar.', labelNames: ['route'], buckets: DECISION_BUCKETS, registers: r }),
@@ -68,5 +85,17 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     gossipRounds: new Counter({ name: `${PREFIX}gossip_rounds_total`, help: 'Gossip exchanges by outcome.', labelNames: ['outcome'], registers: r }),
     gossipPeers: new Gauge({ name: `${PREFIX}gossip_peers`, help: 'Known gossip peers by state.', labelNames: ['state'], registers: r }),
     stateStaleness: new Gauge({ name: `${PREFIX}state_staleness_seconds`, help: 'Seconds since the peer slot last advanced.', labelNames: ['peer'], registers: r }),
+    responses: new Counter({ name: `${PREFIX}responses_total`, help: 'Upstream responses by route, arm and status class (none: no valid status).', labelNames: ['route', 'arm', 'class'], registers: r }),
+    guardrailValue: new Gauge({ name: `${PREFIX}guardrail_value`, help: 'Guardrail rule reading now (error rules: ratio; latency rules: seconds).', labelNames: ['route', 'arm', 'rule'], registers: r }),
+    guardrailLimit: new Gauge({ name: `${PREFIX}guardrail_limit`, help: 'Guardrail rule limit now; the arm trips when the value exceeds it.', labelNames: ['route', 'arm', 'rule'], registers: r }),
+    buildInfo: new Gauge({ name: `${PREFIX}build_info`, help: 'Always 1; the version of envoy-bandit and of Node.js.', labelNames: ['version', 'node'], registers: r }),
+    configReloads: new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Config reloads by outcome (success, failure).', labelNames: ['outcome'], registers: r }),
+    configLastReload: new Gauge({ name: `${PREFIX}config_last_reload_success_timestamp_seconds`, help: 'When the config was last loaded successfully (start or reload).', registers: r }),
+    configLastReloadOk: new Gauge({ name: `${PREFIX}config_last_reload_successful`, help: '1 when the last reload succeeded (or none was tried), 0 when it was rejected.', registers: r }),
+    snapshotWrites: new Counter({ name: `${PREFIX}snapshot_writes_total`, help: 'State snapshot writes by outcome (ok, failed).', labelNames: ['outcome'], registers: r }),
+    notifications: new Counter({ name: `${PREFIX}notifications_total`, help: 'Notification deliveries by target (webhook, kubernetes) and outcome (sent, failed, dropped).', labelNames: ['target', 'outcome'], registers: r }),
   };
+  m.buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
+  m.configLastReloadOk.set(1);
+  return m;
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ConfigIssue } from '../config/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
+import type { EventSink } from '../notify/events.js';
 import type { FeedbackAnswer, FeedbackManager } from '../reward/feedback.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { armStateOf, refreshArmGauges } from '../runtime/gauges.js';
@@ -68,7 +69,7 @@ type RouteAction = 'pause' | 'resume' | 'freeze' | 'reset';
 const MODE_OF: Record<Exclude<RouteAction, 'reset'>, 'active' | 'paused' | 'frozen'> = { pause: 'paused', resume: 'active', freeze: 'frozen' };
 
 /** /v1/routes and its mutations. */
-export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger: Logger): AdminRoute[] {
+export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger: Logger, events: EventSink | null = null): AdminRoute[] {
   const refresh = () => {
     if (metrics) refreshArmGauges(engine, metrics);
   };
@@ -87,6 +88,7 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
       if (action === 'reset') engine.reset(name);
       else engine.setMode(name, MODE_OF[action]);
       refresh();
+      if ((action === 'pause' || action === 'resume') && before !== route.mode) events?.publish({ kind: action, scope: 'local', route: name, caller: req.caller });
       audit(logger, req, action, { route: name }, 'ok', { mode_before: before, mode: route.mode });
       return { status: 200, body: { route: name, action, mode: route.mode, previous_mode: before } };
     },
@@ -111,6 +113,7 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
       if (action === 'quarantine') engine.quarantineArm(name, arm, 'manual');
       else engine.releaseArm(name, arm);
       refresh();
+      events?.publish({ kind: action, scope: 'local', route: name, arm, how: 'operator', caller: req.caller });
       const state = armStateOf(engine, name, a);
       audit(logger, req, action, { route: name, arm }, 'ok', { state });
       return { status: 200, body: { route: name, arm, action, state } };
@@ -200,6 +203,6 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
 
 /** Registers /v1/routes and the route and arm mutations on the admin server. */
 export const adminRoutesComponent: ComponentFactory = (ctx) => {
-  for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger)) ctx.admin.add(r);
+  for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger, ctx.events)) ctx.admin.add(r);
   return { name: 'admin-routes', start: async () => {}, stop: async () => {} };
 };

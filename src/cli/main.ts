@@ -4,6 +4,7 @@
  * is added by dropping `src/cli/<name>.ts` exporting `run(argv, io)` and a row
  * in COMMANDS.
  */
+import { VERSION } from '../util/version.js';
 import { processIo, type CliIo } from './io.js';
 
 /** 0 ok, 1 bad config or usage, 2 runtime failure (contract section 1). */
@@ -49,7 +50,7 @@ export function usage(commands: Readonly<Record<string, CommandSpec>> = COMMANDS
     'commands:',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    'server commands take --config FILE and --log-level LEVEL',
+    'server commands take --config FILE and --log-level LEVEL; --version prints the version',
     "run 'envoy-bandit <command> --help' for a command's flags",
   ];
 }
@@ -79,6 +80,10 @@ export async function main(argv: string[], io: CliIo = processIo(), commands: Re
   if (name === undefined) {
     for (const line of usage(commands)) io.stderr(line);
     return EXIT_USAGE;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.stdout(`envoy-bandit ${VERSION} (node ${process.versions.node})`);
+    return EXIT_OK;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     if (name === 'help' && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) return main([rest[0], '--help'], io, commands);

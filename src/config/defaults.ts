@@ -72,6 +72,23 @@ export const DEFAULT_GOSSIP_INTERVAL_MS = 1_000;
 export const DEFAULT_GOSSIP_FANOUT = 2;
 export const DEFAULT_GOSSIP_SYNC_TIMEOUT_MS = 5_000;
 
+// --- notifications (webhooks off unless configured; Kubernetes Events when in a cluster) ---
+export const WEBHOOK_FORMATS = ['generic', 'slack', 'alertmanager'] as const;
+export const NOTIFY_EVENT_KINDS = ['quarantine', 'probe_failed', 'release', 'pause', 'resume', 'reload'] as const;
+export const DEFAULT_WEBHOOK_FORMAT = 'generic' as const;
+export const DEFAULT_KUBERNETES_EVENTS = 'auto' as const;
+export const DEFAULT_NOTIFY_TIMEOUT_MS = 5_000;
+export const DEFAULT_NOTIFY_RETRIES = 3;
+/** First retry after 500 ms, then 1 s, 2 s. */
+export const DEFAULT_NOTIFY_BACKOFF_MS = 500;
+export const DEFAULT_NOTIFY_QUEUE = 1_000;
+/**
+ * How long a guardrail trip waits before its replica decides whether it is
+ * the one to report it: long enough for a peer's earlier trip to arrive by
+ * gossip (two rounds at the default 1 s interval).
+ */
+export const DEFAULT_NOTIFY_SETTLE_MS = 2_000;
+
 // --- state, logs ---
 export const DEFAULT_STATE_INTERVAL_MS = 10_000;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';

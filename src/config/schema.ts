@@ -326,6 +326,38 @@ const gossipSchema = z
   })
   .transform(({ interval, sync_timeout, ...rest }) => ({ ...rest, interval_ms: interval, sync_timeout_ms: sync_timeout }));
 
+const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `invalid URL ${describeValue(iss.input)}: expected http://… or https://…` },
+);
+
+const notificationsSchema = z
+  .strictObject({
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: httpUrl,
+          format: z.enum(D.WEBHOOK_FORMATS).default(D.DEFAULT_WEBHOOK_FORMAT),
+          events: z.array(z.enum(D.NOTIFY_EVENT_KINDS)).min(1).default([...D.NOTIFY_EVENT_KINDS]),
+          bearer_token_file: filePath.nullable().default(null),
+        }),
+      )
+      .default([]),
+    kubernetes_events: z.enum(['auto', 'off']).default(D.DEFAULT_KUBERNETES_EVENTS),
+    timeout: duration().default(D.DEFAULT_NOTIFY_TIMEOUT_MS),
+    retries: z.int().min(0).max(10).default(D.DEFAULT_NOTIFY_RETRIES),
+    queue: z.int().min(1).max(100_000).default(D.DEFAULT_NOTIFY_QUEUE),
+    settle: duration({ allowZero: true }).default(D.DEFAULT_NOTIFY_SETTLE_MS),
+  })
+  .transform(({ timeout, settle, ...rest }) => ({ ...rest, timeout_ms: timeout, settle_ms: settle }));
+
 export interface SchemaOptions {
   /** replica_id when the config gives none. */
   hostname: string;
@@ -363,6 +395,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         decisions_max_bytes: z.int().min(1).default(D.DEFAULT_DECISIONS_MAX_BYTES),
       })
       .prefault({}),
+    notifications: notificationsSchema.prefault({}),
   });
 }
 

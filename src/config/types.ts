@@ -113,6 +113,23 @@ export interface GossipConfig {
   sync_timeout_ms: DurationMs;
 }
 
+export interface WebhookConfig {
+  url: string;
+  format: 'generic' | 'slack' | 'alertmanager';
+  events: Array<'quarantine' | 'probe_failed' | 'release' | 'pause' | 'resume' | 'reload'>;
+  bearer_token_file: string | null;
+}
+
+export interface NotificationsConfig {
+  webhooks: WebhookConfig[];
+  /** auto: post Kubernetes Events when running in a cluster; off: never. */
+  kubernetes_events: 'auto' | 'off';
+  timeout_ms: DurationMs;
+  retries: number;
+  queue: number;
+  settle_ms: DurationMs;
+}
+
 export interface Config {
   replica_id: string;
   listen: {
@@ -132,6 +149,7 @@ export interface Config {
   /** HMAC key for decision ids; generated at start (with a warning) when absent. */
   decision_ids: { secret_file: string | null };
   log: { level: LogLevel; decisions_file: string | null; decisions_max_bytes: number };
+  notifications: NotificationsConfig;
 }
 
 /** One problem in a config, with the path of the bad field: `routes[0].arms[1].cluster`. */

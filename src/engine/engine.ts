@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderList } from '../extproc/handler.js';
-import type { DecisionReason, Metrics, RewardSource } from '../admin/metrics.js';
+import { statusClass, type DecisionReason, type Metrics, type RewardSource } from '../admin/metrics.js';
 import { chooseWithFloor, propensitiesWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
@@ -325,7 +325,11 @@ export class Engine {
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
     if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id);
     const m = this.opts.metrics;
-    if (m) m.upstreamLatency.observe({ route: route.name, arm: route.armNames[d.arm]! }, latency / 1000);
+    if (m) {
+      const arm = route.armNames[d.arm]!;
+      m.upstreamLatency.observe({ route: route.name, arm }, latency / 1000);
+      m.responses.inc({ route: route.name, arm, class: statusClass(status) });
+    }
     for (const o of this.observers) o.onOutcome?.(d, outcome);
     return outcome;
   }

@@ -4,6 +4,7 @@ import { registerArmReadings } from '../admin/route-info.js';
 import type { Config, GuardrailsConfig } from '../config/types.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
+import type { EventSink } from '../notify/events.js';
 import type { Clock } from '../util/clock.js';
 import { ArmGuard, type GuardReadings } from './arm-guard.js';
 import type { RuleReading, Verdict } from './verdict.js';
@@ -49,6 +50,8 @@ export interface GuardrailsOptions {
   clock: Clock;
   metrics: Metrics | null;
   logger: Logger | null;
+  /** Where quarantines and releases are published for notifications (none: not published). */
+  events?: EventSink | null;
 }
 
 /** Outside the route's success set, or any 5xx (Envoy's local replies too), or no valid status (0). */
@@ -168,7 +171,10 @@ export class Guardrails implements EngineObserver {
     engine.refreshEligibility(route, now);
     if (!route.eligible[a]) {
       const until = this.flagsUntil(route, a, now);
-      if (t.phase !== 'quarantined') this.enterQuarantine(rt, t, until);
+      if (t.phase !== 'quarantined') {
+        this.publishPeerQuarantine(rt, t, route, a, now, until);
+        this.enterQuarantine(rt, t, until);
+      }
       else t.flagUntil = Math.max(t.flagUntil, until);
       return false;
     }
@@ -188,6 +194,25 @@ export class Guardrails implements EngineObserver {
       this.opts.logger?.info({ route: rt.name, arm: t.arm }, 'arm released by hand; guardrail baseline reset');
     }
     return true;
+  }
+
+  /** The arm went into quarantine by a flag this replica did not raise just now (a peer, an operator). */
+  private publishPeerQuarantine(rt: RouteTrack, t: ArmTrack, route: RouteRuntime, a: number, now: number, until: number): void {
+    const events = this.opts.events;
+    if (!events) return;
+    const flags = this.opts.engine.quarantineFlags(route, a, now);
+    const first = flags.reduce<(typeof flags)[number] | undefined>((m, f) => (m === undefined || f.since < m.since ? f : m), undefined);
+    events.publish({
+      kind: t.phase === 'probation' ? 'probe_failed' : 'quarantine',
+      scope: 'fleet',
+      origin: 'peer',
+      route: rt.name,
+      arm: t.arm,
+      rule: first?.rule ?? 'unknown',
+      since: first?.since ?? now,
+      until,
+      readings: [],
+    });
   }
 
   private enterQuarantine(rt: RouteTrack, t: ArmTrack, until: number): void {
@@ -231,6 +256,17 @@ export class Guardrails implements EngineObserver {
     }
     if (probation) t.failures++;
     this.opts.engine.quarantineArm(rt.name, t.arm, v.rule, until);
+    this.opts.events?.publish({
+      kind: probation ? 'probe_failed' : 'quarantine',
+      scope: 'fleet',
+      origin: 'trip',
+      route: rt.name,
+      arm: t.arm,
+      rule: v.rule,
+      since: now,
+      until,
+      readings: t.guard.ruleReadings(now).map((r) => ({ rule: r.rule, value: r.value, limit: r.limit, samples: r.samples })),
+    });
     this.enterQuarantine(rt, t, until);
     this.opts.logger?.warn(fields, 'guardrail trip; arm quarantined');
   }
@@ -243,6 +279,7 @@ export class Guardrails implements EngineObserver {
     t.guard.endProbation();
     t.phase = 'active';
     t.failures = 0;
+    this.opts.events?.publish({ kind: 'release', scope: 'fleet', route: rt.name, arm: t.arm, how: 'probation_passed' });
     this.opts.logger?.info({ route: rt.name, arm: t.arm, samples: v.samples }, 'guardrail release: arm passed probation');
   }
 

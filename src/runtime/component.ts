@@ -3,6 +3,7 @@ import type { AdminServer } from '../admin/http.js';
 import type { Metrics } from '../admin/metrics.js';
 import type { Config } from '../config/types.js';
 import type { Engine } from '../engine/engine.js';
+import type { EventBus } from '../notify/events.js';
 import type { ReplicaState } from '../state/replica-state.js';
 import type { Clock } from '../util/clock.js';
 
@@ -16,6 +17,8 @@ export interface SidecarContext {
   clock: Clock;
   admin: AdminServer;
   env: NodeJS.ProcessEnv;
+  /** Operational events (quarantine, release, pause, reload) for notifications. */
+  events: EventBus;
 }
 
 /**

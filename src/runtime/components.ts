@@ -6,9 +6,11 @@ import { rewardStreamComponent } from '../aggregator/component.js';
 import { decisionLogComponent } from '../log/decision-log.js';
 import { feedbackComponent } from '../reward/feedback.js';
 import { adminRoutesComponent } from '../admin/routes.js';
+import { notifyComponent } from '../notify/component.js';
 
 /**
  * The sidecar's components in start order. The snapshot loads first so that
- * everything after it (gossip, guardrails) sees the restored state.
+ * everything after it (gossip, guardrails) sees the restored state;
+ * notifications start first so they hear everything the others publish.
  */
-export const COMPONENTS: readonly ComponentFactory[] = [snapshotComponent, gossipComponent, rewardStreamComponent, decisionLogComponent, feedbackComponent, guardrailsComponent, adminRoutesComponent];
+export const COMPONENTS: readonly ComponentFactory[] = [notifyComponent, snapshotComponent, gossipComponent, rewardStreamComponent, decisionLogComponent, feedbackComponent, guardrailsComponent, adminRoutesComponent];

@@ -19,6 +19,20 @@ function immutableChanges(prev: Config, next: Config): ConfigIssue[] {
  * routes and arms that remain.
  */
 export async function reloadFromFile(sidecar: Sidecar, path: string, env: NodeJS.ProcessEnv): Promise<ReloadResult> {
+  const result = await tryReload(sidecar, path, env);
+  const m = sidecar.metrics;
+  m.configReloads.inc({ outcome: result.ok ? 'success' : 'failure' });
+  m.configLastReloadOk.set(result.ok ? 1 : 0);
+  if (result.ok) m.configLastReload.set(sidecar.ctx.clock.now() / 1000);
+  sidecar.ctx.events.publish(
+    result.ok
+      ? { kind: 'reload', scope: 'local', outcome: 'success', routes: result.routes }
+      : { kind: 'reload', scope: 'local', outcome: 'failure', issues: result.issues.map((i) => `${i.path}: ${i.message}`) },
+  );
+  return result;
+}
+
+async function tryReload(sidecar: Sidecar, path: string, env: NodeJS.ProcessEnv): Promise<ReloadResult> {
   const res = await loadConfigFile(path, { env });
   if (!res.ok) return { ok: false, issues: res.error };
   const issues = immutableChanges(sidecar.ctx.config, res.value);

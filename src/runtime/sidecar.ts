@@ -14,6 +14,7 @@ import { createRng, randomSeed } from '../util/rng.js';
 import type { SidecarComponent, SidecarContext } from './component.js';
 import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
+import { EventBus } from '../notify/events.js';
 import { reloadFromFile } from './reload.js';
 import { readSecret } from '../util/secret.js';
 import { isLoopback, parseAddress } from '../config/address.js';
@@ -106,6 +107,7 @@ export class Sidecar {
       clock,
       admin: this.admin,
       env: opts.env ?? process.env,
+      events: new EventBus(),
     };
     const configPath = opts.configPath;
     if (configPath) this.admin.add(reloadRoute(() => reloadFromFile(this, configPath, this.ctx.env), opts.logger));
@@ -146,6 +148,7 @@ export class Sidecar {
     this.addresses.extProc = bound.address;
     this.listening = true;
     refreshArmGauges(this.engine, this.metrics);
+    this.metrics.configLastReload.set(this.ctx.clock.now() / 1000);
     this.gaugeTimer = setInterval(() => refreshArmGauges(this.engine, this.metrics), GAUGE_REFRESH_MS);
     this.gaugeTimer.unref();
     log.info({ replica: this.ctx.config.replica_id, ext_proc: this.addresses.extProc, admin: this.addresses.admin, routes: this.engine.routes.map((r) => r.name) }, 'envoy-bandit sidecar started');

@@ -10,7 +10,13 @@ export const snapshotComponent: ComponentFactory = (ctx) => {
   const write = () => {
     writing = writing
       .then(() => writeSlotFile(file, ctx.state.ownSlot()))
-      .catch((err: unknown) => ctx.logger.error({ err, file }, 'state snapshot write failed'));
+      .then(
+        () => ctx.metrics.snapshotWrites.inc({ outcome: 'ok' }),
+        (err: unknown) => {
+          ctx.metrics.snapshotWrites.inc({ outcome: 'failed' });
+          ctx.logger.error({ err, file }, 'state snapshot write failed');
+        },
+      );
     return writing;
   };
   return {

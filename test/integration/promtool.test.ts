@@ -80,6 +80,13 @@ describe('metrics after real traffic', () => {
       /envoy_bandit_arm_traffic_share\{route="chat",arm="c"\} [\d.e-]+/,
       /envoy_bandit_arm_state\{route="chat",arm="c",state="active"\} 1/,
       /envoy_bandit_decision_log_lines_total\{outcome="written"\} \d+/,
+      /envoy_bandit_responses_total\{route="chat",arm="[ac]",class="2xx"\} \d+/,
+      /envoy_bandit_responses_total\{route="chat",arm="[ac]",class="5xx"\} \d+/,
+      /envoy_bandit_guardrail_value\{route="chat",arm="[ac]",rule="error_rate"\} [\d.e-]+/,
+      /envoy_bandit_guardrail_limit\{route="chat",arm="[ac]",rule="error_rate"\} 0\.2/,
+      /envoy_bandit_guardrail_limit\{route="chat",arm="[ac]",rule="latency_p95"\} 2/,
+      /envoy_bandit_build_info\{version="\d+\.\d+\.\d+",node="[\d.]+"\} 1/,
+      /envoy_bandit_config_last_reload_success_timestamp_seconds \d+/,
     ]) {
       expect(text).toMatch(needle);
     }
