@@ -172,9 +172,21 @@ describe('deploy/grafana/envoy-bandit.json', () => {
       'envoy_bandit_aggregator_buffer',
       'envoy_bandit_gossip_peers',
       'envoy_bandit_state_staleness_seconds',
+      'envoy_bandit_responses_total',
+      'envoy_bandit_guardrail_value',
+      'envoy_bandit_guardrail_limit',
+      'envoy_bandit_build_info',
+      'envoy_bandit_config_reloads_total',
+      'envoy_bandit_config_last_reload_success_timestamp_seconds',
     ]) {
       expect(used.has(n), n).toBe(true);
     }
+    // Envoy's own fail-open counters (names as Envoy 1.40 exports them; see test/deploy/prometheus-rules.test.ts)
+    expect(text).toContain('envoy_http_ext_proc_failure_mode_allowed');
+    // namespace and pod variables, applied to every query
+    expect(dash.templating.list.map((v: any) => v.name)).toEqual(expect.arrayContaining(['namespace', 'pod', 'route']));
+    const all = dash.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr as string));
+    for (const e of all) for (const sel of e.match(/envoy_[a-z_]+\{[^}]*\}/g) ?? [e]) expect(sel, e).toContain('namespace=~"$namespace",pod=~"$pod"');
     const exprs = dash.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr as string));
     expect(exprs.length).toBeGreaterThan(10);
     for (const e of exprs) expect(e.split('(').length).toBe(e.split(')').length);
