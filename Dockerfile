@@ -4,7 +4,10 @@
 #   docker run --rm -v $PWD/examples:/cfg envoy-bandit validate --config /cfg/minimal.yaml
 # (The demo needs Envoy and runs from a checkout: `npm run demo`.)
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 22 LTS (maintained until April 2027), pinned by digest: the same bytes on every build.
+# Node 24's image bundles npm 11, which rejects this lockfile; 22 bundles npm 10.
+# Refresh with: docker buildx imagetools inspect node:22-bookworm-slim (the index digest).
+ARG NODE_IMAGE=node:22-bookworm-slim@sha256:43ac6c60b8f89723f746e8a92ce91abd5017e627ce1ddfe4238355d3a30b772c
 
 # ---- build: compile TypeScript to dist/ ----
 FROM ${NODE_IMAGE} AS build
@@ -24,6 +27,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist/src ./dist/src
 COPY bin ./bin
+COPY LICENSE CHANGELOG.md ./
 COPY proto ./proto
 COPY envoy ./envoy
 COPY examples ./examples
@@ -39,5 +43,8 @@ EXPOSE 50051 9464 7946 50061
 ENV ADMIN_PORT=9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.ADMIN_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+LABEL org.opencontainers.image.title="envoy-bandit" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="node:22-bookworm-slim"
 ENTRYPOINT ["envoy-bandit"]
 CMD ["--help"]

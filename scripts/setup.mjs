@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Set-up for tests, benchmarks and the demo: the locked npm dependencies
 // (install-deps.mjs), Envoy 1.40 into .tools/ (see
-// setup-envoy.mjs) and the Debian tools the suite uses (promtool; wrk and hey
-// for benchmarks). Installs what is missing when running as root; otherwise
+// setup-envoy.mjs), helm and kubectl-validate into .tools/bin (setup-go-tools.mjs)
+// and the Debian tools the suite uses (promtool; wrk and hey for benchmarks). Installs what is missing when running as root; otherwise
 // says exactly what to install.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,10 @@ if (deps.status !== 0) process.exit(deps.status ?? 1);
 
 const envoy = spawnSync(process.execPath, [join(root, 'scripts/setup-envoy.mjs')], { stdio: 'inherit' });
 if (envoy.status !== 0) process.exit(envoy.status ?? 1);
+
+// helm and kubectl-validate for the chart tests (built from the Go module proxy, once).
+const goTools = spawnSync(process.execPath, [join(root, 'scripts/setup-go-tools.mjs')], { stdio: 'inherit' });
+if (goTools.status !== 0) process.exit(goTools.status ?? 1);
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const missing = want.filter((c) => !has(c));

@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const NPM_TIMEOUT_MS = 80_000;
-/** The npm major bundled with the Dockerfile's base image (node:20). */
+/** The npm major bundled with the Dockerfile's base image (node:22). */
 const IMAGE_NPM_MAJOR = '10';
 
 interface Instruction {
@@ -64,8 +64,8 @@ describe('Dockerfile structure', () => {
     expect(froms.length).toBeGreaterThanOrEqual(2);
     expect(froms.some((f) => / AS build$/i.test(f))).toBe(true);
     expect(froms.at(-1)).toMatch(/ AS runtime$/i);
-    // IMAGE_NPM_MAJOR below assumes this base image.
-    expect(dockerfile).toMatch(/ARG NODE_IMAGE=node:20-/);
+    // A supported LTS, pinned by digest; IMAGE_NPM_MAJOR below assumes this base image.
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22-bookworm-slim@sha256:[0-9a-f]{64}$/m);
   });
 
   it('builds with npm ci + npm run build and installs only production deps in the runtime', () => {
@@ -115,7 +115,7 @@ describe('Dockerfile steps, replayed without Docker', () => {
     const ci = join(dir, 'ci');
     mkdirSync(ci);
     for (const f of ['package.json', 'package-lock.json']) cpSync(join(ROOT, f), join(ci, f));
-    // The image runs the npm its node:20 base bundles (10.x); use that major here too, so this
+    // The image runs the npm its node:22 base bundles (10.x); use that major here too, so this
     // replays the image's step. (npm 11 is stricter about lock entries for other platforms.)
     const local = spawnSync('npm', ['--version'], { encoding: 'utf8' }).stdout.trim();
     const [cmd, pre] = local.startsWith(`${IMAGE_NPM_MAJOR}.`) ? ['npm', []] : ['npx', ['-y', `npm@${IMAGE_NPM_MAJOR}`]];

@@ -24,7 +24,8 @@ function walk(dir: string): string[] {
   });
 }
 
-const yamlFiles = walk(DEPLOY).filter((p) => /\.ya?ml$/.test(p));
+// Helm templates are not YAML until rendered (test/deploy/helm-chart.test.ts renders them).
+const yamlFiles = walk(DEPLOY).filter((p) => /\.ya?ml$/.test(p) && !p.includes(`${join('helm', 'envoy-bandit', 'templates')}`));
 const k8sObjects: any[] = yamlFiles
   .filter((p) => p.includes(`${join('deploy', 'k8s')}`) && !p.endsWith('kustomization.yaml'))
   .flatMap((p) => parseAllDocuments(readFileSync(p, 'utf8')).map((d) => d.toJS()))
