@@ -38,3 +38,31 @@ export const toJsonl = (rows: readonly object[]): string => rows.map((r) => JSON
 /** Expected reward of each arm averaged over the (equally likely) segments, and of the per-segment best. */
 export const EXPECTED_BEST_FIXED = Math.max(...SEGMENT_ARMS.map((_, i) => SEGMENTS.reduce((s, g) => s + SEGMENT_P[g]![i]!, 0) / 3));
 export const EXPECTED_ORACLE = SEGMENTS.reduce((s, g) => s + Math.max(...SEGMENT_P[g]!), 0) / 3;
+
+import { buildCandidate, type PolicySpec } from '../../src/tools/offline/candidate.js';
+
+/**
+ * The decision log (decision and reward lines, as the sidecar writes them)
+ * of `spec` running live in the segment world for n requests: each decision
+ * carries the context, the arm and the propensity the policy gave it.
+ */
+export function segmentLog(spec: PolicySpec, n: number, seed: number, route = 'chat'): string {
+  const arms = [...SEGMENT_ARMS];
+  const built = buildCandidate(spec, arms, ['x-tenant']);
+  if (!built.ok) throw new Error(JSON.stringify(built.error));
+  const p = built.value;
+  const rng = createRng(seed + 1000);
+  const rows = segmentRows(n, seed);
+  const probs = new Float64Array(arms.length);
+  const lines: string[] = [];
+  rows.forEach((row, i) => {
+    p.propensities(row.context, probs);
+    const a = p.choose(row.context, rng);
+    const id = `d${i}`;
+    const reward = row.rewards[arms[a]!]!;
+    lines.push(JSON.stringify({ type: 'decision', id, time: 1000 + i, route, arm: arms[a], propensity: probs[a], reason: 'policy', replica: 'r1', context: row.context }));
+    lines.push(JSON.stringify({ type: 'reward', id, time: 1000 + i, route, arm: arms[a], reward, source: 'response' }));
+    p.observe(row.context, a, reward);
+  });
+  return lines.join('\n') + '\n';
+}
