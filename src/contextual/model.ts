@@ -154,36 +154,30 @@ export class LinearArm {
     this.version++;
   }
 
-  /** θᵀx over the nonzero positions of x. */
-  mean(x: Float64Array, nz: Int32Array, nnz: number): number {
+  /** θᵀx, given x's nonzero positions nz[0..nnz) and their values xv (packed). */
+  mean(xv: Float64Array, nz: Int32Array, nnz: number): number {
     const theta = this.theta;
     let s = 0;
-    for (let p = 0; p < nnz; p++) {
-      const i = nz[p]!;
-      s += theta[i]! * x[i]!;
-    }
+    for (let p = 0; p < nnz; p++) s += theta[nz[p]!]! * xv[p]!;
     return s;
   }
 
   /**
-   * xᵀ M x over the nonzero positions of x: the model's variance of θᵀx (in
-   * units of the noise). M is symmetric, so the upper triangle is enough:
-   * nnz(nnz+1)/2 multiply-adds (153 for 17 nonzeros).
+   * xᵀ M x over x's nonzero positions nz with packed values xv: the model's
+   * variance of θᵀx (in units of the noise). M is symmetric, so the upper
+   * triangle is enough: nnz(nnz+1)/2 multiply-adds (153 for 17 nonzeros).
    */
-  variance(x: Float64Array, nz: Int32Array, nnz: number): number {
+  variance(xv: Float64Array, nz: Int32Array, nnz: number): number {
     const { d, M } = this;
     let diag = 0;
     let off = 0;
     for (let p = 0; p < nnz; p++) {
       const i = nz[p]!;
-      const xi = x[i]!;
+      const xi = xv[p]!;
       const row = i * d;
       diag += M[row + i]! * xi * xi;
       let t = 0;
-      for (let q = p + 1; q < nnz; q++) {
-        const j = nz[q]!;
-        t += M[row + j]! * x[j]!;
-      }
+      for (let q = p + 1; q < nnz; q++) t += M[row + nz[q]!]! * xv[q]!;
       off += xi * t;
     }
     const s = diag + 2 * off;

@@ -18,6 +18,8 @@ export const DEFAULT_LINTS_V = 0.5;
 export class Context {
   readonly x: Float64Array;
   readonly nz: Int32Array;
+  /** xv[p] = x[nz[p]]: the nonzero values, packed. */
+  readonly xv: Float64Array;
   nnz = 0;
   /** Content hash of x (seeds Monte-Carlo propensities); set by index(). */
   hash = 0;
@@ -25,6 +27,7 @@ export class Context {
   constructor(readonly dim: number) {
     this.x = new Float64Array(dim);
     this.nz = new Int32Array(dim);
+    this.xv = new Float64Array(dim);
   }
 
   /** Call after writing x: records the nonzero positions. */
@@ -34,6 +37,7 @@ export class Context {
     for (let i = 0; i < this.dim; i++) {
       const v = this.x[i]!;
       if (v !== 0) {
+        this.xv[n] = v;
         this.nz[n++] = i;
         h = Math.imul(h ^ i, 0x01000193);
         h = Math.imul(h ^ ((v * 1e6) | 0), 0x01000193);
@@ -81,7 +85,7 @@ export class LinUcbPolicy implements ContextualPolicy {
     const s = this.scores.get(k);
     for (let p = 0; p < k; p++) {
       const m = arms[armIndex[p]!]!;
-      s[p] = m.mean(ctx.x, ctx.nz, ctx.nnz) + this.alpha * Math.sqrt(m.variance(ctx.x, ctx.nz, ctx.nnz));
+      s[p] = m.mean(ctx.xv, ctx.nz, ctx.nnz) + this.alpha * Math.sqrt(m.variance(ctx.xv, ctx.nz, ctx.nnz));
     }
     return s;
   }
@@ -121,8 +125,8 @@ export class LinTsPolicy implements ContextualPolicy {
     const sd = this.sd.get(k);
     for (let p = 0; p < k; p++) {
       const m = arms[armIndex[p]!]!;
-      mu[p] = m.mean(ctx.x, ctx.nz, ctx.nnz);
-      sd[p] = this.v * Math.sqrt(m.variance(ctx.x, ctx.nz, ctx.nnz));
+      mu[p] = m.mean(ctx.xv, ctx.nz, ctx.nnz);
+      sd[p] = this.v * Math.sqrt(m.variance(ctx.xv, ctx.nz, ctx.nnz));
     }
   }
 

@@ -71,6 +71,31 @@ describe('LinearArm', () => {
     }
   });
 
+  it('the sparse paths (update and variance over the nonzeros) agree with the dense ones', () => {
+    const dense = new LinearArm(d, 1);
+    const sparse = new LinearArm(d, 1);
+    const rng = createRng(8);
+    const x = new Float64Array(d);
+    const nz = new Int32Array(d);
+    const xv = new Float64Array(d);
+    for (let t = 0; t < 300; t++) {
+      x.fill(0);
+      x[0] = 1;
+      x[1 + Math.floor(rng.next() * 3)] = 1;
+      x[5] = rng.next();
+      let nnz = 0;
+      for (let i = 0; i < d; i++) if (x[i] !== 0) { xv[nnz] = x[i]!; nz[nnz++] = i; }
+      const r = rng.next();
+      dense.add(x, r);
+      sparse.add(x, r, 1, nz, nnz);
+      let quad = 0;
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) quad += x[i]! * sparse.M[i * d + j]! * x[j]!;
+      expect(sparse.variance(xv, nz, nnz)).toBeCloseTo(quad, 12);
+    }
+    for (let i = 0; i < d; i++) expect(sparse.theta[i]).toBeCloseTo(dense.theta[i]!, 12);
+    for (let i = 0; i < d * d; i++) expect(sparse.M[i]).toBeCloseTo(dense.M[i]!, 12);
+  });
+
   it('scale() shrinks the evidence: the variance of a prediction grows back toward the prior', () => {
     const arm = new LinearArm(2, 1);
     const x = Float64Array.of(1, 1);
