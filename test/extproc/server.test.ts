@@ -52,7 +52,7 @@ describe.each(TRANSPORTS)('ext_proc server (%s) with a grpc-js fake Envoy', (tra
 
   beforeAll(async () => {
     handler = new ScriptedHandler();
-    server = createExtProcServer({
+    server = createExtProcServer<string>({
       handler: {
         onRequestHeaders: (h, s) => handler.onRequestHeaders(h, s),
         onResponseHeaders: (h, s) => handler.onResponseHeaders(h, s),
