@@ -58,7 +58,7 @@ const median = (xs: number[]): number => {
 const quarantined = (s: Sidecar, arm: string) => {
   const route = s.engine.route('chat')!;
   s.engine.refreshEligibility(route, s.engine.clock.now());
-  return route.eligible[route.armIndex.get(arm)!] === 0;
+  return route.eligibility.eligible[route.armIndex.get(arm)!] === 0;
 };
 
 describe('notifications across two replicas behind real Envoy', () => {
