@@ -10,6 +10,8 @@ import { routeShapes, type ReplicaState } from '../state/replica-state.js';
 import type { ArmFlag } from '../state/snapshot.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
+import { randomBytes } from 'node:crypto';
+import { PinCodec } from '../sticky/pin.js';
 import { RouteRuntime } from './route-runtime.js';
 
 export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
@@ -33,6 +35,10 @@ export interface Decision {
   startedAt: number;
   /** Probability this arm had of being chosen, when known (decision log). */
   propensity: number | undefined;
+  /** Sticky session hash (0: none, or the route is not sticky). */
+  session: number;
+  /** The client's echoed pin, when valid, fresh and for this arm (sent back unchanged). */
+  echoedPin: string | undefined;
 }
 
 export interface Outcome {
@@ -80,6 +86,8 @@ export interface EngineOptions {
   metrics: Metrics | null;
   logger: Logger | null;
   ids: DecisionIdCodec;
+  /** Signs sticky pins; a fleet shares its key (derived from the decision-id secret). Random when absent. */
+  pins?: PinCodec;
 }
 
 /**
@@ -97,10 +105,15 @@ export class Engine {
   private readonly propCache = new Map<RouteRuntime, { at: number; shares: Float64Array }>();
   needPropensity = false;
   config: Config;
+  private readonly pins: PinCodec;
+  /** Set by pick(): the sticky session of the request being decided. */
+  private pickedSession = 0;
+  private pickedPin: string | undefined = undefined;
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
     this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.pins = opts.pins ?? new PinCodec(randomBytes(32));
     this.build(opts.config);
   }
 
@@ -124,15 +137,21 @@ export class Engine {
 
   /** Applies a new config; learned state is kept for routes and arms that remain. */
   reload(config: Config): void {
-    const modes = new Map(this.routes.map((r) => [r.name, r.mode]));
+    const previous = new Map(this.routes.map((r) => [r.name, r]));
     this.config = config;
     this.opts.state.reconfigure(routeShapes(config));
     this.build(config);
-    for (const r of this.routes) r.mode = modes.get(r.name) ?? 'active';
+    const now = this.opts.clock.now();
+    for (const r of this.routes) {
+      const old = previous.get(r.name);
+      r.mode = old?.mode ?? 'active';
+      // Sessions keep their arms across a reload (arms that remain, by name).
+      if (old?.sticky && r.sticky) r.sticky.adopt(old.sticky, now);
+    }
   }
 
   private build(config: Config): void {
-    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.opts.clock));
+    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.pins));
     this.byName = new Map(this.routes.map((r) => [r.name, r]));
     this.propCache.clear();
     const maxArms = Math.max(1, ...this.routes.map((r) => r.armNames.length));
@@ -150,6 +169,8 @@ export class Engine {
     const now = this.opts.clock.now();
     let arm: number;
     let reason: DecisionReason;
+    this.pickedSession = 0;
+    this.pickedPin = undefined;
     try {
       [arm, reason] = this.pick(route, headers, now);
     } catch (err) {
@@ -166,6 +187,8 @@ export class Engine {
       time: now,
       startedAt: t0,
       propensity: this.needPropensity ? this.propensityOf(route, arm, reason, now) : undefined,
+      session: this.pickedSession,
+      echoedPin: this.pickedPin,
     };
     const m = this.opts.metrics;
     if (m) {
@@ -185,17 +208,58 @@ export class Engine {
       if (idx !== undefined && route.eligible[idx]) return [idx, 'forced'];
     }
     if (route.eligibleCount === 0) return [route.defaultArm, 'quarantine'];
-    const sessionKey = headers && route.sticky ? route.sticky.keyOf(headers) : undefined;
-    if (sessionKey !== undefined) {
-      const pinned = route.sticky!.get(sessionKey);
-      const idx = pinned === undefined ? undefined : route.armIndex.get(pinned);
-      if (idx !== undefined && route.eligible[idx]) return [idx, 'sticky'];
+    if (headers && route.sticky) {
+      const hit = this.stickyStep(route, headers, now);
+      if (hit) return hit;
     }
     const probing = route.probationCount > 0 ? this.probing(route) : 0;
     const probe = probing > 0 ? this.pickProbation(route, probing) : -1;
     const arm = probe >= 0 ? probe : this.choosePolicyArm(route, probing > 0);
-    if (sessionKey !== undefined) route.sticky!.set(sessionKey, route.armNames[arm]!);
     return [arm, 'policy'];
+  }
+
+  /**
+   * Fleet-wide stickiness: an echoed signed pin, else this replica's table,
+   * else the same first assignment every replica computes (weighted
+   * rendezvous over the route's shares). A pinned arm that is no longer
+   * eligible (quarantined, removed) is re-assigned the same way.
+   */
+  private stickyStep(route: RouteRuntime, headers: HeaderList, now: number): [number, DecisionReason] | undefined {
+    const sticky = route.sticky!;
+    const l = sticky.read(headers, now);
+    const m = this.opts.metrics;
+    if (l.session === 0) {
+      if (l.tooLong) m?.stickyLookups.inc({ route: route.name, outcome: 'key_too_long' });
+      return undefined;
+    }
+    this.pickedSession = l.session;
+    if (l.pinnedArm >= 0 && route.eligible[l.pinnedArm]) {
+      sticky.set(l.session, l.pinnedArm, now);
+      this.pickedPin = l.freshPin;
+      m?.stickyLookups.inc({ route: route.name, outcome: 'pin' });
+      return [l.pinnedArm, 'sticky'];
+    }
+    if (l.pinnedArm < 0 && route.config.sticky!.pin_header && headers.get(route.config.sticky!.pin_header) !== undefined) {
+      m?.stickyLookups.inc({ route: route.name, outcome: 'pin_invalid' });
+    }
+    const known = sticky.get(l.session, now);
+    if (known >= 0 && route.eligible[known]) {
+      m?.stickyLookups.inc({ route: route.name, outcome: 'local' });
+      return [known, 'sticky'];
+    }
+    const arm = sticky.assign(l.session, this.shares(route, now));
+    if (arm < 0) return undefined;
+    sticky.set(l.session, arm, now);
+    m?.stickyLookups.inc({ route: route.name, outcome: 'assigned' });
+    return [arm, 'policy'];
+  }
+
+  /** The pin to send back with a decision's response, or undefined (no session, pins off, or not a sticky decision). */
+  pinFor(d: Decision): string | undefined {
+    const sticky = d.route.sticky;
+    if (d.session === 0 || !sticky || sticky.cfg.pin_header === null) return undefined;
+    if (d.reason !== 'sticky' && d.reason !== 'policy') return undefined;
+    return sticky.pinFor(d.session, d.arm, d.echoedPin, this.opts.clock.now());
   }
 
   /**
