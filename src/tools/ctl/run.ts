@@ -119,7 +119,7 @@ export async function runCtl(cmd: CtlCommand, o: CtlOptions, out: CtlOutput, env
     const path = arm === undefined ? `/v1/routes/${route}/${cmd.verb}` : `/v1/routes/${route}/arms/${arm}/${cmd.verb}`;
     const reply = await clients[0]!.post<Record<string, unknown>>(path);
     if (o.json) out.stdout(JSON.stringify(reply));
-    else if (arm === undefined) out.stdout(`${cmd.verb}: route ${cmd.args[0]} is now ${String(reply.mode)} (was ${String(reply.previous_mode)}) on ${clients[0]!.base}; gossip carries it to the fleet`);
+    else if (arm === undefined) out.stdout(`${cmd.verb}: route ${cmd.args[0]} is now ${String(reply.mode)} (was ${String(reply.previous_mode)}) on ${clients[0]!.base}`);
     else out.stdout(`${cmd.verb}: ${cmd.args[0]}/${cmd.args[1]} is now ${String(reply.state)} on ${clients[0]!.base}`);
     return CTL_EXIT.ok;
   } catch (e) {

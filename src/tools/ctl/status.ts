@@ -181,11 +181,11 @@ export function renderStatus(v: StatusView): string[] {
         ['  ARM', 'STATE', 'SHARE', 'MEAN', 'SAMPLES', 'REPLICAS', multi ? 'AGREE' : ''],
         ...r.arms.map((a) => [
           `  ${a.arm}`,
-          a.state + (a.quarantined_by.length ? ` (by ${a.quarantined_by.join(',')})` : ''),
+          a.quarantined_by.length === 0 ? a.state : `${a.state === 'quarantined' ? 'quarantined' : `${a.state}, quarantined`} by ${a.quarantined_by.join(',')}`,
           pct(a.share),
           a.mean.toFixed(3),
           String(a.samples),
-          a.replicas.length ? a.replicas.join(',') : '-',
+          a.replicas.length === 0 ? '-' : a.replicas.length === v.replicas.length && v.replicas.length > 1 ? `all ${a.replicas.length}` : a.replicas.join(','),
           multi ? (a.disagree.length ? `${a.agree.length}/${a.agree.length + a.disagree.length} (differs: ${a.disagree.join(',')})` : `${a.agree.length}/${a.agree.length}`) : '',
         ]),
       ]),
