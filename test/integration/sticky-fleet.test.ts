@@ -196,23 +196,27 @@ describe('sticky sessions across a fleet of three (Envoy + sidecar) replicas', (
     expect(onQuarantined).toBeGreaterThan(50);
     expect(moved).toBe(onQuarantined);
     console.log(`sticky fleet: ${SESSIONS} sessions × ${REQUESTS}; shares on replica 1 before drift ${before.map((x) => x.toFixed(2)).join('/')}, after ${after.map((x) => x.toFixed(2)).join('/')}; ${onQuarantined} sessions moved off ${QUARANTINED}, all others on one arm; ${failOpen.length} fail-open responses`);
-  }, 120_000);
+  }, 300_000); // ~25 s on a quiet 2-core machine; Envoy ×3 and 10,000 requests slow down a lot under shared load
 
   it('a forged pin picks nothing, and no backend ever sees a pin', async () => {
-    // After the drift model-a has about min_share of new sessions on every replica.
-    expect(shares(0)[0]).toBeLessThan(0.1);
-    const forged = '1~model-a~' + Math.floor(Date.now() / 1000).toString(36) + '~AAAAAAAAAAAAAAAAAAAAAA';
+    // Forge a pin for the arm with the smallest share: honoured, it would take all 40 sessions.
+    const s0 = shares(0);
+    const target = s0.indexOf(Math.min(...s0));
+    expect(s0[target]).toBeLessThanOrEqual(1 / 3);
+    const forged = `1~${ARMS[target]}~${Math.floor(Date.now() / 1000).toString(36)}~AAAAAAAAAAAAAAAA`;
     const invalid = async () => (await sidecars[0]!.metrics.stickyLookups.get()).values.find((v) => v.labels.outcome === 'pin_invalid')?.value ?? 0;
     const before = await invalid();
     let onForgedArm = 0;
     for (let i = 0; i < 40; i++) {
       const out = await send(envoys[0]!.port, `forger-${i}`, forged);
-      if (out.arm === 'model-a') onForgedArm++;
-      expect(out.pin).toMatch(/^1~model-[ab]~/);
+      if (out.arm === undefined) continue; // served fail-open: no decision, no pin
+      if (out.arm === ARMS[target]) onForgedArm++;
+      expect(out.pin).toMatch(new RegExp(`^1~${out.arm}~`));
       expect(out.pin).not.toBe(forged);
     }
-    expect(await invalid()).toBe(before + 40);
-    expect(onForgedArm).toBeLessThanOrEqual(10);
+    expect(await invalid()).toBeGreaterThanOrEqual(before + 39);
+    // At most a third of the sessions expected there by share; 4 sd above that is still far below 40.
+    expect(onForgedArm).toBeLessThan(30);
     for (const b of Object.values(backends)) {
       expect(b.seen.length).toBeGreaterThan(0);
       for (const r of b.seen) expect(r.headers['x-bandit-pin']).toBeUndefined();
