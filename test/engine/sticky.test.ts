@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineExtProcHandler } from '../../src/engine/extproc-bridge.js';
 import { PinCodec } from '../../src/sticky/pin.js';
 import { headerList, testConfig, testEngine } from '../support/engine.js';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine, type Decision } from '../../src/engine/engine.js';
 import { ReplicaState, routeShapes } from '../../src/state/replica-state.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createRng } from '../../src/util/rng.js';
@@ -34,7 +34,7 @@ const req = (session: string, pin?: string) => headerList({ ':path': '/v1/chat',
 
 /** One request through the ext_proc bridge: the arm served and the pin sent back. */
 function serve(h: EngineExtProcHandler, headers: ReturnType<typeof req>) {
-  const stream = { id: 1, decision: undefined as unknown };
+  const stream: { id: number; decision: Decision | undefined } = { id: 1, decision: undefined };
   const reqReply = h.onRequestHeaders(headers, stream)!;
   const resp = h.onResponseHeaders(headerList({ ':status': '200' }), stream)!;
   const get = (n: string) => resp.set.find(([k]) => k === n)?.[1];
