@@ -17,7 +17,8 @@ import { refreshArmGauges } from './gauges.js';
 import { EventBus } from '../notify/events.js';
 import { reloadFromFile } from './reload.js';
 import { readSecret } from '../util/secret.js';
-import { isLoopback, parseAddress } from '../config/address.js';
+import { PinCodec } from '../sticky/pin.js';
+import { isLoopback, parseAddress } from '../util/address.js';
 
 const isLoopbackAddress = (text: string): boolean => {
   const a = parseAddress(text);
@@ -61,7 +62,7 @@ export class Sidecar {
       key = await readSecret(config.decision_ids.secret_file);
     } else {
       key = DecisionIdCodec.generateKey();
-      logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback');
+      logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback and its sticky pins');
     }
     let token: string | null = null;
     if (config.admin.token_file) token = (await readSecret(config.admin.token_file)).toString('utf8');
@@ -89,6 +90,7 @@ export class Sidecar {
       metrics: this.metrics,
       logger: opts.logger,
       ids: new DecisionIdCodec(key, config.replica_id),
+      pins: new PinCodec(key),
     });
     this.admin = new AdminServer({
       address: config.listen.admin,
