@@ -69,7 +69,8 @@ describe('helm lint and helm template', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'rendered.yaml'), renderedText.get(name as Case)!);
     const r = run(VALIDATE, [dir, '--version', KUBE_VERSION, '--local-crds', CRDS]);
-    const out = r.out.replace(/\u001b\[[0-9;]*m/g, ''); // it colours its verdicts
+    // eslint-disable-next-line no-control-regex -- kubectl-validate colours its verdicts with ANSI escapes
+    const out = r.out.replace(/\u001b\[[0-9;]*m/g, '');
     expect(out, out).not.toMatch(/ERROR|error|invalid/i);
     expect(r.status, out).toBe(0);
     expect(out).toContain('rendered.yaml...OK');
