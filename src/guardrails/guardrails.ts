@@ -22,6 +22,12 @@ export const MAX_BACKOFF_FACTOR = 8;
  */
 export const COMMON_MODE_SHIFT = 0.5;
 /**
+ * ...and, for error rates, at least this fraction of the failing arm's own
+ * shift: an arm at 70 % errors beside peers a little raised by a loaded host
+ * (shift 2 against 0.5) is still a sick arm.
+ */
+export const COMMON_MODE_RATIO = 0.5;
+/**
  * After a common-mode event, arms drain at different speeds: for one window
  * a trip on that signal is still held while any peer remains shifted this far.
  */
@@ -246,6 +252,10 @@ export class Guardrails implements EngineObserver {
 
   private commonMode(rt: RouteTrack, t: ArmTrack, signal: GuardSignal, now: number): boolean {
     const draining = now < rt.commonUntil[signal];
+    // The ratio applies to error rates only: a p95 is a step, so peers of a stalled host cross it unevenly.
+    const own = signal === 'errors' ? (t.guard.shift(signal, now) ?? 1) : 1;
+    const need = Math.max(COMMON_MODE_SHIFT, COMMON_MODE_RATIO * own);
+    const drainNeed = Math.max(COMMON_MODE_DRAIN_SHIFT, (COMMON_MODE_RATIO / 2) * own);
     let witnesses = 0;
     let shifted = 0;
     let drain = false;
@@ -254,8 +264,8 @@ export class Guardrails implements EngineObserver {
       const s = p.guard.shift(signal, now);
       if (s === null) continue;
       witnesses++;
-      if (s >= COMMON_MODE_SHIFT) shifted++;
-      if (s >= COMMON_MODE_DRAIN_SHIFT) drain = true;
+      if (s >= need) shifted++;
+      if (s >= drainNeed) drain = true;
     }
     if (witnesses > 0 && shifted === witnesses) {
       rt.commonUntil[signal] = now + rt.cfg.window_ms;

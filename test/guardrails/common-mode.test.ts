@@ -43,6 +43,14 @@ describe('guardrails: a sick host is not a sick arm (simulated time, default con
     expect(one.guardrails.phase(ROUTE, 'c')).toBe('quarantined');
   });
 
+  it('one arm at 70 % errors while a loaded host lifts its peers to 20 % is still a sick arm', async () => {
+    const rig = warmRig();
+    const raised: ArmBehaviour = { errorRate: 0.2, latency: lognormal(50, 0.2) };
+    const sick: ArmBehaviour = { errorRate: 0.7, latency: lognormal(50, 0.2) };
+    simulate(rig, { rps: 200, durationMs: 10_000, behaviours: (arm, t) => (t < 1_000 ? healthy : arm === 'b' ? sick : raised), rng: createRng(18), onStep: () => rig.guardrails.phase(ROUTE, 'b') === 'quarantined' });
+    expect(rig.guardrails.phase(ROUTE, 'b')).toBe('quarantined');
+  });
+
   it('two arms failing while one stays healthy: both are quarantined, the healthy one serves', async () => {
     const rig = warmRig();
     simulate(rig, { rps: 200, durationMs: 15_000, behaviours: during(['b', 'c'], failing, 1_000, 60_000), rng: createRng(14) });

@@ -88,7 +88,7 @@ describe('guardrails behind a real Envoy blame the right party', () => {
   });
 
   it('all three backends slowed together for 2 s quarantine nothing (common mode)', async () => {
-    for (const b of Object.values(backends)) b.behaviour.latencyMs = 1500;
+    for (const b of Object.values(backends)) b.behaviour.latencyMs = 1000;
     await sleep(2_000);
     for (const b of Object.values(backends)) b.behaviour.latencyMs = 50;
     // The slow responses land and are judged; then they leave the window.
@@ -100,7 +100,7 @@ describe('guardrails behind a real Envoy blame the right party', () => {
   it('one backend slowed alone for 2 s is quarantined', async () => {
     const b = backends.model_b!;
     const from = Date.now();
-    b.behaviour.latencyMs = 1500;
+    b.behaviour.latencyMs = 1000;
     const early = await until(() => flagged().includes('model-b'), 2_000);
     b.behaviour.latencyMs = 50;
     const tripped = early || (await until(() => flagged().includes('model-b'), 8_000));
