@@ -236,7 +236,9 @@ export class Guardrails implements EngineObserver {
    */
   private hold(rt: RouteTrack, t: ArmTrack, v: Extract<Verdict, { kind: 'fail' }>, now: number, route: RouteRuntime, a: number, checkCommon: boolean): boolean {
     let reason: HoldReason | null = null;
-    if (rt.cfg.action === 'quarantine' && !route.eligible.some((e, i) => e && i !== a)) reason = 'last_arm';
+    const el = route.eligibility;
+    const others = el.eligibleCount - (el.eligible[a] ? 1 : 0);
+    if (rt.cfg.action === 'quarantine' && others === 0) reason = 'last_arm';
     else if (checkCommon && this.commonMode(rt, t, signalOf(v.rule), now)) reason = 'common_mode';
     if (reason === null) return false;
     if (t.held !== reason) {
