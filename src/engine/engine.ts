@@ -5,6 +5,7 @@ import type { DecisionReason, Metrics, RewardSource } from '../admin/metrics.js'
 import { chooseWithFloor, propensitiesWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
+import { classifyExchange, scoredLatencyMs, simpleExchange, type Exchange, type FailureReason } from '../reward/outcome.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
 import { routeShapes, type ReplicaState } from '../state/replica-state.js';
 import type { ArmFlag } from '../state/snapshot.js';
@@ -36,8 +37,14 @@ export interface Decision {
 }
 
 export interface Outcome {
+  /** Final HTTP status (0: none reached the client). */
   status: number;
+  /** The latency the route scores (reward.latency.measure: time to first byte or total). */
   latencyMs: number;
+  /** '' when the exchange succeeded, else why it counts against the arm (classifyExchange). */
+  failure: FailureReason;
+  /** Everything observed about the exchange. */
+  exchange: Exchange;
   reward: number;
   /** The reward went into the statistics now (not frozen, not waiting for feedback). */
   recorded: boolean;
@@ -109,6 +116,9 @@ export class Engine {
   }
   get clock(): Clock {
     return this.opts.clock;
+  }
+  get metricsOrNull(): Metrics | null {
+    return this.opts.metrics;
   }
   get ids(): DecisionIdCodec {
     return this.opts.ids;
@@ -309,18 +319,29 @@ export class Engine {
     return this.shares(route, now)[arm] ?? 0;
   }
 
-  /** Turns a response into a reward and (unless frozen or deferred) into statistics. */
+  /** A plain response (status, time since the decision unless given): see onExchange. */
   onResponse(d: Decision, status: number, rewardHeader: string | undefined, latencyMs?: number): Outcome {
+    return this.onExchange(d, simpleExchange(status, latencyMs ?? this.monotonic() - d.startedAt, rewardHeader));
+  }
+
+  /** Monotonic ms since the decision was made (an exchange that ended without a response is scored at this). */
+  elapsedMs(d: Decision): number {
+    return this.monotonic() - d.startedAt;
+  }
+
+  /** Turns a finished exchange into a reward and (unless frozen or deferred) into statistics. */
+  onExchange(d: Decision, ex: Exchange): Outcome {
     const route = d.route;
-    const latency = latencyMs ?? this.monotonic() - d.startedAt;
-    const reward = computeReward(route.config.reward, route.isSuccess, {
-      status,
+    const cfg = route.config.reward;
+    const failure = classifyExchange(route.success, ex);
+    const latency = scoredLatencyMs(cfg.latency?.measure ?? 'ttfb', ex);
+    const reward = computeReward(cfg, failure !== '', {
       latencyMs: latency,
-      rewardHeader,
+      rewardHeader: ex.rewardHeader,
       cost: route.costs[d.arm]!,
       maxCost: route.maxCost,
     });
-    const outcome: Outcome = { status, latencyMs: latency, reward, recorded: false, source: 'response' };
+    const outcome: Outcome = { status: ex.status, latencyMs: latency, failure, exchange: ex, reward, recorded: false, source: 'response' };
     let deferred = false;
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
     if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id);

@@ -3,7 +3,7 @@ import type { HeaderList } from '../extproc/handler.js';
 import { createPolicy } from '../policy/registry.js';
 import type { Policy } from '../policy/types.js';
 import { PolicyInputBuffer } from '../policy/input.js';
-import { compileStatusMatcher } from '../reward/compute.js';
+import { compileSuccessRules, type SuccessRules } from '../reward/outcome.js';
 import { StickySessions } from '../sticky/sessions.js';
 import type { Clock } from '../util/clock.js';
 
@@ -14,7 +14,8 @@ export class RouteRuntime {
   readonly policy: Policy;
   readonly input: PolicyInputBuffer;
   readonly sticky: StickySessions | null;
-  readonly isSuccess: (status: number) => boolean;
+  /** The route's success sets, compiled for classifyExchange. */
+  readonly success: SuccessRules;
   readonly armNames: readonly string[];
   readonly clusters: readonly string[];
   readonly costs: readonly number[];
@@ -48,7 +49,7 @@ export class RouteRuntime {
     this.policy = createPolicy(config.policy, this.armNames);
     this.input = new PolicyInputBuffer(this.armNames.length);
     this.sticky = config.sticky ? new StickySessions(config.sticky, clock) : null;
-    this.isSuccess = compileStatusMatcher(config.reward.success.statuses);
+    this.success = compileSuccessRules(config.reward);
     this.eligible = new Uint8Array(this.armNames.length).fill(1);
     this.eligibleCount = this.armNames.length;
     this.quarantineRule = this.armNames.map(() => '');

@@ -51,8 +51,6 @@ export interface GuardrailsOptions {
   logger: Logger | null;
 }
 
-/** Outside the route's success set, or any 5xx (Envoy's local replies too), or no valid status (0). */
-const isErrorStatus = (route: RouteRuntime, status: number): boolean => !route.isSuccess(status) || status >= 500;
 
 /**
  * The guardrails: watch every outcome, judge each arm (pass / fail /
@@ -115,7 +113,8 @@ export class Guardrails implements EngineObserver {
     const t = rt?.byArm.get(d.route.armNames[d.arm]!);
     if (!rt || !t) return;
     const now = this.opts.clock.now();
-    t.guard.record(now, isErrorStatus(d.route, o.status), o.latencyMs);
+    // The one classification (reward/outcome.ts): status, gRPC status, timeouts, resets, Envoy's upstream flags.
+    t.guard.record(now, o.failure !== '', o.latencyMs);
     if (now - t.lastEval >= EAGER_EVAL_MIN_MS) this.evaluateArm(rt, t, now);
   }
 

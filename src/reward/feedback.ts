@@ -111,7 +111,7 @@ export class FeedbackManager implements EngineObserver {
     if (fb === null || this.stopped) return false;
     // Feedback arrived before the response: it already counted.
     if (this.settled.has(d.id)) return true;
-    if (!d.route.isSuccess(o.status)) {
+    if (o.failure !== '') {
       this.remember(d.id, d.time, 'response');
       return false;
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Outcome } from '../../src/engine/engine.js';
 import { EngineExtProcHandler } from '../../src/engine/extproc-bridge.js';
 import { headerList, testConfig, testEngine } from '../support/engine.js';
 
@@ -118,4 +119,59 @@ describe('EngineExtProcHandler', () => {
     });
     expect(h.onResponseHeaders(headerList({ ':status': '200' }), stream)).toBeNull();
   });
+
+  it('two-phase: a routed stream that ends before response headers is a no_response failure at its elapsed time', () => {
+    const { engine } = testEngine(testConfig(THREE_ARMS));
+    const seen: Outcome[] = [];
+    engine.observe({ onOutcome: (_d, o) => seen.push(o) });
+    const h = new EngineExtProcHandler(engine);
+    const stream = { id: 1, decision: undefined as unknown };
+    h.onRequestHeaders(chatRequest(), stream);
+    h.onStreamEnd(stream, 'cancelled');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ status: 0, failure: 'no_response', reward: 0, recorded: true });
+    // A stream we ended on a protocol error is not the arm's failure; an answered one is not counted twice.
+    const s2 = { id: 2, decision: undefined as unknown };
+    h.onRequestHeaders(chatRequest(), s2);
+    h.onStreamEnd(s2, 'error');
+    const s3 = { id: 3, decision: undefined as unknown };
+    h.onRequestHeaders(chatRequest(), s3);
+    h.onResponseHeaders(headerList({ ':status': '200' }), s3);
+    h.onStreamEnd(s3, 'ok');
+    expect(seen.map((o) => o.failure)).toEqual(['no_response', '']);
+  });
+
+  it('access_log: the request carries the arm for Envoy to echo, and the logged outcome is applied once', () => {
+    const { engine, state } = testEngine(testConfig(`outcomes: { source: access_log }\n${THREE_ARMS}`));
+    const seen: Outcome[] = [];
+    engine.observe({ onOutcome: (_d, o) => seen.push(o) });
+    const h = new EngineExtProcHandler(engine);
+    expect(h.requestOnly).toBe(true);
+    const stream = { id: 1, decision: undefined as unknown };
+    const reply = h.onRequestHeaders(chatRequest(), stream)!;
+    const headers = Object.fromEntries(reply.set);
+    expect(Object.keys(headers)).toEqual(['x-bandit-cluster', 'x-bandit-decision-id', 'x-bandit-arm']);
+    expect(stream.decision).toBeUndefined(); // nothing waits on the ext_proc stream
+    const entry = {
+      status: 200,
+      requestHeaders: new Map([['x-bandit-decision-id', headers['x-bandit-decision-id']!]]),
+      responseHeaders: new Map<string, string>(),
+      responseTrailers: new Map([['grpc-status', '13']]),
+      ttfbMs: 5,
+      lastUpstreamRxMs: 9,
+      lastDownstreamTxMs: 9,
+      durationMs: 10,
+      bodyBytes: 3,
+      flags: [],
+      details: '',
+      intermediate: false,
+    };
+    h.onAccessLog([entry, entry]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ failure: 'grpc_status', latencyMs: 5, reward: 0 });
+    const ri = state.routeIndex('chat')!;
+    const arm = engine.route('chat')!.armIndex.get(headers['x-bandit-arm']!)!;
+    expect(state.fleet(ri, arm, { n: 0, sum: 0, sumSq: 0 }).n).toBe(1);
+  });
 });
+
