@@ -8,7 +8,6 @@ import type {
   StreamContext,
   StreamEndReason,
 } from '../extproc/handler.js';
-import { NO_FLAGS, type Exchange } from '../reward/outcome.js';
 import { exchangeFromAccessLog } from './access-log-exchange.js';
 import type { Decision, Engine } from './engine.js';
 import { PendingDecisions } from './pending.js';
@@ -26,8 +25,8 @@ const STRIP_CLIENT_CLUSTER: RequestHeadersReply = { set: [], remove: [CLUSTER_HE
  * the mutated headers). The outcome comes from one of two sources
  * (`outcomes.source`, docs/outcomes.md):
  * - `response_headers`: the ext_proc response-headers phase on the same stream
- *   (status and time to headers), which also tells the client the arm; a
- *   stream that ends before response headers is a `no_response` failure.
+ *   (status and time to headers; Envoy's local 503/504 replies included),
+ *   which also tells the client the arm.
  * - `access_log`: Envoy's gRPC access log, matched by decision id; the request
  *   carries `x-bandit-arm` so Envoy can echo it to the client itself.
  */
@@ -85,13 +84,13 @@ export class EngineExtProcHandler implements ExtProcHandler {
     };
   }
 
-  onStreamEnd(stream: StreamContext, reason: StreamEndReason): void {
-    const d = stream.decision as Decision | undefined;
+  onStreamEnd(stream: StreamContext, _reason: StreamEndReason): void {
+    // Two-phase: Envoy's own replies (504 on a route timeout, 503 on a connect
+    // failure or a reset before headers) pass the response-headers phase and
+    // are scored there. A stream that ends without them was cancelled by the
+    // client, or Envoy gave up waiting for this sidecar and failed open to the
+    // default arm: neither is the chosen arm's doing, so it yields no reward.
     stream.decision = undefined;
-    // Two-phase: the request was routed but no response headers came back
-    // (upstream reset before headers, client cancel): a failure at its elapsed
-    // time. A protocol error on our side ('error') is not the arm's doing.
-    if (d && reason === 'cancelled') this.engine.onExchange(d, noResponse(this.engine.elapsedMs(d)));
   }
 
   onAccessLog(entries: readonly AccessLogEntry[]): void {
@@ -107,18 +106,4 @@ export class EngineExtProcHandler implements ExtProcHandler {
       this.engine.onExchange(d, exchangeFromAccessLog(e, d.route.config.reward.header, this.engine.elapsedMs(d)));
     }
   }
-}
-
-function noResponse(elapsedMs: number): Exchange {
-  return {
-    status: 0,
-    grpcStatus: undefined,
-    grpcMessage: undefined,
-    ttfbMs: undefined,
-    totalMs: elapsedMs,
-    bytes: undefined,
-    flags: NO_FLAGS,
-    end: 'no_response',
-    rewardHeader: undefined,
-  };
 }

@@ -141,6 +141,27 @@ async function startHungModel(): Promise<{ port: number; stop(): Promise<void> }
   };
 }
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- untyped YAML tree */
+/** Adds clusters model_d and model_e, makes model_b/model_c HTTP/2 (gRPC), and shortens the unary route timeout. */
+function testClusters(doc: any): void {
+  const clusters: any[] = doc.static_resources.clusters;
+  const a = clusters.find((c) => c.name === 'model_a');
+  for (const name of ['model_d', 'model_e']) clusters.push({ ...structuredClone(a), name, load_assignment: { ...structuredClone(a.load_assignment), cluster_name: name } });
+  for (const c of clusters.filter((c) => c.name === 'model_b' || c.name === 'model_c')) {
+    c.typed_extension_protocol_options = {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    };
+  }
+  const hcm = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  for (const r of hcm.route_config.virtual_hosts[0].routes) {
+    if (r.route.timeout === '60s') r.route = { ...r.route, timeout: `${HUNG_TIMEOUT_S}s`, retry_policy: { ...r.route.retry_policy, per_try_timeout: `${HUNG_TIMEOUT_S}s` } };
+  }
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
 const closeServer = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
 // ---- clients --------------------------------------------------------------
@@ -199,27 +220,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
       configPath: ENVOY_ACCESSLOG_CONFIG,
       extProc: { host: '127.0.0.1', port: extPort },
       clusters: { model_a: http.port, model_b: good.port, model_c: bad.port, model_d: refusedPort, model_e: hung.port },
-      /* eslint-disable @typescript-eslint/no-explicit-any -- untyped YAML tree */
-      mutate: (doc: any) => {
-        const clusters: any[] = doc.static_resources.clusters;
-        const a = clusters.find((c) => c.name === 'model_a');
-        for (const name of ['model_d', 'model_e']) clusters.push({ ...structuredClone(a), name, load_assignment: { ...structuredClone(a.load_assignment), cluster_name: name } });
-        // gRPC arms speak HTTP/2 upstream.
-        for (const c of clusters.filter((c) => c.name === 'model_b' || c.name === 'model_c')) {
-          c.typed_extension_protocol_options = {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          };
-        }
-        // A short unary timeout so the hung arm's outcome arrives within the test.
-        const hcm = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
-        for (const r of hcm.route_config.virtual_hosts[0].routes) {
-          if (r.route.timeout === '60s') r.route = { ...r.route, timeout: `${HUNG_TIMEOUT_S}s`, retry_policy: { ...r.route.retry_policy, per_try_timeout: `${HUNG_TIMEOUT_S}s` } };
-        }
-      },
-      /* eslint-enable @typescript-eslint/no-explicit-any */
+      mutate: testClusters,
     });
     const Client = grpc.makeGenericClientConstructor(GEN_SERVICE, 'Gen');
     grpcClient = new Client(`127.0.0.1:${envoy.port}`, grpc.credentials.createInsecure());
@@ -324,5 +325,48 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
     expect(hungIn(0)).toBeGreaterThan(3);
     expect(hungIn(3)).toBeLessThanOrEqual(2);
     console.log(`[outcomes/envoy] hung arm share by wave of 20: ${waves.map((_, w) => hungIn(w)).join(', ')}`);
+  }, 30_000);
+});
+
+describe('outcomes from the two-phase protocol (envoy/envoy.yaml): Envoy’s own replies are scored too', () => {
+  let sidecar: Sidecar;
+  let envoy: RunningEnvoy;
+  let http: Awaited<ReturnType<typeof startHttpModel>>;
+  let hung: Awaited<ReturnType<typeof startHungModel>>;
+  const outcomes: Array<{ route: string; arm: string; o: Outcome }> = [];
+
+  beforeAll(async () => {
+    [http, hung] = await Promise.all([startHttpModel(), startHungModel()]);
+    const refusedPort = await freePort();
+    const twoPhase = CONFIG.replace('outcomes: { source: access_log }', 'outcomes: { source: response_headers }');
+    const cfg = parseConfig(twoPhase, { env: {} });
+    if (!cfg.ok) throw new Error(JSON.stringify(cfg.error));
+    sidecar = await Sidecar.create({ config: cfg.value, logger: pino({ level: 'silent' }), seed: 3, env: {} });
+    sidecar.engine.observe({ onOutcome: (d: Decision, o: Outcome) => outcomes.push({ route: d.route.name, arm: d.route.armNames[d.arm]!, o }) });
+    await sidecar.start();
+    const extPort = Number(sidecar.addresses.extProc.slice(sidecar.addresses.extProc.lastIndexOf(':') + 1));
+    envoy = await startEnvoy({
+      extProc: { host: '127.0.0.1', port: extPort },
+      clusters: { model_a: http.port, model_b: refusedPort, model_c: refusedPort, model_d: refusedPort, model_e: hung.port },
+      mutate: testClusters,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await envoy?.stop();
+    await sidecar?.stop(1_000);
+    await Promise.all([http?.stop(), hung?.stop()]);
+  });
+
+  it('a refused connection (503) and a route timeout on a hung backend (504) count against their arms', async () => {
+    const results = await Promise.all([...Array.from({ length: 20 }, () => httpGet(envoy.port, '/v1/refuse')), ...Array.from({ length: 10 }, () => httpGet(envoy.port, '/v1/hung'))]);
+    expect(results.filter((r) => r.status === 503).every((r) => r.arm === 'r-down')).toBe(true);
+    const down = outcomes.filter((x) => x.arm === 'r-down');
+    const hungs = outcomes.filter((x) => x.arm === 'h-hung');
+    expect(down.length).toBeGreaterThan(0);
+    expect(hungs.length).toBeGreaterThan(0);
+    expect(down.every((x) => x.o.status === 503 && x.o.failure === 'status' && x.o.recorded)).toBe(true);
+    expect(hungs.every((x) => x.o.status === 504 && x.o.failure === 'status' && x.o.latencyMs >= HUNG_TIMEOUT_S * 1000 - 50)).toBe(true);
+    expect(outcomes.filter((x) => x.arm === 'r-ok' || x.arm === 'h-ok').every((x) => x.o.failure === '')).toBe(true);
   }, 30_000);
 });
