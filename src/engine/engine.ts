@@ -41,7 +41,9 @@ export interface Outcome {
   status: number;
   /** The latency the route scores (reward.latency.measure: time to first byte or total). */
   latencyMs: number;
-  /** '' when the exchange succeeded, else why it counts against the arm (classifyExchange). */
+  /** `grpc-status` from trailers or a trailers-only response (guardrail blame reads it); undefined when none. */
+  grpcStatus: number | undefined;
+  /** '' when the exchange earned a reward, else why it failed (classifyExchange; guardrails blame with isArmError). */
   failure: FailureReason;
   /** Everything observed about the exchange. */
   exchange: Exchange;
@@ -341,7 +343,7 @@ export class Engine {
       cost: route.costs[d.arm]!,
       maxCost: route.maxCost,
     });
-    const outcome: Outcome = { status: ex.status, latencyMs: latency, failure, exchange: ex, reward, recorded: false, source: 'response' };
+    const outcome: Outcome = { status: ex.status, grpcStatus: ex.grpcStatus, latencyMs: latency, failure, exchange: ex, reward, recorded: false, source: 'response' };
     let deferred = false;
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
     if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id);

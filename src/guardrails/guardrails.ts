@@ -6,6 +6,7 @@ import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine
 import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { Clock } from '../util/clock.js';
 import { ArmGuard, type GuardReadings } from './arm-guard.js';
+import { isArmError } from './blame.js';
 import type { RuleReading, Verdict } from './verdict.js';
 
 /** Every arm is evaluated this often by the timer. */
@@ -50,7 +51,6 @@ export interface GuardrailsOptions {
   metrics: Metrics | null;
   logger: Logger | null;
 }
-
 
 /**
  * The guardrails: watch every outcome, judge each arm (pass / fail /
@@ -113,8 +113,8 @@ export class Guardrails implements EngineObserver {
     const t = rt?.byArm.get(d.route.armNames[d.arm]!);
     if (!rt || !t) return;
     const now = this.opts.clock.now();
-    // The one classification (reward/outcome.ts): status, gRPC status, timeouts, resets, Envoy's upstream flags.
-    t.guard.record(now, o.failure !== '', o.latencyMs);
+    // An exchange that did not complete (timeout, reset, connect failure, no response) has no valid status: blame() reads it as status 0.
+    t.guard.record(now, isArmError(o.exchange.end === 'complete' ? o : { status: 0, grpcStatus: o.grpcStatus }, rt.cfg), o.latencyMs);
     if (now - t.lastEval >= EAGER_EVAL_MIN_MS) this.evaluateArm(rt, t, now);
   }
 
