@@ -252,7 +252,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
   it('a gRPC backend that starts failing with grpc-status 13 in its trailers is learned as failing and quarantined', async () => {
     // Healthy first: both arms succeed (HTTP 200, grpc-status 0 in trailers).
     for (let i = 0; i < 40; i++) await generate();
-    expect(await until(() => of('grpc').length >= 40, 3000)).toBe(true);
+    expect(await until(() => of('grpc').length >= 40, 10_000)).toBe(true);
     expect(of('grpc', 'g-bad').every((x) => x.o.failure === '' && x.o.exchange.grpcStatus === 0)).toBe(true);
     const calls = await Promise.all([generate(), generate()]);
     expect(calls.map((c) => c.arm).every((a) => a === 'g-good' || a === 'g-bad')).toBe(true);
@@ -261,7 +261,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
     const failedAt = Date.now();
     const flagged = () => sidecar.state.activeFlags('grpc', 'g-bad', Date.now()).length > 0;
     for (let i = 0; i < 300 && !flagged(); i++) await generate();
-    expect(await until(flagged, 3000)).toBe(true);
+    expect(await until(flagged, 10_000)).toBe(true);
     const failures = of('grpc', 'g-bad').filter((x) => x.o.failure !== '');
     expect(failures.length).toBeGreaterThan(0);
     // The HTTP status was 200 throughout: only the trailers said INTERNAL.
@@ -284,7 +284,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
     expect(res.status).toBe(200);
     expect(res.arm).toBe('sse-a');
     expect(res.aborted).toBe(true);
-    expect(await until(() => of('sse').length > before, 3000)).toBe(true);
+    expect(await until(() => of('sse').length > before, 10_000)).toBe(true);
     const x = of('sse').at(-1)!.o;
     expect(x.failure).toBe('reset');
     expect(x.reward).toBe(0);
@@ -299,7 +299,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
   it('an upstream that refuses connections counts against its arm', async () => {
     const results = await Promise.all(Array.from({ length: 40 }, () => httpGet(envoy.port, '/v1/refuse')));
     expect(results.some((r) => r.status === 503)).toBe(true);
-    expect(await until(() => of('refuse').length >= 40, 3000)).toBe(true);
+    expect(await until(() => of('refuse').length >= 40, 10_000)).toBe(true);
     const down = of('refuse', 'r-down');
     expect(down.length).toBeGreaterThan(5);
     expect(down.every((x) => x.o.failure === 'connect_failure' && x.o.reward === 0 && x.o.recorded)).toBe(true);
