@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderList } from '../extproc/handler.js';
-import type { DecisionReason, Metrics, RewardSource } from '../admin/metrics.js';
+import { DECISION_REASONS, REWARD_SOURCES, type DecisionReason, type Metrics, type RewardSource } from '../admin/metrics.js';
+import type { CounterHandle, HistogramHandle } from '../admin/fast-metrics.js';
 import { chooseWithFloor, propensitiesWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
@@ -14,6 +15,17 @@ import type { Rng } from '../util/rng.js';
 import { RouteRuntime } from './route-runtime.js';
 
 export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
+const REASON_INDEX = Object.fromEntries(DECISION_REASONS.map((r, i) => [r, i])) as Record<DecisionReason, number>;
+const SOURCE_INDEX = Object.fromEntries(REWARD_SOURCES.map((r, i) => [r, i])) as Record<RewardSource, number>;
+
+/** Per-route metric series (indexes: arm × reason, arm, arm × source), filled on first use. */
+interface RouteMetricHandles {
+  decisions: Array<CounterHandle | undefined>;
+  duration: HistogramHandle;
+  upstream: Array<HistogramHandle | undefined>;
+  rewards: Array<CounterHandle | undefined>;
+  rewardSum: Array<{ sum: number; count: number } | undefined>;
+}
 /** Propensities (Thompson's are Monte-Carlo estimates) are recomputed at most this often per route. */
 export const PROPENSITY_REFRESH_MS = 250;
 /** Far-future `until` for flags that last until released by hand. */
@@ -134,6 +146,17 @@ export class Engine {
     return this.byName.get(name);
   }
 
+  /** The route's metric series, created on first use (a route is rebuilt on reload, and so are these). */
+  private handles(route: RouteRuntime, m: Metrics): RouteMetricHandles {
+    return (route.metricHandles ??= {
+      decisions: [],
+      duration: m.decisionDuration.handle({ route: route.name }),
+      upstream: [],
+      rewards: [],
+      rewardSum: [],
+    }) as RouteMetricHandles;
+  }
+
   /** Applies a new config; learned state is kept for routes and arms that remain. */
   reload(config: Config): void {
     const modes = new Map(this.routes.map((r) => [r.name, r.mode]));
@@ -171,7 +194,7 @@ export class Engine {
       reason = 'fallback';
     }
     const d: Decision = {
-      id: this.opts.ids.issue(route.name, route.armNames[arm]!, now),
+      id: this.opts.ids.issue(route.name, route.armNames[arm]!, now, route.config.reward.feedback !== null),
       route,
       arm,
       reason,
@@ -181,8 +204,10 @@ export class Engine {
     };
     const m = this.opts.metrics;
     if (m) {
-      m.decisions.inc({ route: route.name, arm: route.armNames[arm]!, reason });
-      m.decisionDuration.observe({ route: route.name }, (this.monotonic() - t0) / 1000);
+      const h = this.handles(route, m);
+      const i = arm * DECISION_REASONS.length + REASON_INDEX[reason];
+      (h.decisions[i] ??= m.decisions.handle({ route: route.name, arm: route.armNames[arm]!, reason })).value++;
+      h.duration.observe((this.monotonic() - t0) / 1000);
     }
     for (const o of this.observers) o.onDecision?.(d);
     return d;
@@ -348,7 +373,10 @@ export class Engine {
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
     if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id);
     const m = this.opts.metrics;
-    if (m) m.upstreamLatency.observe({ route: route.name, arm: route.armNames[d.arm]! }, latency / 1000);
+    if (m) {
+      const h = this.handles(route, m);
+      (h.upstream[d.arm] ??= m.upstreamLatency.handle({ route: route.name, arm: route.armNames[d.arm]! })).observe(latency / 1000);
+    }
     for (const o of this.observers) o.onOutcome?.(d, outcome);
     return outcome;
   }
@@ -367,8 +395,12 @@ export class Engine {
     this.opts.state.record(ri, arm, reward);
     const m = this.opts.metrics;
     if (m) {
-      m.rewards.inc({ route: routeName, arm: armName, source });
-      m.rewardSum.observe({ route: routeName, arm: armName, source }, reward);
+      const h = this.handles(current, m);
+      const i = arm * REWARD_SOURCES.length + SOURCE_INDEX[source];
+      (h.rewards[i] ??= m.rewards.handle({ route: routeName, arm: armName, source })).value++;
+      const sc = (h.rewardSum[i] ??= m.rewardSum.handle({ route: routeName, arm: armName, source }));
+      sc.sum += reward;
+      sc.count++;
     }
     if (this.observers.length) {
       const e: RewardEvent = { decisionId, route: routeName, arm: armName, reward, source, time: this.opts.clock.now() };

@@ -23,6 +23,8 @@ export class RouteRuntime {
   readonly defaultArm: number;
   readonly armIndex: ReadonlyMap<string, number>;
   mode: RouteMode = 'active';
+  /** The engine's metric series for this route (opaque here), created on first use. */
+  metricHandles: unknown = undefined;
   /** Eligibility cache: 1 = may be chosen (not quarantined). */
   readonly eligible: Uint8Array;
   eligibleCount: number;
