@@ -15,7 +15,7 @@ import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
 import { createMetrics } from '../src/admin/metrics.js';
 import { parseConfig } from '../src/config/load.js';
-import { Engine } from '../src/engine/engine.js';
+import { Engine, type Decision } from '../src/engine/engine.js';
 import { EngineExtProcHandler } from '../src/engine/extproc-bridge.js';
 import type { AccessLogEntry, HeaderList, StreamContext } from '../src/extproc/handler.js';
 import { Guardrails } from '../src/guardrails/guardrails.js';
@@ -115,7 +115,7 @@ export async function runFlatBench(opts: FlatOptions = {}): Promise<FlatResult> 
   let fresh = o.sessions;
   const one = (i: number): void => {
     headers.session = i % 10 === 0 ? `s-${fresh++}` : `s-${(session = (session + 7919) % o.sessions)}`;
-    const stream: StreamContext = { id: i, decision: undefined };
+    const stream: StreamContext<Decision> = { id: i, decision: undefined };
     const reply = handler.onRequestHeaders(headers, stream)!;
     const failed = rng.next() < 0.05;
     if (o.source === 'access_log') {

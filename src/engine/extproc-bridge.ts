@@ -30,7 +30,7 @@ const STRIP_CLIENT_CLUSTER: RequestHeadersReply = { set: [], remove: [CLUSTER_HE
  * - `access_log`: Envoy's gRPC access log, matched by decision id; the request
  *   carries `x-bandit-arm` so Envoy can echo it to the client itself.
  */
-export class EngineExtProcHandler implements ExtProcHandler {
+export class EngineExtProcHandler implements ExtProcHandler<Decision> {
   readonly pending: PendingDecisions<Decision>;
 
   constructor(private readonly engine: Engine) {
@@ -44,7 +44,7 @@ export class EngineExtProcHandler implements ExtProcHandler {
     return this.engine.config.outcomes.source === 'access_log';
   }
 
-  onRequestHeaders(headers: HeaderList, stream: StreamContext): RequestHeadersReply | null {
+  onRequestHeaders(headers: HeaderList, stream: StreamContext<Decision>): RequestHeadersReply | null {
     const route = this.engine.match(headers);
     if (!route) return headers.get(CLUSTER_HEADER) === undefined ? null : STRIP_CLIENT_CLUSTER;
     const d = this.engine.decide(route, headers);
@@ -68,8 +68,8 @@ export class EngineExtProcHandler implements ExtProcHandler {
     return { set, remove: [], clearRouteCache: true };
   }
 
-  onResponseHeaders(headers: HeaderList, stream: StreamContext): ResponseHeadersReply | null {
-    const d = stream.decision as Decision | undefined;
+  onResponseHeaders(headers: HeaderList, stream: StreamContext<Decision>): ResponseHeadersReply | null {
+    const d = stream.decision;
     if (!d) return null;
     stream.decision = undefined;
     const status = Number(headers.get(':status'));
@@ -84,7 +84,7 @@ export class EngineExtProcHandler implements ExtProcHandler {
     };
   }
 
-  onStreamEnd(stream: StreamContext, _reason: StreamEndReason): void {
+  onStreamEnd(stream: StreamContext<Decision>, _reason: StreamEndReason): void {
     // Two-phase: Envoy's own replies (504 on a route timeout, 503 on a connect
     // failure or a reset before headers) pass the response-headers phase and
     // are scored there. A stream that ends without them was cancelled by the

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Outcome } from '../../src/engine/engine.js';
 import { EngineExtProcHandler } from '../../src/engine/extproc-bridge.js';
+import type { Decision, Outcome } from '../../src/engine/engine.js';
+import type { StreamContext } from '../../src/extproc/handler.js';
 import { headerList, testConfig, testEngine } from '../support/engine.js';
 
 const THREE_ARMS = `
@@ -98,7 +99,7 @@ describe('EngineExtProcHandler', () => {
   it('steers a matched request and overwrites a client-sent x-bandit-cluster', () => {
     const { engine } = testEngine(testConfig(THREE_ARMS));
     const h = new EngineExtProcHandler(engine);
-    const stream = { id: 1, decision: undefined as unknown };
+    const stream: StreamContext<Decision> = { id: 1, decision: undefined };
     const reply = h.onRequestHeaders(chatRequest({ 'x-bandit-cluster': 'evil_cluster' }), stream)!;
     const cluster = reply.set.find(([k]) => k === 'x-bandit-cluster')![1];
     expect(['model_a', 'model_b', 'model_c']).toContain(cluster);
@@ -110,7 +111,7 @@ describe('EngineExtProcHandler', () => {
   it('passes an unmatched request untouched, but strips a client-sent steering header', () => {
     const { engine } = testEngine(testConfig(THREE_ARMS));
     const h = new EngineExtProcHandler(engine);
-    const stream = { id: 1, decision: undefined as unknown };
+    const stream: StreamContext<Decision> = { id: 1, decision: undefined };
     expect(h.onRequestHeaders(headerList({ ':path': '/other' }), stream)).toBeNull();
     expect(h.onRequestHeaders(headerList({ ':path': '/other', 'x-bandit-cluster': 'model_c' }), stream)).toEqual({
       set: [],
@@ -125,12 +126,12 @@ describe('EngineExtProcHandler', () => {
     const seen: Outcome[] = [];
     engine.observe({ onOutcome: (_d, o) => seen.push(o) });
     const h = new EngineExtProcHandler(engine);
-    const s1 = { id: 1, decision: undefined as unknown };
+    const s1 = { id: 1, decision: undefined } as StreamContext<Decision>;
     h.onRequestHeaders(chatRequest(), s1);
     h.onStreamEnd(s1, 'cancelled');
     expect(seen).toHaveLength(0);
     // Envoy's own 504 on a route timeout comes through the response-headers phase and fails the arm.
-    const s2 = { id: 2, decision: undefined as unknown };
+    const s2 = { id: 2, decision: undefined } as StreamContext<Decision>;
     h.onRequestHeaders(chatRequest(), s2);
     h.onResponseHeaders(headerList({ ':status': '504' }), s2);
     h.onStreamEnd(s2, 'ok');
@@ -143,7 +144,7 @@ describe('EngineExtProcHandler', () => {
     engine.observe({ onOutcome: (_d, o) => seen.push(o) });
     const h = new EngineExtProcHandler(engine);
     expect(h.requestOnly).toBe(true);
-    const stream = { id: 1, decision: undefined as unknown };
+    const stream = { id: 1, decision: undefined } as StreamContext<Decision>;
     const reply = h.onRequestHeaders(chatRequest(), stream)!;
     const headers = Object.fromEntries(reply.set);
     expect(Object.keys(headers)).toEqual(['x-bandit-cluster', 'x-bandit-decision-id', 'x-bandit-arm']);
