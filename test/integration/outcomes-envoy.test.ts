@@ -251,8 +251,12 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
 
   it('a gRPC backend that starts failing with grpc-status 13 in its trailers is learned as failing and quarantined', async () => {
     // Healthy first: both arms succeed (HTTP 200, grpc-status 0 in trailers).
-    for (let i = 0; i < 4; i++) await Promise.all(Array.from({ length: 10 }, () => generate()));
-    expect(await until(() => of('grpc').length >= 40, 10_000), 'outcomes of the healthy phase arrived').toBe(true);
+    const healthy: Array<{ code: number; arm: string | undefined }> = [];
+    for (let i = 0; i < 4; i++) healthy.push(...(await Promise.all(Array.from({ length: 10 }, () => generate()))));
+    // Calls Envoy failed open on (the sidecar slower than message_timeout on a loaded machine) carry no decision and log nothing.
+    const decided = healthy.filter((c) => c.arm !== undefined).length;
+    expect(decided).toBeGreaterThan(20);
+    expect(await until(() => of('grpc').length >= decided, 10_000), 'outcomes of the healthy phase arrived').toBe(true);
     expect(of('grpc', 'g-bad').filter((x) => !(x.o.failure === '' && x.o.exchange.grpcStatus === 0)).map((x) => x.o.exchange)).toEqual([]);
     const calls = await Promise.all([generate(), generate()]);
     expect(calls.map((c) => c.arm).every((a) => a === 'g-good' || a === 'g-bad')).toBe(true);
