@@ -5,7 +5,7 @@ import type { Policy } from '../policy/types.js';
 import { PolicyInputBuffer } from '../policy/input.js';
 import { compileSuccessRules, type SuccessRules } from '../reward/outcome.js';
 import { StickySessions } from '../sticky/sessions.js';
-import type { Clock } from '../util/clock.js';
+import type { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility } from './eligibility.js';
 import type { RoutePlan } from './pipeline.js';
 
@@ -18,6 +18,8 @@ export class RouteRuntime {
   readonly sticky: StickySessions | null;
   /** The route's success sets, compiled for classifyExchange. */
   readonly success: SuccessRules;
+  /** Request headers the sidecar removes before the backend sees them (the echoed sticky pin). */
+  readonly stripOnRequest: readonly string[];
   readonly armNames: readonly string[];
   readonly clusters: readonly string[];
   readonly costs: readonly number[];
@@ -34,7 +36,7 @@ export class RouteRuntime {
 
   constructor(
     readonly config: RouteConfig,
-    clock: Clock,
+    pins: PinCodec,
   ) {
     this.armNames = config.arms.map((a) => a.name);
     this.clusters = config.arms.map((a) => a.cluster);
@@ -44,7 +46,8 @@ export class RouteRuntime {
     this.defaultArm = this.armIndex.get(config.default_arm) ?? 0;
     this.policy = createPolicy(config.policy, this.armNames);
     this.input = new PolicyInputBuffer(this.armNames.length);
-    this.sticky = config.sticky ? new StickySessions(config.sticky, clock) : null;
+    this.sticky = config.sticky ? new StickySessions(config.sticky, config.name, this.armNames, pins) : null;
+    this.stripOnRequest = config.sticky?.pin_header ? [config.sticky.pin_header] : [];
     this.success = compileSuccessRules(config.reward);
     this.eligibility = new RouteEligibility(config.name, this.armNames);
   }
