@@ -7,7 +7,7 @@ import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
 import { routeShapes, type ReplicaState } from '../state/replica-state.js';
-import type { ArmFlag } from '../state/snapshot.js';
+import { guardKey, manualKey, UNTIL_RELEASED, type QuarantineFlag, type RouteMode } from '../state/records.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
 import { RouteRuntime } from './route-runtime.js';
@@ -15,8 +15,10 @@ import { RouteRuntime } from './route-runtime.js';
 export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
 /** Propensities (Thompson's are Monte-Carlo estimates) are recomputed at most this often per route. */
 export const PROPENSITY_REFRESH_MS = 250;
-/** Far-future `until` for flags that last until released by hand. */
-export const UNTIL_RELEASED = Number.MAX_SAFE_INTEGER;
+/** Far-future `until` for quarantines that last until released by hand. */
+export { UNTIL_RELEASED };
+/** Who a record is attributed to when the caller names nobody. */
+export const ANONYMOUS = 'anonymous';
 /** Probation slice per arm when the route's min_share is smaller (0 would never re-probe). */
 export const PROBATION_MIN_SHARE = 0.01;
 /** Probation arms together never take more than this. */
@@ -124,11 +126,9 @@ export class Engine {
 
   /** Applies a new config; learned state is kept for routes and arms that remain. */
   reload(config: Config): void {
-    const modes = new Map(this.routes.map((r) => [r.name, r.mode]));
     this.config = config;
     this.opts.state.reconfigure(routeShapes(config));
     this.build(config);
-    for (const r of this.routes) r.mode = modes.get(r.name) ?? 'active';
   }
 
   private build(config: Config): void {
@@ -176,7 +176,27 @@ export class Engine {
     return d;
   }
 
+  /**
+   * Brings a route's mode and reset epoch up to the fleet's records (an int
+   * compare when nothing changed). A reset seen for the first time clears
+   * this replica's sticky sessions for the route.
+   */
+  syncRecords(route: RouteRuntime): void {
+    const state = this.opts.state;
+    if (route.recordsVersion === state.flagsVersion) return;
+    route.recordsVersion = state.flagsVersion;
+    route.mode = state.modeOf(route.name);
+    const reset = state.resetOf(route.name);
+    const epoch = reset ? `${reset.ms}.${reset.c}@${reset.r}` : '';
+    if (epoch !== route.resetEpoch) {
+      if (route.resetEpoch !== null) route.sticky?.clear();
+      route.resetEpoch = epoch;
+    }
+    this.propCache.delete(route);
+  }
+
   private pick(route: RouteRuntime, headers: HeaderList | null, now: number): [number, DecisionReason] {
+    this.syncRecords(route);
     if (route.mode === 'paused') return [route.defaultArm, 'paused'];
     this.refreshEligibility(route, now);
     if (headers && route.config.allow_force_arm) {
@@ -255,13 +275,11 @@ export class Engine {
   }
 
   /**
-   * The quarantine flags in force for an arm on this replica: raised by any
-   * replica (gossip) or an operator, not expired, and not older than a manual
-   * release here.
+   * The quarantines in force for an arm: the fleet's manual and guardrail
+   * records (raised on any replica, not expired, not released since).
    */
-  quarantineFlags(route: RouteRuntime, arm: number, now: number): Array<ArmFlag & { replica: string }> {
-    const releasedAt = route.releasedAt[arm]!;
-    return this.opts.state.activeFlags(route.name, route.armNames[arm]!, now).filter((f) => f.since > releasedAt);
+  quarantineFlags(route: RouteRuntime, arm: number, now: number): QuarantineFlag[] {
+    return this.opts.state.activeFlags(route.name, route.armNames[arm]!, now);
   }
 
   /** Quarantine flags from any replica (gossip) or an operator, cached until they can change. */
@@ -287,6 +305,7 @@ export class Engine {
     const cached = this.propCache.get(route);
     if (cached && now - cached.at < PROPENSITY_REFRESH_MS && cached.at <= now) return cached.shares;
     const shares = new Float64Array(route.armNames.length);
+    this.syncRecords(route);
     this.refreshEligibility(route, now);
     if (route.mode === 'paused' || route.eligibleCount === 0) {
       shares[route.defaultArm] = 1;
@@ -337,7 +356,9 @@ export class Engine {
    */
   applyRewardByName(routeName: string, armName: string, reward: number, source: RewardSource, decisionId: string): boolean {
     const current = this.byName.get(routeName);
-    if (!current || current.mode === 'frozen') return false;
+    if (!current) return false;
+    this.syncRecords(current);
+    if (current.mode === 'frozen') return false;
     const arm = current.armIndex.get(armName);
     const ri = this.opts.state.routeIndex(routeName);
     if (arm === undefined || ri === undefined) return false;
@@ -354,49 +375,53 @@ export class Engine {
     return true;
   }
 
-  // ---- operator actions (admin API) ----
+  // ---- operator actions (admin API, guardrails) ----
+  // Each writes a fleet record (state/records.ts): in force here at once and
+  // on every replica within a few gossip rounds; `who` is kept for the audit.
 
-  setMode(routeName: string, mode: 'active' | 'paused' | 'frozen'): boolean {
+  setMode(routeName: string, mode: RouteMode, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
     if (!r) return false;
-    r.mode = mode;
-    this.propCache.delete(r);
+    this.opts.state.write({ kind: 'mode', route: routeName, mode }, who);
+    this.syncRecords(r);
     return true;
   }
 
-  reset(routeName: string): boolean {
+  /** Starts the route's statistics over on every replica (a reset epoch: older slot stats stop counting). */
+  reset(routeName: string, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
-    const ri = this.opts.state.routeIndex(routeName);
-    if (!r || ri === undefined) return false;
-    this.opts.state.resetRoute(ri);
-    r.sticky?.clear();
-    this.propCache.delete(r);
+    if (!r || this.opts.state.routeIndex(routeName) === undefined) return false;
+    this.opts.state.write({ kind: 'reset', route: routeName }, who);
+    this.syncRecords(r);
     return true;
   }
 
   /**
-   * Quarantines an arm from this replica: published in our slot, so gossip
-   * carries it to the fleet. `until` defaults to "until released".
+   * Quarantines an arm fleet-wide. Without `until` it is an operator's
+   * quarantine that lasts until released; with one it is a guardrail trip
+   * (or an operator's timed quarantine) that ends at `until`.
    */
-  quarantineArm(routeName: string, armName: string, rule: string, until = UNTIL_RELEASED): boolean {
+  quarantineArm(routeName: string, armName: string, rule: string, until = UNTIL_RELEASED, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
     if (!r || !r.armIndex.has(armName)) return false;
-    const now = this.opts.clock.now();
-    this.opts.state.setFlag(routeName, armName, { state: 'quarantined', rule, since: now, until });
+    const state = this.opts.state;
+    if (until === UNTIL_RELEASED) state.write({ kind: 'manual', route: routeName, arm: armName, state: 'quarantined' }, who);
+    else state.write({ kind: 'guard', route: routeName, arm: armName, state: 'quarantined', rule, until }, who);
     this.propCache.delete(r);
     return true;
   }
 
   /**
-   * Releases an arm here: clears our own flag and ignores, on this replica,
-   * any other replica's flag raised before now (a newer trip still counts).
+   * Releases an arm fleet-wide: supersedes every quarantine of it raised
+   * before now, on any replica (including one since replaced); a later
+   * guardrail trip still counts.
    */
-  releaseArm(routeName: string, armName: string): boolean {
+  releaseArm(routeName: string, armName: string, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
-    const a = r?.armIndex.get(armName);
-    if (!r || a === undefined) return false;
-    this.opts.state.clearFlag(routeName, armName);
-    r.releasedAt[a] = this.opts.clock.now();
+    if (!r || !r.armIndex.has(armName)) return false;
+    const state = this.opts.state;
+    if (state.recordOf(manualKey(routeName, armName))) state.write({ kind: 'manual', route: routeName, arm: armName, state: 'released' }, who);
+    if (state.recordOf(guardKey(routeName, armName))) state.write({ kind: 'guard', route: routeName, arm: armName, state: 'released', rule: 'manual', until: 0 }, who);
     r.eligibilityFlagsVersion = -1;
     this.propCache.delete(r);
     return true;

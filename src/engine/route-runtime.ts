@@ -7,7 +7,8 @@ import { compileStatusMatcher } from '../reward/compute.js';
 import { StickySessions } from '../sticky/sessions.js';
 import type { Clock } from '../util/clock.js';
 
-export type RouteMode = 'active' | 'paused' | 'frozen';
+export type { RouteMode } from '../state/records.js';
+import type { RouteMode } from '../state/records.js';
 
 /** Everything the engine needs per configured route, built once per (re)load. */
 export class RouteRuntime {
@@ -21,7 +22,12 @@ export class RouteRuntime {
   readonly maxCost: number;
   readonly defaultArm: number;
   readonly armIndex: ReadonlyMap<string, number>;
+  /** The fleet's mode for the route (records), refreshed by Engine.syncRecords. */
   mode: RouteMode = 'active';
+  /** ReplicaState.flagsVersion the mode was read at (-1: never). */
+  recordsVersion = -1;
+  /** The reset record's stamp the route's sticky sessions date from ('' none yet; null before the first sync). */
+  resetEpoch: string | null = null;
   /** Eligibility cache: 1 = may be chosen (not quarantined). */
   readonly eligible: Uint8Array;
   eligibleCount: number;
@@ -29,8 +35,6 @@ export class RouteRuntime {
   eligibilityValidUntil = 0;
   /** Quarantine reason per arm (for /v1/routes), '' when active. */
   readonly quarantineRule: string[];
-  /** Epoch ms of the last manual release per arm: flags raised before it are ignored here. */
-  readonly releasedAt: number[];
   /** 1 = in guardrail probation: re-probed with a fixed slice of traffic outside the policy (set by the guardrails). */
   readonly probation: Uint8Array;
   probationCount = 0;
@@ -52,7 +56,6 @@ export class RouteRuntime {
     this.eligible = new Uint8Array(this.armNames.length).fill(1);
     this.eligibleCount = this.armNames.length;
     this.quarantineRule = this.armNames.map(() => '');
-    this.releasedAt = this.armNames.map(() => -1);
     this.probation = new Uint8Array(this.armNames.length);
   }
 
