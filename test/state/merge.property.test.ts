@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReplicaState } from '../../src/state/replica-state.js';
 import { mergeRecords, recordKey, type FleetRecord, type Records } from '../../src/state/records.js';
-import { expireSnapshot, fleetStats, mergeSnapshots, type SlotSnapshot, type Snapshot, type Tombstone } from '../../src/state/snapshot.js';
+import { fleetStats, mergeSnapshots, type SlotSnapshot, type Snapshot, type Tombstone } from '../../src/state/snapshot.js';
 import { ManualClock } from '../../src/util/clock.js';
 
 const REPLICAS = ['r0', 'r1', 'r2', 'r3'];
