@@ -85,7 +85,7 @@ describe('operator actions hold across a fleet of three Envoy + sidecar replicas
   const armActive = (s: Sidecar, arm: string) => {
     const r = s.engine.route('chat')!;
     s.engine.refreshEligibility(r, s.engine.clock.now());
-    return r.eligible[r.armIndex.get(arm)!] === 1;
+    return r.eligibility.eligible[r.armIndex.get(arm)!] === 1;
   };
   /** `perEnvoy` requests through each Envoy, interleaved round-robin. */
   const load = async (perEnvoy: number): Promise<LoadResult[]> => {
