@@ -340,7 +340,7 @@ export class Guardrails implements EngineObserver {
       return;
     }
     if (probation) t.failures++;
-    this.opts.engine.quarantineArm(rt.name, t.arm, v.rule, until);
+    this.opts.engine.quarantineArm(rt.name, t.arm, v.rule, until, 'guardrail');
     this.opts.events?.publish({
       kind: probation ? 'probe_failed' : 'quarantine',
       scope: 'fleet',
@@ -359,8 +359,6 @@ export class Guardrails implements EngineObserver {
   private release(rt: RouteTrack, t: ArmTrack, v: Extract<Verdict, { kind: 'pass' }>): void {
     const engine = this.opts.engine;
     engine.setProbation(rt.name, t.arm, false);
-    // Our own flag (if it was ours) has expired; take it out of the slot we gossip.
-    engine.state.clearFlag(rt.name, t.arm);
     t.guard.endProbation();
     t.phase = 'active';
     t.failures = 0;
