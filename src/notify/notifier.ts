@@ -2,13 +2,12 @@
  * Turns published events into notices and hands them to every target.
  *
  * Who reports a fleet event (a guardrail trip or release): several replicas
- * may trip the same arm within a gossip round. Each trip is a quarantine flag
- * in the tripping replica's gossip slot, with its time, and flags reach every
+ * may trip the same arm within a gossip round. Each trip writes the arm's
+ * fleet-wide quarantine record (last writer wins), and records reach every
  * replica. A replica that trips waits `settle` (default 2 s, two gossip
- * rounds) and then reports only if no other replica's flag on that arm is
- * older than its own (ties: the smaller replica id). So exactly one replica
- * reports a trip, whichever replicas see it, without electing anybody; its
- * notice carries its own readings. A release after probation is reported by
+ * rounds) and then reports only if the record in force is its own. So
+ * exactly one replica reports a trip, whichever replicas see it, without
+ * electing anybody; its notice carries its own readings. A release after probation is reported by
  * the replica that reported the trip. Fallback: a replica that has not heard
  * an earlier peer's flag within `settle` (partition, gossip off) reports too —
  * duplicates rather than silence; receivers may deduplicate on `id`
@@ -23,7 +22,10 @@ import { severityOf, summaryOf, type BanditEvent, type Notice } from './events.j
 import type { Delivery } from './delivery.js';
 
 /** Flags on an arm as the replica sees them now: who raised each, and when. */
-export type FlagsOf = (route: string, arm: string) => ReadonlyArray<{ replica: string; since: number }>;
+export type FlagsOf = (route: string, arm: string) => ReadonlyArray<{ replica: string; since: number; rule: string }>;
+
+/** An operator's quarantine: reported by the replica that took the call, not here. */
+const MANUAL_RULE = 'manual';
 
 export interface NotifierOptions {
   replica: string;
@@ -65,7 +67,7 @@ export class Notifier {
     }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      const mine = this.ownsTrip(e.route, e.arm, e.since);
+      const mine = this.ownsTrip(e.route, e.arm);
       this.reported.set(key, mine);
       if (mine) this.emit(e, e.since);
     }, this.o.settleMs);
@@ -73,15 +75,21 @@ export class Notifier {
     this.timers.add(timer);
   }
 
-  private ownsTrip(route: string, arm: string, tripAt: number): boolean {
+  /**
+   * After `settle`: the trip is ours to report when the quarantine record in
+   * force on the arm is ours. Guardrail quarantines are one fleet-wide record
+   * per arm, last writer wins, so after gossip converges exactly one replica's
+   * trip survives; where several flags are in force (per-replica flags), the
+   * oldest wins (ties: the smaller replica id). None in force (released
+   * meanwhile): we tripped and nobody superseded us, so we report.
+   */
+  private ownsTrip(route: string, arm: string): boolean {
     const me = this.o.replica;
-    const flags = this.o.flags(route, arm);
-    const since = flags.find((f) => f.replica === me)?.since ?? tripAt;
-    for (const f of flags) {
-      if (f.replica === me) continue;
-      if (f.since < since || (f.since === since && f.replica < me)) return false;
-    }
-    return true;
+    const flags = this.o.flags(route, arm).filter((f) => f.rule !== MANUAL_RULE);
+    if (flags.length === 0) return true;
+    let winner = flags[0]!;
+    for (const f of flags) if (f.since < winner.since || (f.since === winner.since && f.replica < winner.replica)) winner = f;
+    return winner.replica === me;
   }
 
   private emit(e: BanditEvent, time: number): void {

@@ -12,10 +12,10 @@ import { silentLogger } from '../../src/util/logger.js';
 
 const T = 1_700_000_000_000;
 
-function rig(replica: string, flags: Array<{ replica: string; since: number }>) {
+function rig(replica: string, flags: Array<{ replica: string; since: number; rule?: string }>) {
   const sent: Notice[] = [];
   const sink = { enqueue: (n: Notice) => sent.push(n), stop: () => Promise.resolve() } as unknown as Delivery;
-  const n = new Notifier({ replica, clock: new ManualClock(T), settleMs: 20, flags: () => flags, logger: silentLogger() }, [sink]);
+  const n = new Notifier({ replica, clock: new ManualClock(T), settleMs: 20, flags: () => flags.map((f) => ({ rule: 'error_rate', ...f })), logger: silentLogger() }, [sink]);
   return { n, sent };
 }
 
@@ -50,6 +50,26 @@ describe('Notifier', () => {
     r2.n.onEvent(release);
     expect(r1.sent).toHaveLength(0);
     expect(r2.sent.map((s) => s.event.kind)).toEqual(['quarantine', 'release']);
+  });
+
+  it('one fleet-wide record per arm (last writer wins): the replica whose record survived reports', async () => {
+    const record = [{ replica: 'r2', since: T + 5 }];
+    const r1 = rig('r1', record);
+    const r2 = rig('r2', record);
+    r1.n.onEvent(trip(T));
+    r2.n.onEvent(trip(T + 5));
+    await settle();
+    expect([r1.sent.length, r2.sent.length]).toEqual([0, 1]);
+  });
+
+  it('an operator quarantine in force does not take the report from the tripping replica', async () => {
+    const r1 = rig('r1', [
+      { replica: 'r9', since: T - 1, rule: 'manual' },
+      { replica: 'r1', since: T },
+    ]);
+    r1.n.onEvent(trip(T));
+    await settle();
+    expect(r1.sent).toHaveLength(1);
   });
 
   it('equal trip times: the smaller replica id reports', async () => {
