@@ -39,11 +39,22 @@ export interface ResponseHeadersReply {
   set: readonly HeaderEdit[];
 }
 
+/** Reply to `request_body` (buffered): the body Envoy forwards instead. `null`: unchanged. */
+export interface RequestBodyReply {
+  body: Buffer;
+}
+
 export type StreamEndReason = 'ok' | 'cancelled' | 'error';
 
 export interface ExtProcHandler {
   onRequestHeaders(headers: HeaderList, stream: StreamContext): RequestHeadersReply | null;
   onResponseHeaders(headers: HeaderList, stream: StreamContext): ResponseHeadersReply | null;
+  /**
+   * A buffered request body (only on Envoy routes that buffer it). `body` is a
+   * view on the wire message, valid during the call; `endOfStream` false means
+   * Envoy sent what fitted its buffer and the rest follows unseen.
+   */
+  onRequestBody?(body: Buffer, endOfStream: boolean, stream: StreamContext): RequestBodyReply | null;
   /** Always called once per stream, whatever ended it. */
   onStreamEnd(stream: StreamContext, reason: StreamEndReason): void;
 }
