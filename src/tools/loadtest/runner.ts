@@ -30,6 +30,8 @@ export interface RunnerOptions {
   stream: boolean;
   timeoutMs: number;
   seed: number;
+  /** Session ids start with this (default 'lt'), to tell runs apart. */
+  sessionPrefix?: string;
   /** A response status counted as success (default: < 400). */
   isSuccess?: (status: number) => boolean;
 }
@@ -61,7 +63,7 @@ export function startRun(o: RunnerOptions): LoadRun {
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: o.concurrency });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: o.concurrency });
   const agent = { destroy: () => (httpAgent.destroy(), httpsAgent.destroy()) };
-  const pool = new SessionPool(o.sessionHeader || o.sessionCookie ? o.sessions : 0, o.churn, o.seed);
+  const pool = new SessionPool(o.sessionHeader || o.sessionCookie ? o.sessions : 0, o.churn, o.seed, o.sessionPrefix);
   const obs = new Observations();
   const isSuccess = o.isSuccess ?? ((s: number) => s >= 200 && s < 400);
   const interval = 1000 / o.rps;

@@ -131,6 +131,11 @@ export class Observations {
       }));
   }
 
+  /** Latency percentiles over every response (all arms). */
+  overall(): Percentiles {
+    return percentiles([...this.arms.values()].flatMap((a) => a.latency));
+  }
+
   sticky(): StickyReport {
     const examples: StickyReport['examples'] = [];
     for (const [session, seen] of this.sessions) {
