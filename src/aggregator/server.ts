@@ -343,6 +343,7 @@ function validReward(r: WireReward | undefined): r is WireReward {
     r.arm !== '' &&
     r.arm.length <= MAX_NAME_LENGTH &&
     typeof r.reward === 'number' &&
-    Number.isFinite(r.reward)
+    r.reward >= 0 &&
+    r.reward <= 1
   );
 }

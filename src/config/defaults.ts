@@ -66,6 +66,8 @@ export const DEFAULT_GUARDRAIL_WINDOW_MS = 10_000;
 export const DEFAULT_GUARDRAIL_ERROR_RATE_MAX = 0.2;
 export const DEFAULT_GUARDRAIL_LATENCY_P95_MAX_MS = 2_000;
 export const DEFAULT_GUARDRAIL_EWMA = { alpha: 0.2, sigmas: 4 } as const;
+/** Client errors (4xx, gRPC client codes) are not the arm's fault unless a route opts in. */
+export const DEFAULT_GUARDRAIL_COUNT_CLIENT_ERRORS = false;
 export const DEFAULT_GUARDRAIL_ACTION = 'quarantine' as const;
 export const DEFAULT_GUARDRAIL_COOLDOWN_MS = 60_000;
 

@@ -303,6 +303,7 @@ const guardrailsSchema = z
       })
       .nullable()
       .prefault({}),
+    count_client_errors: z.boolean().default(D.DEFAULT_GUARDRAIL_COUNT_CLIENT_ERRORS),
     action: z.enum(['quarantine', 'alert_only']).default(D.DEFAULT_GUARDRAIL_ACTION),
     cooldown: duration({ allowZero: true }).default(D.DEFAULT_GUARDRAIL_COOLDOWN_MS),
   })

@@ -100,6 +100,8 @@ export interface GuardrailsConfig {
   error_rate: { max: number } | null;
   latency_p95: { max_ms: DurationMs } | null;
   ewma: { alpha: number; sigmas: number } | null;
+  /** Count client errors (HTTP 4xx, gRPC client codes) as the arm's errors (guardrails/blame.ts). */
+  count_client_errors: boolean;
   action: 'quarantine' | 'alert_only';
   cooldown_ms: DurationMs;
 }

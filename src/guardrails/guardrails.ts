@@ -6,6 +6,7 @@ import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine
 import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { Clock } from '../util/clock.js';
 import { ArmGuard, type GuardReadings } from './arm-guard.js';
+import { isArmError } from './blame.js';
 import type { RuleReading, Verdict } from './verdict.js';
 
 /** Every arm is evaluated this often by the timer. */
@@ -50,9 +51,6 @@ export interface GuardrailsOptions {
   metrics: Metrics | null;
   logger: Logger | null;
 }
-
-/** Outside the route's success set, or any 5xx (Envoy's local replies too), or no valid status (0). */
-const isErrorStatus = (route: RouteRuntime, status: number): boolean => !route.isSuccess(status) || status >= 500;
 
 /**
  * The guardrails: watch every outcome, judge each arm (pass / fail /
@@ -115,7 +113,7 @@ export class Guardrails implements EngineObserver {
     const t = rt?.byArm.get(d.route.armNames[d.arm]!);
     if (!rt || !t) return;
     const now = this.opts.clock.now();
-    t.guard.record(now, isErrorStatus(d.route, o.status), o.latencyMs);
+    t.guard.record(now, isArmError(o, rt.cfg), o.latencyMs);
     if (now - t.lastEval >= EAGER_EVAL_MIN_MS) this.evaluateArm(rt, t, now);
   }
 

@@ -83,7 +83,7 @@ describe('AggregatorServer', () => {
     expect(readFileSync(logFile, 'utf8')).not.toContain('torn');
   });
 
-  it('skips invalid rewards, rejects a batch without a replica, and never crashes', async () => {
+  it('skips invalid rewards (empty id, NaN, outside [0, 1]), rejects a batch without a replica, and never crashes', async () => {
     const { s, address } = await start();
     const client = new (banditProtos().AggregatorClient)(address, grpc.credentials.createInsecure()) as unknown as {
       Rewards(): grpc.ClientDuplexStream<WireRewardBatch, { seq: number; accepted: number }>;
@@ -94,10 +94,10 @@ describe('AggregatorServer', () => {
     call.on('data', (a) => acks.push(a));
     const status = new Promise<number>((r) => call.on('error', (e: grpc.ServiceError) => r(e.code)));
     const good = { decision_id: 'ok-1', route: 'chat', arm: 'model-a', reward: 0.5, source: 'response', time_ms: 1 };
-    call.write({ replica: 'r9', seq: 1, rewards: [good, { ...good, decision_id: '' }, { ...good, decision_id: 'x', reward: Number.NaN }] });
+    call.write({ replica: 'r9', seq: 1, rewards: [good, { ...good, decision_id: '' }, { ...good, decision_id: 'x', reward: Number.NaN }, { ...good, decision_id: 'y', reward: 1e300 }, { ...good, decision_id: 'z', reward: -5 }] });
     await until(() => acks.length === 1);
     expect(acks[0]).toMatchObject({ seq: 1, accepted: 1 });
-    expect(s.summary()).toMatchObject({ invalid: 2 });
+    expect(s.summary()).toMatchObject({ invalid: 4 });
     call.write({ replica: '', seq: 2, rewards: [good] });
     expect(await status).toBe(grpc.status.INVALID_ARGUMENT);
     client.close();

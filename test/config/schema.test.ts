@@ -62,6 +62,7 @@ describe('defaults', () => {
       error_rate: { max: 0.2 },
       latency_p95: { max_ms: 2_000 },
       ewma: { alpha: 0.2, sigmas: 4 },
+      count_client_errors: false,
       action: 'quarantine',
       cooldown_ms: 60_000,
     });

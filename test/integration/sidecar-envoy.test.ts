@@ -106,6 +106,22 @@ describe('envoy-bandit behind real Envoy', () => {
     expect(rs.every((r) => r.headers['x-bandit-arm'] === 'model-a')).toBe(true);
   });
 
+  it('client-sent x-reward, x-bandit-arm and x-bandit-decision-id never reach a backend (a backend could echo them)', async () => {
+    const forged = { 'x-reward': '1', 'x-bandit-arm': 'model-c', 'x-bandit-decision-id': 'forged' };
+    const rs = await load('/learn', 30, () => forged);
+    const rs2 = await load('/elsewhere', 10, () => forged);
+    expect([...rs, ...rs2].every((r) => r.status > 0)).toBe(true);
+    // Earlier tests send none of these headers, so every request a backend remembers must lack them.
+    const seen = Object.values(stack.backends).flatMap((b) => b.seen);
+    expect(seen.length).toBeGreaterThanOrEqual(40);
+    for (const r of seen) {
+      expect(r.headers['x-reward']).toBeUndefined();
+      expect(r.headers['x-bandit-arm']).toBeUndefined();
+      // The sidecar sets its own decision id on routed requests; a client's never passes.
+      expect(r.headers['x-bandit-decision-id']).not.toBe('forged');
+    }
+  });
+
   it('an unmatched request passes untouched to the default route', async () => {
     const rs = await load('/elsewhere', 50, () => ({ 'x-bandit-cluster': 'model_c' }));
     expect(share(rs, 'model_a')).toBe(1);

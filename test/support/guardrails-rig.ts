@@ -68,6 +68,8 @@ export function makeRig(config: Config, opts: { seed?: number; clock?: ManualClo
 /** How an arm answers at a given time. */
 export interface ArmBehaviour {
   errorRate: number;
+  /** The status a failing request gets (default 500). */
+  errorStatus?: number;
   /** Latency in ms for one request (may draw from rng). */
   latency: (rng: Rng) => number;
 }
@@ -180,7 +182,7 @@ export function simulate(rig: Rig, o: SimOptions): SimStats {
       const b = o.behaviours(arm, t - start);
       const fail = o.rng.next() < b.errorRate;
       const latency = b.latency(o.rng);
-      heap.push({ at: t + latency, d, status: fail ? 500 : 200, latency });
+      heap.push({ at: t + latency, d, status: fail ? (b.errorStatus ?? 500) : 200, latency });
       stats.requests++;
       stats.byArm[arm] = (stats.byArm[arm] ?? 0) + 1;
       if (fail) stats.errorsByArm[arm] = (stats.errorsByArm[arm] ?? 0) + 1;
