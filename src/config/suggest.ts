@@ -47,13 +47,15 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** The nearest known key within a third of the key's length (at least 1, at most 3 edits), or undefined. */
+/** The nearest other known key within a third of the key's length (at least 1, at most 3 edits), or undefined. */
 export function suggestKey(unknown: string, known: Iterable<string>): string | undefined {
   const u = unknown.toLowerCase();
   const limit = Math.min(3, Math.max(1, Math.floor(u.length / 3)));
   let best: string | undefined;
   let bestD = limit + 1;
   for (const k of known) {
+    // The key itself is known elsewhere but not here (e.g. drift: on an alias policy form): no suggestion.
+    if (k.toLowerCase() === u) continue;
     const d = editDistance(u, k.toLowerCase());
     if (d < bestD) {
       best = k;

@@ -83,6 +83,9 @@ describe('per-arm request rewrites behind real Envoy (OpenAI-compatible recipe)'
       configPath: join(REPO_ROOT, 'envoy', 'openai-compatible.yaml'),
       extProc: { host: '127.0.0.1', port: Number(a.slice(a.lastIndexOf(':') + 1)) },
       clusters: { vllm_llama: llama.port, tgi_qwen: qwen.port },
+      // These tests check what reaches the backends, not fail-open timing: a
+      // stalled shared machine must not turn decisions into fail-open passes.
+      extProcMessageTimeout: '2s',
     });
   }, 30_000);
   afterAll(async () => {
