@@ -1,3 +1,19 @@
+import { identityOf, parseDecisionId } from '../reward/decision-id.js';
+
+/**
+ * The key a reward is deduplicated on: a decision id's identity (issuing
+ * replica, sequence), so one decision is logged once however its id was
+ * written. null for an id that looks like a decision id but is not in its
+ * canonical form (refused as invalid). Ids that are not decision ids at all
+ * (no payload.signature shape) are keyed by their text.
+ */
+export function dedupeKey(id: string): string | null {
+  const p = parseDecisionId(id);
+  if (!('invalid' in p)) return `d:${identityOf(p.fields)}`;
+  if (p.invalid === 'non_canonical') return null;
+  return `t:${id}`;
+}
+
 /**
  * The decision ids the aggregator has logged recently, bounded in memory.
  * A replica resends only batches it has not seen acked, and only while they

@@ -1,6 +1,6 @@
 /**
  * The peer aggregator: accepts reward streams from every replica, drops
- * duplicates by decision id, appends every new reward to the durable JSONL log
+ * duplicates by decision identity (issuing replica, sequence; dedupe.ts), appends every new reward to the durable JSONL log
  * and acks a batch only once it is written (and fsynced per policy). It joins
  * gossip as a member holding no slot of its own (FleetView), serves its merged
  * fleet view to starting replicas (GetSnapshot), and persists that view to
@@ -23,7 +23,7 @@ import { FleetView } from '../gossip/state.js';
 import { GrpcGossipTransport } from '../gossip/transport.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createRng, randomSeed, type Rng } from '../util/rng.js';
-import { DedupeIndex, DEDUPE_DEFAULTS } from './dedupe.js';
+import { DedupeIndex, DEDUPE_DEFAULTS, dedupeKey } from './dedupe.js';
 import { fleetFileOf, readFleetFile, writeFleetFile } from './fleet-file.js';
 import { RewardLog, type LogRecord } from './log.js';
 import { STREAM_AUTH_HEADER, verifyStream } from './stream-auth.js';
@@ -136,7 +136,8 @@ export class AggregatorServer {
     const t0 = Date.now();
     const now = this.clock.now();
     const replay = await this.log.open((r) => {
-      this.dedupe.add(r.decision_id, r.received_ms, now);
+      const key = dedupeKey(r.decision_id);
+      if (key !== null) this.dedupe.add(key, r.received_ms, now);
       this.countRecord(r);
     });
     this.extra.logBytes.set(this.log.bytes);
@@ -284,15 +285,16 @@ export class AggregatorServer {
     let duplicates = 0;
     let invalid = 0;
     for (const r of batch.rewards ?? []) {
-      if (!validReward(r)) {
+      const key = validReward(r) ? dedupeKey(r.decision_id) : null;
+      if (key === null) {
         invalid++;
         continue;
       }
-      if (this.dedupe.has(r.decision_id)) {
+      if (this.dedupe.has(key)) {
         duplicates++;
         continue;
       }
-      this.dedupe.add(r.decision_id, received);
+      this.dedupe.add(key, received);
       const rec: LogRecord = { decision_id: r.decision_id, route: r.route, arm: r.arm, reward: r.reward, source: r.source, time_ms: r.time_ms, replica: batch.replica, received_ms: received };
       records.push(rec);
       lines.push(JSON.stringify(rec));

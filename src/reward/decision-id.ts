@@ -1,11 +1,20 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * Decision ids: `<payload>.<signature>`, both base64url. The payload carries
- * the route, arm, time and the issuing replica plus a per-process sequence
- * (unique across replicas because replica ids are); the signature is a
- * truncated HMAC-SHA256 over it, so feedback cannot be forged or attributed to
- * another arm. Replicas that share the key accept each other's ids.
+ * Decision ids: `<payload>.<signature>`, both unpadded base64url. The payload
+ * carries the route, arm, time and the issuing replica plus a sequence number;
+ * the signature is a truncated HMAC-SHA256 over it, so feedback cannot be
+ * forged or attributed to another arm. Replicas that share the key accept
+ * each other's ids.
+ *
+ * Strict: an id is accepted only in the exact form the issuer wrote it
+ * (canonical base64url, canonical base-36 numbers, version 1). Base64 lets one
+ * payload be written several ways (padding, the unused low bits of the last
+ * character), and the old lenient decoder took 100 re-encodings of one id as
+ * 100 decisions. A decision's identity is (replica, sequence): `identityOf`.
+ * The sequence starts at the issuing process's start time × SEQ_PER_MS, so it
+ * stays unique per replica across restarts while the replica averages fewer
+ * than SEQ_PER_MS decisions per millisecond of uptime.
  */
 export interface DecisionIdFields {
   route: string;
@@ -16,17 +25,29 @@ export interface DecisionIdFields {
   seq: number;
 }
 
-const SIG_BYTES = 16;
+/** Why an id was refused; stable, shown to API clients. */
+export type DecisionIdInvalid = 'malformed' | 'non_canonical' | 'bad_signature';
+
+export const SIG_BYTES = 16;
+/** Sequence numbers a process can issue per ms of uptime before it could reuse a predecessor's. */
+export const SEQ_PER_MS = 1024;
+export const MAX_DECISION_ID_LENGTH = 1024;
 const SEP = '\u001f';
+const SIG_CHARS = Math.ceil((SIG_BYTES * 8) / 6);
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const BASE36 = /^(0|[1-9a-z][0-9a-z]*)$/;
 
 export class DecisionIdCodec {
-  private seq = 0;
+  private seq: number;
   private readonly prefixCache = new Map<string, string>();
 
   constructor(
     private readonly key: Buffer,
     private readonly replica: string,
-  ) {}
+    startMs: number = Date.now(),
+  ) {
+    this.seq = Math.max(0, Math.trunc(startMs)) * SEQ_PER_MS;
+  }
 
   static generateKey(): Buffer {
     return randomBytes(32);
@@ -40,28 +61,52 @@ export class DecisionIdCodec {
       prefix = `1${SEP}${route}${SEP}${arm}${SEP}${this.replica}${SEP}`;
       this.prefixCache.set(cacheKey, prefix);
     }
-    const payload = Buffer.from(`${prefix}${time.toString(36)}${SEP}${seq.toString(36)}`, 'utf8');
+    const payload = Buffer.from(`${prefix}${Math.trunc(time).toString(36)}${SEP}${seq.toString(36)}`, 'utf8');
     return `${payload.toString('base64url')}.${this.sign(payload).toString('base64url')}`;
   }
 
-  /** The fields of a genuine id, or a reason it is not one. */
-  verify(id: string): DecisionIdFields | { invalid: string } {
-    if (typeof id !== 'string' || id.length > 1024) return { invalid: 'malformed' };
-    const dot = id.indexOf('.');
-    if (dot <= 0) return { invalid: 'malformed' };
-    const payload = Buffer.from(id.slice(0, dot), 'base64url');
-    const sig = Buffer.from(id.slice(dot + 1), 'base64url');
-    if (sig.length !== SIG_BYTES || !timingSafeEqual(sig, this.sign(payload))) return { invalid: 'bad signature' };
-    const parts = payload.toString('utf8').split(SEP);
-    if (parts.length !== 6 || parts[0] !== '1') return { invalid: 'malformed' };
-    const [, route, arm, replica, t, s] = parts as [string, string, string, string, string, string];
-    const time = parseInt(t, 36);
-    const seq = parseInt(s, 36);
-    if (!Number.isFinite(time) || !Number.isFinite(seq)) return { invalid: 'malformed' };
-    return { route, arm, replica, time, seq };
+  /** The fields of a genuine id in its canonical form, or why it is refused. */
+  verify(id: unknown): DecisionIdFields | { invalid: DecisionIdInvalid } {
+    const parsed = parseDecisionId(id);
+    if ('invalid' in parsed) return parsed;
+    const sig = Buffer.from(parsed.sig, 'base64url');
+    if (!timingSafeEqual(sig, this.sign(parsed.payload))) return { invalid: 'bad_signature' };
+    return parsed.fields;
   }
 
   private sign(payload: Buffer): Buffer {
     return createHmac('sha256', this.key).update(payload).digest().subarray(0, SIG_BYTES);
   }
+}
+
+/** A decision's identity: the issuing replica and its sequence number. */
+export function identityOf(f: Pick<DecisionIdFields, 'replica' | 'seq'>): string {
+  return `${f.replica}${SEP}${f.seq}`;
+}
+
+/**
+ * Parses an id's payload strictly, without checking the signature (the
+ * aggregator holds no decision-id key and uses this for identity). Never throws.
+ */
+export function parseDecisionId(id: unknown): { fields: DecisionIdFields; payload: Buffer; sig: string } | { invalid: DecisionIdInvalid } {
+  if (typeof id !== 'string' || id.length > MAX_DECISION_ID_LENGTH) return { invalid: 'malformed' };
+  const dot = id.indexOf('.');
+  if (dot <= 0 || dot !== id.lastIndexOf('.')) return { invalid: 'malformed' };
+  const p = id.slice(0, dot);
+  const s = id.slice(dot + 1);
+  if (!B64URL.test(p) || !B64URL.test(s)) return { invalid: 'non_canonical' };
+  const payload = Buffer.from(p, 'base64url');
+  if (payload.toString('base64url') !== p) return { invalid: 'non_canonical' };
+  if (s.length !== SIG_CHARS || Buffer.from(s, 'base64url').toString('base64url') !== s) return { invalid: 'non_canonical' };
+  const text = payload.toString('utf8');
+  if (Buffer.byteLength(text, 'utf8') !== payload.length) return { invalid: 'malformed' };
+  const parts = text.split(SEP);
+  if (parts.length !== 6 || parts[0] !== '1') return { invalid: 'malformed' };
+  const [, route, arm, replica, t, q] = parts as [string, string, string, string, string, string];
+  if (route === '' || arm === '' || replica === '') return { invalid: 'malformed' };
+  if (!BASE36.test(t) || !BASE36.test(q)) return { invalid: 'non_canonical' };
+  const time = parseInt(t, 36);
+  const seq = parseInt(q, 36);
+  if (!Number.isSafeInteger(time) || !Number.isSafeInteger(seq)) return { invalid: 'malformed' };
+  return { fields: { route, arm, replica, time, seq }, payload, sig: s };
 }

@@ -4,26 +4,49 @@ import { feedbackRoute } from '../admin/routes.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import type { Clock } from '../util/clock.js';
+import { identityOf, parseDecisionId, type DecisionIdInvalid } from './decision-id.js';
 
 /** Pending (held) decisions per process; past it the oldest is settled early. */
 export const MAX_PENDING = 100_000;
-/** Settled decision ids remembered for duplicate detection (FIFO, also pruned past the longest wait). */
-export const MAX_SETTLED_IDS = 200_000;
+/**
+ * Settled decisions remembered for duplicate detection. They are kept until
+ * their feedback wait has passed (after that any feedback is `expired`), so
+ * normally this bound is never reached. Past it the oldest is forgotten and
+ * every decision as old or older is refused as `expired` from then on (a low
+ * watermark): memory stays bounded and no id is ever accepted twice.
+ */
+export const MAX_SETTLED_IDS = 1_000_000;
 export const SWEEP_INTERVAL_MS = 1_000;
 
 export type FeedbackOutcome = 'accepted' | 'duplicate' | 'expired' | 'invalid';
 /** How a held decision ended without feedback (also feedback_total outcomes). */
 export type SettleOutcome = 'defaulted' | 'unanswered' | 'evicted';
 
+/** Stable codes for every answer other than `accepted`. */
+export type FeedbackCode =
+  | DecisionIdInvalid
+  | 'not_an_object'
+  | 'missing_decision_id'
+  | 'bad_reward'
+  | 'unknown_route'
+  | 'unknown_arm'
+  | 'feedback_off'
+  | 'already_settled'
+  | 'wait_passed'
+  | 'forgotten';
+
 export interface FeedbackAnswer {
   decision_id: string | null;
   outcome: FeedbackOutcome;
+  code?: FeedbackCode;
   reason?: string;
   /** accepted only: false when the route is frozen or the arm left the config (accepted, not learned). */
   recorded?: boolean;
 }
 
 interface Pending {
+  /** The decision id as issued (rewards are reported under it). */
+  id: string;
   route: string;
   arm: string;
   /** Epoch ms of the decision. */
@@ -49,7 +72,9 @@ export interface FeedbackOptions {
 }
 
 /**
- * Delayed feedback. When a route has `reward.feedback`, a successful
+ * Delayed feedback. Every decision is settled exactly once, keyed by its
+ * identity (issuing replica, sequence) — never by the id's text — and only
+ * canonical ids are taken (decision-id.ts). When a route has `reward.feedback`, a successful
  * response's reward is held until feedback for its decision id arrives (that
  * reward is applied, source `feedback`) or `wait` passes (the default is
  * applied, source `default`, or nothing when the default is null). A failed
@@ -64,7 +89,10 @@ export class FeedbackManager implements EngineObserver {
   /** Held decisions per route, in arrival order (≈ deadline order within a route). */
   private readonly pending = new Map<string, Map<string, Pending>>();
   private pendingCount = 0;
+  /** identity (replica, seq) → how it was settled; insertion order. */
   private readonly settled = new Map<string, Settled>();
+  /** Decisions at or before this time are refused as expired (see MAX_SETTLED_IDS). */
+  private forgottenBefore = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   /** After stop(), responses are learned at once: nothing would settle a held one. */
   private stopped = false;
@@ -95,8 +123,8 @@ export class FeedbackManager implements EngineObserver {
     this.stopped = true;
     let n = 0;
     for (const [route, m] of this.pending) {
-      for (const [id, p] of m) {
-        this.settleWithoutFeedback(id, p, 'defaulted');
+      for (const [key, p] of m) {
+        this.settleWithoutFeedback(key, p, 'defaulted');
         n++;
       }
       m.clear();
@@ -109,16 +137,20 @@ export class FeedbackManager implements EngineObserver {
   deferReward(d: Decision, o: Outcome): boolean {
     const fb = this.opts.engine.route(d.route.name)?.config.reward.feedback ?? null;
     if (fb === null || this.stopped) return false;
+    const parsed = parseDecisionId(d.id);
+    // Our own ids always parse; anything else is learned at once, as without feedback.
+    if ('invalid' in parsed) return false;
+    const key = identityOf(parsed.fields);
     // Feedback arrived before the response: it already counted.
-    if (this.settled.has(d.id)) return true;
+    if (this.settled.has(key)) return true;
     if (!d.route.isSuccess(o.status)) {
-      this.remember(d.id, d.time, 'response');
+      this.remember(key, d.time, 'response');
       return false;
     }
     if (this.pendingCount >= this.maxPending) this.evictOldest();
     let m = this.pending.get(d.route.name);
     if (!m) this.pending.set(d.route.name, (m = new Map()));
-    m.set(d.id, { route: d.route.name, arm: d.route.armNames[d.arm]!, time: d.time, deadline: d.time + fb.wait_ms });
+    m.set(key, { id: d.id, route: d.route.name, arm: d.route.armNames[d.arm]!, time: d.time, deadline: d.time + fb.wait_ms });
     this.pendingCount++;
     return true;
   }
@@ -132,32 +164,36 @@ export class FeedbackManager implements EngineObserver {
 
   private judge(item: unknown): FeedbackAnswer {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      return invalid(null, 'each item must be an object {"decision_id": string, "reward": number}');
+      return invalid(null, 'not_an_object', 'each item must be an object {"decision_id": string, "reward": number}');
     }
     const { decision_id: id, reward } = item as { decision_id?: unknown; reward?: unknown };
-    if (typeof id !== 'string' || id === '') return invalid(null, 'decision_id must be a non-empty string');
+    if (typeof id !== 'string' || id === '') return invalid(null, 'missing_decision_id', 'decision_id must be a non-empty string');
     const fields = this.opts.engine.ids.verify(id);
-    if ('invalid' in fields) return invalid(id, `decision_id: ${fields.invalid}`);
+    if ('invalid' in fields) return invalid(id, fields.invalid, `decision_id: ${ID_REASONS[fields.invalid]}`);
     if (typeof reward !== 'number' || !Number.isFinite(reward) || reward < 0 || reward > 1) {
-      return invalid(id, 'reward must be a number in [0, 1]');
+      return invalid(id, 'bad_reward', 'reward must be a number in [0, 1]');
     }
     const route = this.opts.engine.route(fields.route);
-    if (!route) return invalid(id, `route "${fields.route}" is not configured`);
-    if (!route.armIndex.has(fields.arm)) return invalid(id, `arm "${fields.arm}" is not configured on route "${fields.route}"`);
+    if (!route) return invalid(id, 'unknown_route', `route "${fields.route}" is not configured`);
+    if (!route.armIndex.has(fields.arm)) return invalid(id, 'unknown_arm', `arm "${fields.arm}" is not configured on route "${fields.route}"`);
     const fb = route.config.reward.feedback;
-    if (fb === null) return invalid(id, `route "${fields.route}" does not take feedback (reward.feedback is not set)`);
-    const prior = this.settled.get(id);
-    if (prior) return { decision_id: id, outcome: 'duplicate', reason: `already settled by ${prior.by}` };
+    if (fb === null) return invalid(id, 'feedback_off', `route "${fields.route}" does not take feedback (reward.feedback is not set)`);
+    const key = identityOf(fields);
+    const prior = this.settled.get(key);
+    if (prior) return { decision_id: id, outcome: 'duplicate', code: 'already_settled', reason: `already settled by ${prior.by}` };
     const now = this.opts.clock.now();
-    const held = this.pending.get(fields.route)?.get(id);
+    const held = this.pending.get(fields.route)?.get(key);
     const deadline = held?.deadline ?? fields.time + fb.wait_ms;
     if (now > deadline) {
-      if (held) this.settleHeld(id, held, 'defaulted');
-      return { decision_id: id, outcome: 'expired', reason: `feedback.wait (${fb.wait_ms} ms) has passed` };
+      if (held) this.settleHeld(key, held, 'defaulted');
+      return { decision_id: id, outcome: 'expired', code: 'wait_passed', reason: `feedback.wait (${fb.wait_ms} ms) has passed` };
     }
-    if (held) this.dropHeld(fields.route, id);
-    this.remember(id, fields.time, 'feedback');
-    const recorded = this.opts.engine.applyRewardByName(fields.route, fields.arm, reward, 'feedback', id);
+    if (fields.time <= this.forgottenBefore && !held) {
+      return { decision_id: id, outcome: 'expired', code: 'forgotten', reason: `older than the settled-decision memory (${this.maxSettled} decisions)` };
+    }
+    if (held) this.dropHeld(fields.route, key);
+    this.remember(key, fields.time, 'feedback');
+    const recorded = this.opts.engine.applyRewardByName(fields.route, fields.arm, reward, 'feedback', held?.id ?? id);
     return { decision_id: id, outcome: 'accepted', recorded };
   }
 
@@ -165,17 +201,17 @@ export class FeedbackManager implements EngineObserver {
   sweep(now = this.opts.clock.now()): number {
     let n = 0;
     for (const [route, m] of this.pending) {
-      for (const [id, p] of m) {
+      for (const [key, p] of m) {
         if (p.deadline >= now) break;
-        this.settleHeld(id, p, 'defaulted');
+        this.settleHeld(key, p, 'defaulted');
         n++;
       }
       if (m.size === 0) this.pending.delete(route);
     }
     const horizon = now - this.longestWait();
-    for (const [id, s] of this.settled) {
+    for (const [key, s] of this.settled) {
       if (s.time >= horizon) break;
-      this.settled.delete(id);
+      this.settled.delete(key);
     }
     return n;
   }
@@ -186,20 +222,20 @@ export class FeedbackManager implements EngineObserver {
     return w;
   }
 
-  private settleHeld(id: string, p: Pending, outcome: 'defaulted' | 'evicted'): void {
-    this.dropHeld(p.route, id);
-    this.settleWithoutFeedback(id, p, outcome);
+  private settleHeld(key: string, p: Pending, outcome: 'defaulted' | 'evicted'): void {
+    this.dropHeld(p.route, key);
+    this.settleWithoutFeedback(key, p, outcome);
   }
 
-  private dropHeld(route: string, id: string): void {
-    if (this.pending.get(route)?.delete(id)) this.pendingCount--;
+  private dropHeld(route: string, key: string): void {
+    if (this.pending.get(route)?.delete(key)) this.pendingCount--;
   }
 
-  private settleWithoutFeedback(id: string, p: Pending, outcome: 'defaulted' | 'evicted'): void {
+  private settleWithoutFeedback(key: string, p: Pending, outcome: 'defaulted' | 'evicted'): void {
     const def = this.opts.engine.route(p.route)?.config.reward.feedback?.default ?? null;
     const counted: SettleOutcome = def === null && outcome === 'defaulted' ? 'unanswered' : outcome;
-    if (def !== null) this.opts.engine.applyRewardByName(p.route, p.arm, def, 'default', id);
-    this.remember(id, p.time, def === null ? 'unanswered' : 'default');
+    if (def !== null) this.opts.engine.applyRewardByName(p.route, p.arm, def, 'default', p.id);
+    this.remember(key, p.time, def === null ? 'unanswered' : 'default');
     this.opts.metrics?.feedback.inc({ outcome: counted });
   }
 
@@ -212,14 +248,24 @@ export class FeedbackManager implements EngineObserver {
     if (oldest) this.settleHeld(oldest[0], oldest[1], 'evicted');
   }
 
-  private remember(id: string, time: number, by: Settled['by']): void {
-    this.settled.set(id, { time, by });
-    if (this.settled.size > this.maxSettled) this.settled.delete(this.settled.keys().next().value!);
+  private remember(key: string, time: number, by: Settled['by']): void {
+    this.settled.set(key, { time, by });
+    if (this.settled.size > this.maxSettled) {
+      const [oldKey, old] = this.settled.entries().next().value!;
+      this.settled.delete(oldKey);
+      this.forgottenBefore = Math.max(this.forgottenBefore, old.time);
+    }
   }
 }
 
-function invalid(id: string | null, reason: string): FeedbackAnswer {
-  return { decision_id: id, outcome: 'invalid', reason };
+const ID_REASONS: Record<DecisionIdInvalid, string> = {
+  malformed: 'malformed (expected <payload>.<signature> as issued in x-bandit-decision-id)',
+  non_canonical: 'not in the canonical form it was issued in (re-encoded, padded or altered); send it byte for byte',
+  bad_signature: 'bad signature (not issued by a replica sharing decision_ids.secret_file)',
+};
+
+function invalid(id: string | null, code: FeedbackCode, reason: string): FeedbackAnswer {
+  return { decision_id: id, outcome: 'invalid', code, reason };
 }
 
 /** Holds feedback-configured rewards, sweeps them on a timer, serves POST /v1/feedback. */

@@ -13,7 +13,9 @@ import { fetchAggregatorSnapshot } from '../../src/gossip/transport.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createRng } from '../../src/util/rng.js';
+import { DecisionIdCodec, parseDecisionId } from '../../src/reward/decision-id.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
+import { reencodings } from '../support/reencode.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
@@ -118,5 +120,37 @@ describe('AggregatorServer', () => {
     // …and persists it on shutdown.
     const file = JSON.parse(readFileSync(`${logFile}.snapshot.json`, 'utf8')) as { snapshot: { slots: Record<string, unknown> } };
     expect(Object.keys(file.snapshot.slots)).toEqual(['r1']);
+  });
+});
+
+describe('AggregatorServer: one decision, one record', () => {
+  it('logs one reward per decision identity (replica, sequence): re-encodings are invalid, another canonical id of the same identity is a duplicate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eb-agg-id-'));
+    const logFile = join(dir, 'rewards.jsonl');
+    try {
+      const config = makeConfig({ replica: 'aggregator', aggregator: { address: '127.0.0.1:0', log_file: logFile } });
+      const s = new AggregatorServer({ config, logger: silentLogger(), admin: false });
+      await s.start();
+      const codec = new DecisionIdCodec(Buffer.alloc(32, 1), 'r1', 1000);
+      const id = codec.issue('chat', 'model-a', 1_700_000_000_000);
+      const rec = (decision_id: string) => ({ decision_id, route: 'chat', arm: 'model-a', reward: 1, source: 'feedback', time_ms: 1 });
+      // The same identity under another (canonical) payload: a later time, same replica and sequence.
+      const seq = (parseDecisionId(id) as { fields: { seq: number } }).fields.seq;
+      const twin = `${Buffer.from(['1', 'chat', 'model-a', 'r1', (1_700_000_000_001).toString(36), seq.toString(36)].join('\u001f')).toString('base64url')}.${id.split('.')[1]}`;
+      const ack = await s.ingest({ replica: 'r1', seq: 1, rewards: [rec(id), ...reencodings(id, 100).map(rec), rec(twin)] });
+      expect(ack).toMatchObject({ accepted: 1, duplicates: 1 });
+      expect(s.summary()).toMatchObject({ rewards: 1, duplicates: 1, invalid: 100 });
+      // A late replay after a restart: the index is rebuilt from the log by identity.
+      await s.stop();
+      const again = new AggregatorServer({ config, logger: silentLogger(), admin: false });
+      await again.start();
+      expect(await again.ingest({ replica: 'r1', seq: 2, rewards: [rec(id)] })).toMatchObject({ accepted: 0, duplicates: 1 });
+      await again.stop();
+      const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ decision_id: id });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

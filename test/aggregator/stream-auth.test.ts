@@ -60,7 +60,7 @@ describe('reward stream authentication', () => {
             c.close();
           },
         });
-        s.send({ replica: batchReplica, seq: 1, rewards: [{ decision_id: `d-${Math.random()}`, route: 'chat', arm: 'model-a', reward: 1, source: 'response', time_ms: Date.now() }] });
+        s.send({ replica: batchReplica, seq: 1, rewards: [{ decision_id: `d-${Math.random().toString(36).slice(2)}`, route: 'chat', arm: 'model-a', reward: 1, source: 'response', time_ms: Date.now() }] });
       });
     }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecisionIdCodec } from '../../src/reward/decision-id.js';
 import { FeedbackManager, MAX_PENDING, MAX_SETTLED_IDS } from '../../src/reward/feedback.js';
+import { reencodings } from '../support/reencode.js';
 import { KEY, makeConfig, makeEngine, metricValue, type Rig } from '../support/admin-fixtures.js';
 
 const WAIT = 30_000;
@@ -222,18 +223,52 @@ describe('FeedbackManager', () => {
     expect(r.fm.pendingSize).toBeLessThanOrEqual(3);
   });
 
-  it('remembers a bounded number of settled ids and forgets them past the longest wait', () => {
+  it('past its memory bound it forgets the oldest and refuses everything as old (a watermark), so nothing counts twice', () => {
     const r = rig({ maxSettled: 2 });
     const a = serve(r, 'fb');
+    r.clock.advance(1);
     const b = serve(r, 'fb');
+    r.clock.advance(1);
     const c = serve(r, 'fb');
     for (const x of [a, b, c]) expect(r.fm.submit({ decision_id: x.d.id, reward: 1 }).outcome).toBe('accepted');
     expect(r.fm.settledSize).toBe(2);
+    // a was forgotten: its replay is refused as expired (code forgotten), not accepted again.
+    expect(r.fm.submit({ decision_id: a.d.id, reward: 1 })).toMatchObject({ outcome: 'expired', code: 'forgotten' });
+    expect(r.fm.submit({ decision_id: c.d.id, reward: 1 })).toMatchObject({ outcome: 'duplicate', code: 'already_settled' });
     r.clock.advance(WAIT + 1);
     r.fm.sweep();
     expect(r.fm.settledSize).toBe(0);
     // Forgotten, but too old anyway: still not counted twice.
-    expect(r.fm.submit({ decision_id: c.d.id, reward: 1 }).outcome).toBe('expired');
+    expect(r.fm.submit({ decision_id: c.d.id, reward: 1 })).toMatchObject({ outcome: 'expired', code: 'wait_passed' });
+    expect(samples(r, 'fb', 'a').n + samples(r, 'fb', 'b').n).toBe(3);
+  });
+
+  it('keeps settled decisions for the whole wait, not a fixed count: a replay after 250,000 other settlements is a duplicate', () => {
+    const r = rig();
+    const first = serve(r, 'fb');
+    expect(r.fm.submit({ decision_id: first.d.id, reward: 1 }).outcome).toBe('accepted');
+    // 250,000 failed responses settle at once (more than the old 200,000-id FIFO).
+    const route = r.engine.route('fb')!;
+    for (let i = 0; i < 250_000; i++) r.engine.onResponse(r.engine.decide(route, null), 500, undefined, 5);
+    expect(r.fm.settledSize).toBe(250_001);
+    r.clock.advance(WAIT - 1);
+    expect(r.fm.submit({ decision_id: first.d.id, reward: 1 })).toMatchObject({ outcome: 'duplicate' });
+    expect(samples(r, 'fb', first.arm).sum).toBeLessThan(250_000);
+  });
+
+  it('100 re-encodings and a late replay of one decision id: exactly one reward', async () => {
+    const r = rig();
+    const { d, arm } = serve(r, 'fb');
+    const answers = [d.id, ...reencodings(d.id, 100)].map((id) => r.fm.submit({ decision_id: id, reward: 1 }));
+    expect(answers[0]!.outcome).toBe('accepted');
+    expect(answers.slice(1).map((a) => a.code)).toEqual(Array(100).fill(expect.stringMatching(/^(non_canonical|malformed)$/)));
+    r.clock.advance(WAIT - 10);
+    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('duplicate');
+    r.clock.advance(20);
+    r.fm.sweep();
+    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('expired');
+    expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 1 });
+    expect((await rewards(r, 'fb', arm, 'feedback')) + (await rewards(r, 'fb', arm, 'default'))).toBe(1);
   });
 
   it('stop() settles every held decision with its default', () => {
