@@ -124,7 +124,8 @@ routes:
     };
     const overall = (rep: LoadtestReport, q: 'p50' | 'p99') => median(rep.arms.map((a) => a.latency_ms[q]!));
     const rewrittenTotal = async () => {
-      const text = await fetch(`http://127.0.0.1:${admin}/metrics`).then((r) => r.text());
+      // A fresh connection each time: a pooled one may have been closed by the admin server's keep-alive timeout.
+      const text = await fetch(`http://127.0.0.1:${admin}/metrics`, { headers: { connection: 'close' } }).then((r) => r.text());
       return [...text.matchAll(/envoy_bandit_body_rewrites_total\{[^}]*outcome="rewritten"[^}]*\} (\d+)/g)].reduce((t, m) => t + Number(m[1]), 0);
     };
 

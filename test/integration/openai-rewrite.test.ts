@@ -10,6 +10,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -153,6 +155,17 @@ describe('per-arm request rewrites behind real Envoy (OpenAI-compatible recipe)'
         expect(chunk.choices[0].delta.content).toBe(`t${k}`);
       });
     }
+  });
+
+  it('loadtest --stream reads each SSE stream to [DONE] and reports time to first byte per arm', async () => {
+    const io = captureIo();
+    const code = await main(['loadtest', '--target', url('/v1/chat/completions'), '--rps', '40', '--requests', '30', '--stream', '--sessions', '0', '--json', '--max-error-rate', '0'], io);
+    const rep = JSON.parse(io.out.join('\n'));
+    expect(code).toBe(0);
+    expect(rep).toMatchObject({ completed: 30, succeeded: 30, incomplete_streams: 0, stream: true });
+    expect(rep.arms.map((a: { arm: string }) => a.arm).sort()).toEqual(['llama', 'qwen']);
+    // four chunks 5 ms apart after the first: the first byte comes well before the end
+    for (const a of rep.arms) expect(a.ttfb_ms.p50).toBeLessThan(a.latency_ms.p50);
   });
 
   it('a body over the limit passes unchanged and is counted too_large', async () => {

@@ -71,7 +71,7 @@ export function progressLine(p: RunProgress, plannedMs: number): string {
   const secs = p.elapsedMs / 1000;
   const shares = p.obs.shares().map(([arm, s]) => `${arm} ${Math.round(s * 100)}%`).join(' ');
   return [
-    `[${secs.toFixed(0)}s/${Math.round(plannedMs / 1000)}s]`,
+    p.draining ? `[done sending, waiting for ${p.inFlight} open]` : `[${secs.toFixed(0)}s/${Math.round(plannedMs / 1000)}s]`,
     `sent ${p.sent}`,
     `ok ${t.succeeded}`,
     `failed ${t.failed}`,

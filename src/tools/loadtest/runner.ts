@@ -38,6 +38,8 @@ export interface RunnerOptions {
 
 export interface RunProgress {
   elapsedMs: number;
+  /** The schedule is over; requests still open are being waited for. */
+  draining: boolean;
   sent: number;
   dropped: number;
   inFlight: number;
@@ -122,7 +124,7 @@ export function startRun(o: RunnerOptions): LoadRun {
 
   let resolveDone!: (r: RunResult) => void;
   const done = new Promise<RunResult>((r) => (resolveDone = r));
-  const progress = (): RunProgress => ({ elapsedMs: (endedAt ?? performance.now()) - t0, sent, dropped, inFlight, obs });
+  const progress = (): RunProgress => ({ elapsedMs: (endedAt ?? performance.now()) - t0, draining: endedAt !== null, sent, dropped, inFlight, obs });
 
   const timer = setInterval(() => {
     // The schedule starts at the first tick, so start-up work is not a burst of overdue requests.
