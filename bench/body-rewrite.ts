@@ -10,6 +10,7 @@
  *   npm run build && node dist/bench/body-rewrite.js
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { get } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,18 @@ for (const port of JSON.parse(process.argv[1])) {
 }
 process.stdout.write('ready\\n');
 `;
+
+/** GET on a new connection: fetch's pooled one may have been closed by the admin server's keep-alive timeout meanwhile. */
+function getFresh(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -124,8 +137,7 @@ routes:
     };
     const overall = (rep: LoadtestReport, q: 'p50' | 'p99') => median(rep.arms.map((a) => a.latency_ms[q]!));
     const rewrittenTotal = async () => {
-      // A fresh connection each time: a pooled one may have been closed by the admin server's keep-alive timeout.
-      const text = await fetch(`http://127.0.0.1:${admin}/metrics`, { headers: { connection: 'close' } }).then((r) => r.text());
+      const text = await getFresh(`http://127.0.0.1:${admin}/metrics`);
       return [...text.matchAll(/envoy_bandit_body_rewrites_total\{[^}]*outcome="rewritten"[^}]*\} (\d+)/g)].reduce((t, m) => t + Number(m[1]), 0);
     };
 

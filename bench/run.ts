@@ -2,10 +2,11 @@
  * `npm run bench`: every benchmark, each printing its figures as ratios to a
  * baseline measured side by side in the same run. Nothing here asserts; the
  * README quotes the figures. `--only a,b` runs a subset
- * (policy, extproc, aggregator, gossip, body-rewrite, e2e).
+ * (policy, contextual, extproc, aggregator, gossip, body-rewrite, e2e).
  */
 import { formatAggregatorResult, runAggregatorBench } from './aggregator.js';
 import { formatBodyRewriteRows, runBodyRewriteBench } from './body-rewrite.js';
+import { formatContextualRows, runContextualBench } from './contextual.js';
 import { formatE2eResult, runEnvoyE2eBench } from './envoy-e2e.js';
 import { runExtProcBench } from './extproc.js';
 import { formatGossipResult, runGossipBench } from './gossip.js';
@@ -15,6 +16,10 @@ const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   policy: {
     title: 'Decisions per second per policy vs a weighted-random pick of the same arms (in process)',
     run: async () => formatRows(await runPolicyBench()),
+  },
+  contextual: {
+    title: 'Contextual decisions per second, 16 features x 5 arms, vs context-free Thompson (in process)',
+    run: async () => formatContextualRows(await runContextualBench()),
   },
   extproc: {
     title: 'ext_proc streams per server CPU-second vs a naive grpc-js + proto-loader server',

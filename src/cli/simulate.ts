@@ -3,6 +3,8 @@
  *  [--duration S] [--min-share X] [--out DIR]`: runs policies through a
  * scenario offline (docs/simulation.md) and prints a table per scenario;
  * --out also writes results.csv and report.html.
+ * `envoy-bandit simulate --replay FILE [--policy FILE]... [--seeds N]`: runs
+ * policies over a full-information outcome file (docs/contextual.md).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,12 +15,15 @@ import { BUILTIN_POLICIES, BUILTIN_POLICY_NAMES, policiesFor, selectPolicies, ty
 import { reportHtml, resultsCsv, targetRows, textTable } from '../tools/sim/report.js';
 import { armsPresentAt, newestArm, parseScenario, type Scenario } from '../tools/sim/scenario.js';
 import { runPolicies, type ScenarioResult, type SuiteOptions } from '../tools/sim/summary.js';
+import { readPolicyFile, type PolicySpec } from '../tools/offline/candidate.js';
+import { defaultReplaySpecs, parseReplay, replayTable, runReplay } from '../tools/offline/replay.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
 
 export const DEFAULT_SEEDS = 5;
 export const MAX_SEEDS = 1000;
 const MAX_SCENARIO_BYTES = 1024 * 1024;
+const MAX_REPLAY_BYTES = 1024 * 1024 * 1024;
 
 const FLAGS = {
   scenario: { type: 'string', short: 's' },
@@ -27,12 +32,15 @@ const FLAGS = {
   out: { type: 'string', short: 'o' },
   duration: { type: 'string' },
   'min-share': { type: 'string' },
+  replay: { type: 'string', short: 'r' },
+  policy: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 function help(): string[] {
   return [
     'usage: envoy-bandit simulate --scenario NAME|FILE|all [flags]',
+    '       envoy-bandit simulate --replay FILE [--policy FILE]... [--seeds N]',
     '',
     '  --scenario, -s   a built-in scenario, a scenario YAML file, or "all" (the built-in suite)',
     `  --policies, -p   comma-separated policies (default: all). Built in: ${BUILTIN_POLICIES.map((p) => p.name).join(', ')}`,
@@ -40,6 +48,9 @@ function help(): string[] {
     '  --duration S     simulated seconds (default: the scenario\'s)',
     '  --min-share X    exploration floor for the learning policies (default: the scenario\'s)',
     '  --out, -o DIR    also write DIR/results.csv and DIR/report.html',
+    '  --replay, -r F   a full-information outcome file (JSONL: {"context": {...}, "rewards": {arm: r, ...}})',
+    '  --policy FILE    with --replay: a policy file (policy: block, features: for linucb/lints); repeatable',
+    '                   (default: static, epsilon_greedy, ucb1, thompson, linucb, lints)',
     '',
     `built-in scenarios: ${BUILTIN_SCENARIOS.map((s) => s.name).join(', ')}`,
   ];
@@ -109,8 +120,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     for (const l of help()) io.stdout(l);
     return 0;
   }
+  if (v.replay !== undefined) {
+    if (v.scenario !== undefined) {
+      io.stderr('simulate: give --scenario or --replay, not both');
+      return 1;
+    }
+    return runReplayCommand(v.replay, v.policy ?? [], v.seeds, io);
+  }
+  if (v.policy !== undefined) {
+    io.stderr('simulate: --policy needs --replay (scenarios take --policies)');
+    return 1;
+  }
   if (v.scenario === undefined) {
-    io.stderr('simulate: --scenario NAME|FILE|all is required');
+    io.stderr('simulate: --scenario NAME|FILE|all or --replay FILE is required');
     for (const l of help()) io.stderr(l);
     return 1;
   }
@@ -176,5 +198,47 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     io.stdout(`wrote ${join(v.out, 'results.csv')} and ${join(v.out, 'report.html')}`);
   }
+  return 0;
+}
+
+async function runReplayCommand(file: string, policyFiles: readonly string[], seedsRaw: string | undefined, io: CliIo): Promise<number> {
+  const seeds = number('seeds', seedsRaw, (x) => Number.isInteger(x) && x >= 1 && x <= MAX_SEEDS, `an integer from 1 to ${MAX_SEEDS}`);
+  if (isUsage(seeds)) {
+    io.stderr(`simulate: ${seeds.error}`);
+    return 1;
+  }
+  let text: string;
+  try {
+    const buf = await readFile(file);
+    if (buf.length > MAX_REPLAY_BYTES) {
+      io.stderr(`simulate: replay file ${file} is larger than ${MAX_REPLAY_BYTES} bytes`);
+      return 1;
+    }
+    text = buf.toString('utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    io.stderr(`simulate: cannot read replay file ${file}: ${code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
+    return 1;
+  }
+  const data = parseReplay(text);
+  if (!data.ok) {
+    io.stderr(`simulate: replay file ${file}: ${data.error}`);
+    return 1;
+  }
+  const specs: PolicySpec[] = [];
+  for (const f of policyFiles) {
+    const spec = await readPolicyFile(f);
+    if (!spec.ok) {
+      io.stderr(`simulate: ${spec.error}`);
+      return 1;
+    }
+    specs.push(spec.value);
+  }
+  const result = runReplay(data.value, specs.length ? specs : defaultReplaySpecs(data.value), (seeds as number | undefined) ?? DEFAULT_SEEDS);
+  if (!result.ok) {
+    io.stderr(`simulate: ${result.error}`);
+    return 1;
+  }
+  for (const l of replayTable(result.value)) io.stdout(l);
   return 0;
 }

@@ -1,15 +1,14 @@
 import type { Rng } from '../util/rng.js';
-import type { Policy, PolicyInput } from './types.js';
 import { fillUniform } from './select.js';
 
 /**
  * The exploration floor (route `min_share`), applied outside every policy:
  * with probability k * minShare the pick is uniform over the k eligible arms,
  * otherwise the policy decides. Each eligible arm therefore gets at least
- * minShare. When k * minShare ≥ 1 the floor cannot be met for every arm and the
+ * minShare. Generic over the input so contextual policies share it. When k * minShare ≥ 1 the floor cannot be met for every arm and the
  * pick is simply uniform (each arm gets 1/k ≤ minShare). minShare ≤ 0: no floor.
  */
-export function chooseWithFloor(policy: Policy, input: PolicyInput, rng: Rng, minShare: number): number {
+export function chooseWithFloor<I extends { readonly k: number }>(policy: { choose(input: I, rng: Rng): number }, input: I, rng: Rng, minShare: number): number {
   const k = input.k;
   if (!(minShare > 0)) return policy.choose(input, rng);
   const explore = k * minShare;
@@ -23,7 +22,7 @@ export function chooseWithFloor(policy: Policy, input: PolicyInput, rng: Rng, mi
 }
 
 /** out[i] = minShare + (1 - k * minShare) * p_policy(i); uniform when k * minShare ≥ 1. */
-export function propensitiesWithFloor(policy: Policy, input: PolicyInput, minShare: number, out: Float64Array): void {
+export function propensitiesWithFloor<I extends { readonly k: number }>(policy: { propensities(input: I, out: Float64Array): void }, input: I, minShare: number, out: Float64Array): void {
   const k = input.k;
   const m = minShare > 0 ? minShare : 0;
   if (k * m >= 1) {
