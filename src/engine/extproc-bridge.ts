@@ -26,7 +26,7 @@ const STRIP_CLIENT_CLUSTER: RequestHeadersReply = { set: [], remove: [CLUSTER_HE
  * re-match routes on the mutated headers); response headers → reward, and tell
  * the client which arm served it.
  */
-export class EngineExtProcHandler implements ExtProcHandler {
+export class EngineExtProcHandler implements ExtProcHandler<Decision> {
   /** Per-arm request rewrites, replaced as a whole on start and reload. */
   rewrites: RewriteTable = EMPTY_REWRITES;
 
@@ -35,7 +35,7 @@ export class EngineExtProcHandler implements ExtProcHandler {
     private readonly metrics: Pick<Metrics, 'bodyRewrites'> | null = null,
   ) {}
 
-  onRequestHeaders(headers: HeaderList, stream: StreamContext): RequestHeadersReply | null {
+  onRequestHeaders(headers: HeaderList, stream: StreamContext<Decision>): RequestHeadersReply | null {
     const route = this.engine.match(headers);
     if (!route) return headers.get(CLUSTER_HEADER) === undefined ? null : STRIP_CLIENT_CLUSTER;
     const d = this.engine.decide(route, headers);
@@ -57,8 +57,8 @@ export class EngineExtProcHandler implements ExtProcHandler {
    * string pass unchanged, each counted by reason. The response (SSE streams
    * included) is never touched.
    */
-  onRequestBody(body: Buffer, endOfStream: boolean, stream: StreamContext): RequestBodyReply | null {
-    const d = stream.decision as Decision | undefined;
+  onRequestBody(body: Buffer, endOfStream: boolean, stream: StreamContext<Decision>): RequestBodyReply | null {
+    const d = stream.decision;
     if (!d) return null;
     const limit = d.route.config.body_rewrite;
     const model = limit ? this.rewrites.get(d.route.name)?.[d.arm]?.model : undefined;
@@ -77,8 +77,8 @@ export class EngineExtProcHandler implements ExtProcHandler {
     return reply;
   }
 
-  onResponseHeaders(headers: HeaderList, stream: StreamContext): ResponseHeadersReply | null {
-    const d = stream.decision as Decision | undefined;
+  onResponseHeaders(headers: HeaderList, stream: StreamContext<Decision>): ResponseHeadersReply | null {
+    const d = stream.decision;
     if (!d) return null;
     stream.decision = undefined;
     const status = Number(headers.get(':status'));
@@ -93,7 +93,7 @@ export class EngineExtProcHandler implements ExtProcHandler {
     };
   }
 
-  onStreamEnd(stream: StreamContext, _reason: StreamEndReason): void {
+  onStreamEnd(stream: StreamContext<Decision>, _reason: StreamEndReason): void {
     // A stream that ends without response headers (client cancel, upstream
     // reset before headers, Envoy's early close) yields no reward: we did not
     // observe the outcome, and guessing would bias the arm.

@@ -17,12 +17,12 @@ export interface HeaderList {
   get(name: string): string | undefined;
 }
 
-/** Per-stream scratch the adapter creates and hands back on every call. */
-export interface StreamContext {
+/** Per-stream scratch the adapter creates and hands back on every call; `D` is what the handler keeps per stream. */
+export interface StreamContext<D = unknown> {
   /** Monotonic stream number within this process (for logs). */
   readonly id: number;
   /** Set by the handler on request headers; read back on response headers. */
-  decision: unknown;
+  decision: D | undefined;
 }
 
 export type HeaderEdit = readonly [name: string, value: string];
@@ -46,15 +46,15 @@ export interface RequestBodyReply {
 
 export type StreamEndReason = 'ok' | 'cancelled' | 'error';
 
-export interface ExtProcHandler {
-  onRequestHeaders(headers: HeaderList, stream: StreamContext): RequestHeadersReply | null;
-  onResponseHeaders(headers: HeaderList, stream: StreamContext): ResponseHeadersReply | null;
+export interface ExtProcHandler<D = unknown> {
+  onRequestHeaders(headers: HeaderList, stream: StreamContext<D>): RequestHeadersReply | null;
+  onResponseHeaders(headers: HeaderList, stream: StreamContext<D>): ResponseHeadersReply | null;
   /**
    * A buffered request body (only on Envoy routes that buffer it). `body` is a
    * view on the wire message, valid during the call; `endOfStream` false means
    * Envoy sent what fitted its buffer and the rest follows unseen.
    */
-  onRequestBody?(body: Buffer, endOfStream: boolean, stream: StreamContext): RequestBodyReply | null;
+  onRequestBody?(body: Buffer, endOfStream: boolean, stream: StreamContext<D>): RequestBodyReply | null;
   /** Always called once per stream, whatever ended it. */
-  onStreamEnd(stream: StreamContext, reason: StreamEndReason): void;
+  onStreamEnd(stream: StreamContext<D>, reason: StreamEndReason): void;
 }
