@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
-import { parseAddress } from './address.js';
+import { parseAddress } from '../util/address.js';
 import * as D from './defaults.js';
 import { describeValue } from './issues.js';
 import type { Config, DriftConfig, PolicyConfig, PolicyParams, RouteConfig } from './types.js';
