@@ -47,7 +47,7 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
     // After the decision: the chosen arm's own host, headers and secrets.
     const rw = this.rewrites.get(route.name)?.[d.arm];
     if (rw) for (const edit of rw.headers) set.push(edit);
-    return { set, remove: [], clearRouteCache: true };
+    return { set, remove: route.stripOnRequest, clearRouteCache: true };
   }
 
   /**
@@ -85,12 +85,14 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
     const rewardHeaderName = d.route.config.reward.header;
     const rewardHeader = rewardHeaderName ? headers.get(rewardHeaderName) : undefined;
     this.engine.onResponse(d, Number.isFinite(status) ? status : 0, rewardHeader);
-    return {
-      set: [
-        [ARM_HEADER, d.route.armNames[d.arm]!],
-        [DECISION_ID_HEADER, d.id],
-      ],
-    };
+    const set: HeaderEdit[] = [
+      [ARM_HEADER, d.route.armNames[d.arm]!],
+      [DECISION_ID_HEADER, d.id],
+    ];
+    // The signed pin overwrites any a backend sent; clients echo it on their next request.
+    const pin = this.engine.pinFor(d);
+    if (pin !== undefined) set.push([d.route.config.sticky!.pin_header!, pin]);
+    return { set };
   }
 
   onStreamEnd(stream: StreamContext<Decision>, _reason: StreamEndReason): void {

@@ -19,6 +19,7 @@ import { readSecret } from '../util/secret.js';
 import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
 import { formatIssues } from '../config/issues.js';
 import { BanditError, ErrorCodes } from '../util/errors.js';
+import { PinCodec } from '../sticky/pin.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -60,7 +61,7 @@ export class Sidecar {
       key = await readSecret(config.decision_ids.secret_file);
     } else {
       key = DecisionIdCodec.generateKey();
-      logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback');
+      logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback and its sticky pins');
     }
     let token: string | null = null;
     if (config.admin.token_file) token = (await readSecret(config.admin.token_file)).toString('utf8');
@@ -90,6 +91,7 @@ export class Sidecar {
       metrics: this.metrics,
       logger: opts.logger,
       ids: new DecisionIdCodec(key, config.replica_id),
+      pins: new PinCodec(key),
     });
     this.handler = new EngineExtProcHandler(this.engine, this.metrics);
     this.admin = new AdminServer({
