@@ -36,6 +36,9 @@ routes:
 const hcmOf = (doc: any) => doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
 const extProcOf = (doc: any) => hcmOf(doc).http_filters[0].typed_config;
 const routesOf = (doc: any) => hcmOf(doc).route_config.virtual_hosts[0].routes;
+const steers = (r: any) => r.route?.cluster_header === 'x-bandit-cluster';
+/** Keeps only the routes `keep` accepts. */
+const keepRoutes = (doc: any, keep: (r: any) => boolean) => (hcmOf(doc).route_config.virtual_hosts[0].routes = routesOf(doc).filter(keep));
 
 async function variant(name: string, edit: (doc: any) => void, base = 'envoy.yaml'): Promise<string> {
   const doc = parse(await readFile(join(REPO_ROOT, 'envoy', base), 'utf8'));
@@ -61,12 +64,12 @@ describe('validate --envoy', () => {
   const broken: [string, (doc: any) => void, RegExp][] = [
     ['an arm whose cluster is missing', (d) => (d.static_resources.clusters = d.static_resources.clusters.filter((c: any) => c.name !== 'model_b')),
       /^routes\[0\]\.arms\[1\]\.cluster: no cluster "model_b" in the Envoy config/],
-    ['a catch-all route to another arm', (d) => (routesOf(d)[1].route.cluster = 'model_b'),
-      /routes\[1\]\.route\.cluster: the fail-open route for \/ goes to "model_b", but route "chat"'s default arm "model-a" is cluster "model_a"/],
-    ['no catch-all route', (d) => routesOf(d).splice(1, 1), /no catch-all route for \/ without a decision/],
+    ['a catch-all route to another arm', (d) => (routesOf(d).at(-1).route.cluster = 'model_b'),
+      /routes\[\d+\]\.route\.cluster: the fail-open route for \/ goes to "model_b", but route "chat"'s default arm "model-a" is cluster "model_a"/],
+    ['no catch-all route', (d) => keepRoutes(d, steers), /no catch-all route for \/ without a decision/],
     ['ext_proc not fail-open', (d) => (extProcOf(d).failure_mode_allow = false), /typed_config\.failure_mode_allow: must be true/],
     ['the client header not stripped', (d) => (hcmOf(d).early_header_mutation_extensions = []), /early_header_mutation_extensions: a client-sent x-bandit-cluster is not removed before routing/],
-    ['no steering route', (d) => routesOf(d).splice(0, 1), /no route with cluster_header: x-bandit-cluster/],
+    ['no steering route', (d) => keepRoutes(d, (r) => !steers(r)), /no route with cluster_header: x-bandit-cluster/],
     ['a steering route without the header match', (d) => delete routesOf(d)[0].match.headers, /the steering route must match only requests that carry x-bandit-cluster/],
     ['the sidecar cluster on HTTP/1', (d) => delete d.static_resources.clusters[0].typed_extension_protocol_options, /cluster "envoy_bandit" \(the sidecar\) must speak HTTP\/2/],
     ['no ext_proc filter', (d) => hcmOf(d).http_filters.splice(0, 1), /no HTTP connection manager with the envoy.filters.http.ext_proc filter/],
