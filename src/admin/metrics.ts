@@ -12,6 +12,7 @@ import { SumCount } from './sum-count.js';
 export type DecisionReason = 'policy' | 'sticky' | 'forced' | 'fallback' | 'paused' | 'quarantine';
 export const DECISION_REASONS: readonly DecisionReason[] = ['policy', 'sticky', 'forced', 'fallback', 'paused', 'quarantine'];
 export type RewardSource = 'response' | 'feedback' | 'default';
+export type BodyRewriteOutcome = 'rewritten' | 'too_large' | 'not_json' | 'no_model_field';
 export const REWARD_SOURCES: readonly RewardSource[] = ['response', 'feedback', 'default'];
 export type ArmStateName = 'active' | 'quarantined' | 'paused';
 export const ARM_STATES: readonly ArmStateName[] = ['active', 'quarantined', 'paused'];
@@ -57,6 +58,7 @@ export interface Metrics {
   configLastReloadOk: Gauge;
   snapshotWrites: Counter<'outcome'>;
   notifications: Counter<'target' | 'outcome'>;
+  bodyRewrites: Counter<'route' | 'arm' | 'outcome'>;
 }
 
 const PREFIX = 'envoy_bandit_';
@@ -104,6 +106,7 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     configLastReloadOk: new Gauge({ name: `${PREFIX}config_last_reload_successful`, help: '1 when the last reload succeeded (or none was tried), 0 when it was rejected.', registers: r }),
     snapshotWrites: new Counter({ name: `${PREFIX}snapshot_writes_total`, help: 'State snapshot writes by outcome (ok, failed).', labelNames: ['outcome'], registers: r }),
     notifications: new Counter({ name: `${PREFIX}notifications_total`, help: 'Notification deliveries by target (webhook, kubernetes) and outcome (sent, failed, dropped).', labelNames: ['target', 'outcome'], registers: r }),
+    bodyRewrites: new Counter({ name: `${PREFIX}body_rewrites_total`, help: 'Request bodies seen on body_rewrite routes, by outcome (rewritten, or why unchanged).', labelNames: ['route', 'arm', 'outcome'], registers: r }),
   };
   m.buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
   m.configLastReloadOk.set(1);
