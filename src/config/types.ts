@@ -5,6 +5,8 @@
  * handle `undefined`.
  */
 
+import type { FeatureSpec } from '../contextual/features.js';
+
 export type DurationMs = number;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -38,7 +40,13 @@ export type PolicyParams =
   /** epsilon_t = epsilon / (1 + decay * t); decay 0 is fixed epsilon. */
   | { type: 'epsilon_greedy'; epsilon: number; decay: number }
   | { type: 'static'; weights: Record<string, number> }
-  | { type: 'fixed'; arm: string };
+  | { type: 'fixed'; arm: string }
+  /** Contextual (docs/contextual.md): per-arm ridge regression on the route's features; lambda is the ridge prior. */
+  | { type: 'linucb'; alpha: number; lambda: number }
+  | { type: 'lints'; v: number; lambda: number };
+
+export type ContextualPolicyParams = Extract<PolicyParams, { type: 'linucb' | 'lints' }>;
+export type ContextFreePolicyParams = Exclude<PolicyParams, ContextualPolicyParams>;
 
 export type PolicyType = PolicyParams['type'];
 
@@ -91,6 +99,8 @@ export interface RouteConfig {
   guardrails: GuardrailsConfig | null;
   /** Honour a client's `x-bandit-force-arm` header (off by default: clients cannot pick the arm). */
   allow_force_arm: boolean;
+  /** Request features the contextual policies read (null: none; required by linucb and lints). */
+  features: FeatureSpec[] | null;
 }
 
 export interface AggregatorConfig {

@@ -33,6 +33,8 @@ export interface Decision {
   startedAt: number;
   /** Probability this arm had of being chosen, when known (decision log). */
   propensity: number | undefined;
+  /** Contextual routes: the header values the features read (the reward learns with them; the decision log records them). */
+  context: Readonly<Record<string, string>> | undefined;
 }
 
 export interface Outcome {
@@ -132,7 +134,13 @@ export class Engine {
   }
 
   private build(config: Config): void {
-    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.opts.clock));
+    const old = this.byName;
+    this.routes = config.routes.map((rc) => {
+      const r = new RouteRuntime(rc, this.opts.clock);
+      const prev = old.get(rc.name);
+      if (r.contextual && prev?.contextual) r.contextual.adoptFrom(prev.contextual, prev.armNames, r.armNames);
+      return r;
+    });
     this.byName = new Map(this.routes.map((r) => [r.name, r]));
     this.propCache.clear();
     const maxArms = Math.max(1, ...this.routes.map((r) => r.armNames.length));
@@ -159,6 +167,7 @@ export class Engine {
       reason = 'fallback';
     }
     const d: Decision = {
+      context: route.contextual ? route.contextual.contextRecord(headers) : undefined,
       id: this.opts.ids.issue(route.name, route.armNames[arm]!, now),
       route,
       arm,
@@ -191,6 +200,8 @@ export class Engine {
       const idx = pinned === undefined ? undefined : route.armIndex.get(pinned);
       if (idx !== undefined && route.eligible[idx]) return [idx, 'sticky'];
     }
+    // Contextual step: the policy below (and the propensity after) reads this request's features.
+    route.contextual?.setContext(headers);
     const probing = route.probationCount > 0 ? this.probing(route) : 0;
     const probe = probing > 0 ? this.pickProbation(route, probing) : -1;
     const arm = probe >= 0 ? probe : this.choosePolicyArm(route, probing > 0);
@@ -282,10 +293,25 @@ export class Engine {
     route.eligibilityValidUntil = validUntil;
   }
 
-  /** Traffic share per configured arm (0 for ineligible ones), including the floor. */
+  /**
+   * Traffic share per configured arm (0 for ineligible ones), including the
+   * floor. A contextual route's shares depend on the request: here they are
+   * for a request without features (the intercept alone), never cached.
+   */
   shares(route: RouteRuntime, now = this.opts.clock.now()): Float64Array {
+    if (route.contextual) {
+      route.contextual.setContext(null);
+      return this.computeShares(route, now);
+    }
     const cached = this.propCache.get(route);
     if (cached && now - cached.at < PROPENSITY_REFRESH_MS && cached.at <= now) return cached.shares;
+    const shares = this.computeShares(route, now);
+    this.propCache.set(route, { at: now, shares });
+    return shares;
+  }
+
+  /** Shares for the context currently set on a contextual route's policy (any route: as `shares`, uncached). */
+  private computeShares(route: RouteRuntime, now: number): Float64Array {
     const shares = new Float64Array(route.armNames.length);
     this.refreshEligibility(route, now);
     if (route.mode === 'paused' || route.eligibleCount === 0) {
@@ -300,13 +326,13 @@ export class Engine {
       for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p]!] = out[p]! * rest;
       if (probing > 0) for (let a = 0; a < shares.length; a++) if (route.eligible[a] && route.probation[a]) shares[a] = slice;
     }
-    this.propCache.set(route, { at: now, shares });
     return shares;
   }
 
   private propensityOf(route: RouteRuntime, arm: number, reason: DecisionReason, now: number): number {
     if (reason !== 'policy') return 1;
-    return this.shares(route, now)[arm] ?? 0;
+    // A contextual route's context is still the decided request's (set in pick).
+    return (route.contextual ? this.computeShares(route, now) : this.shares(route, now))[arm] ?? 0;
   }
 
   /** Turns a response into a reward and (unless frozen or deferred) into statistics. */
@@ -323,7 +349,7 @@ export class Engine {
     const outcome: Outcome = { status, latencyMs: latency, reward, recorded: false, source: 'response' };
     let deferred = false;
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
-    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id);
+    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id, d.context);
     const m = this.opts.metrics;
     if (m) m.upstreamLatency.observe({ route: route.name, arm: route.armNames[d.arm]! }, latency / 1000);
     for (const o of this.observers) o.onOutcome?.(d, outcome);
@@ -333,15 +359,24 @@ export class Engine {
   /**
    * Adds a reward to this replica's slot. Resolves the route and arm by name so
    * a reward for a decision made before a reload lands on the right arm (or is
-   * dropped if the arm is gone). Returns whether it was recorded.
+   * dropped if the arm is gone). Returns whether it was recorded. A
+   * contextual route's models learn only when the decision's context is given.
    */
-  applyRewardByName(routeName: string, armName: string, reward: number, source: RewardSource, decisionId: string): boolean {
+  applyRewardByName(
+    routeName: string,
+    armName: string,
+    reward: number,
+    source: RewardSource,
+    decisionId: string,
+    context?: Readonly<Record<string, string>>,
+  ): boolean {
     const current = this.byName.get(routeName);
     if (!current || current.mode === 'frozen') return false;
     const arm = current.armIndex.get(armName);
     const ri = this.opts.state.routeIndex(routeName);
     if (arm === undefined || ri === undefined) return false;
     this.opts.state.record(ri, arm, reward);
+    if (current.contextual && context) current.contextual.setContextRecord(context).observe(arm, reward);
     const m = this.opts.metrics;
     if (m) {
       m.rewards.inc({ route: routeName, arm: armName, source });

@@ -1,4 +1,5 @@
-import type { RouteConfig } from '../config/types.js';
+import type { ContextFreePolicyParams, RouteConfig } from '../config/types.js';
+import { ContextualRoutePolicy } from '../contextual/route-policy.js';
 import type { HeaderList } from '../extproc/handler.js';
 import { createPolicy } from '../policy/registry.js';
 import type { Policy } from '../policy/types.js';
@@ -12,6 +13,8 @@ export type RouteMode = 'active' | 'paused' | 'frozen';
 /** Everything the engine needs per configured route, built once per (re)load. */
 export class RouteRuntime {
   readonly policy: Policy;
+  /** The contextual policy (also `policy`) when the route is linucb or lints: the engine sets each request's context on it. */
+  readonly contextual: ContextualRoutePolicy | null;
   readonly input: PolicyInputBuffer;
   readonly sticky: StickySessions | null;
   readonly isSuccess: (status: number) => boolean;
@@ -45,7 +48,9 @@ export class RouteRuntime {
     this.maxCost = Math.max(0, ...this.costs);
     this.armIndex = new Map(this.armNames.map((n, i) => [n, i]));
     this.defaultArm = this.armIndex.get(config.default_arm) ?? 0;
-    this.policy = createPolicy(config.policy, this.armNames);
+    const p = config.policy;
+    this.contextual = p.type === 'linucb' || p.type === 'lints' ? new ContextualRoutePolicy(p, config.features ?? [], this.armNames.length) : null;
+    this.policy = this.contextual ?? createPolicy(p as ContextFreePolicyParams, this.armNames);
     this.input = new PolicyInputBuffer(this.armNames.length);
     this.sticky = config.sticky ? new StickySessions(config.sticky, clock) : null;
     this.isSuccess = compileStatusMatcher(config.reward.success.statuses);
