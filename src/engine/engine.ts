@@ -2,25 +2,21 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderList } from '../extproc/handler.js';
 import type { DecisionReason, Metrics, RewardSource } from '../admin/metrics.js';
-import { chooseWithFloor, propensitiesWithFloor } from '../policy/floor.js';
+import { propensitiesWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
 import { routeShapes, type ReplicaState } from '../state/replica-state.js';
-import type { ArmFlag } from '../state/snapshot.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
+import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
+import { DecisionContext, DecisionPipeline, fillPolicyInput, standardSteps, type DecisionStep } from './pipeline.js';
 import { RouteRuntime } from './route-runtime.js';
 
-export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
+export { PROBATION_MAX_TOTAL_SHARE, PROBATION_MIN_SHARE, UNTIL_RELEASED } from './eligibility.js';
+export { FORCE_ARM_HEADER } from './pipeline.js';
 /** Propensities (Thompson's are Monte-Carlo estimates) are recomputed at most this often per route. */
 export const PROPENSITY_REFRESH_MS = 250;
-/** Far-future `until` for flags that last until released by hand. */
-export const UNTIL_RELEASED = Number.MAX_SAFE_INTEGER;
-/** Probation slice per arm when the route's min_share is smaller (0 would never re-probe). */
-export const PROBATION_MIN_SHARE = 0.01;
-/** Probation arms together never take more than this. */
-export const PROBATION_MAX_TOTAL_SHARE = 0.5;
 
 export interface Decision {
   id: string;
@@ -59,6 +55,8 @@ export interface RewardEvent {
 
 /** Hooks other modules attach to (decision log, aggregator stream, guardrails, feedback). */
 export interface EngineObserver {
+  /** The observer reads `Decision.propensity` (the decision log): the engine computes it while such an observer is attached. */
+  readonly propensities?: boolean;
   onDecision?(d: Decision): void;
   /** Every response outcome, whether or not it was recorded (guardrails read status and latency here). */
   onOutcome?(d: Decision, o: Outcome): void;
@@ -82,6 +80,13 @@ export interface EngineOptions {
   metrics: Metrics | null;
   logger: Logger | null;
   ids: DecisionIdCodec;
+  /** Compute `Decision.propensity` for every decision (also switched on by an observer with `propensities: true`). */
+  propensities?: boolean;
+  /**
+   * The decision steps, given the standard ones in order (paused → forced →
+   * all-quarantined → sticky → probation → policy); insert or replace by name.
+   */
+  steps?: (standard: readonly DecisionStep[]) => readonly DecisionStep[];
 }
 
 /**
@@ -95,14 +100,19 @@ export class Engine {
   private readonly observers: EngineObserver[] = [];
   private readonly scratch: ArmStats = { n: 0, sum: 0, sumSq: 0 };
   private readonly monotonic: () => number;
+  private readonly pipeline: DecisionPipeline;
+  private readonly ctx = new DecisionContext();
   private propensityBuf = new Float64Array(0);
   private readonly propCache = new Map<RouteRuntime, { at: number; shares: Float64Array }>();
-  needPropensity = false;
+  private wantPropensity: boolean;
   config: Config;
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
     this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.wantPropensity = opts.propensities ?? false;
+    const standard = standardSteps({ state: opts.state, rng: opts.rng });
+    this.pipeline = new DecisionPipeline(opts.steps ? opts.steps(standard) : standard, opts.state);
     this.build(opts.config);
   }
 
@@ -115,9 +125,18 @@ export class Engine {
   get ids(): DecisionIdCodec {
     return this.opts.ids;
   }
+  /** Whether decisions carry a propensity (an option, or an observer that reads them). */
+  get needPropensity(): boolean {
+    return this.wantPropensity;
+  }
+  /** The decision steps in the order they run. */
+  get steps(): readonly DecisionStep[] {
+    return this.pipeline.steps;
+  }
 
   observe(o: EngineObserver): void {
     this.observers.push(o);
+    if (o.propensities) this.wantPropensity = true;
   }
 
   route(name: string): RouteRuntime | undefined {
@@ -152,151 +171,71 @@ export class Engine {
     return undefined;
   }
 
-  /** The decision for a request on `route`. Never throws: internal errors fall back to the default arm. */
+  /** The decision for a request on `route` (the steps, in order). Never throws: internal errors fall back to the default arm. */
   decide(route: RouteRuntime, headers: HeaderList | null): Decision {
     const t0 = this.monotonic();
     const now = this.opts.clock.now();
+    const ctx = this.ctx.begin(route, headers, now);
     let arm: number;
     let reason: DecisionReason;
     try {
-      [arm, reason] = this.pick(route, headers, now);
+      this.pipeline.run(ctx);
+      arm = ctx.arm;
+      reason = ctx.reason;
     } catch (err) {
       this.opts.logger?.error({ err, route: route.name }, 'decision failed; using the default arm');
       this.opts.metrics?.extprocErrors.inc({ kind: 'decision' });
       arm = route.defaultArm;
       reason = 'fallback';
     }
+    ctx.headers = null;
+    const armName = route.armNames[arm] ?? '';
     const d: Decision = {
       context: route.contextual ? route.contextual.contextRecord(headers) : undefined,
-      id: this.opts.ids.issue(route.name, route.armNames[arm]!, now),
+      id: this.opts.ids.issue(route.name, armName, now),
       route,
       arm,
       reason,
       time: now,
       startedAt: t0,
-      propensity: this.needPropensity ? this.propensityOf(route, arm, reason, now) : undefined,
+      propensity: this.wantPropensity ? this.propensityOf(route, arm, reason, now) : undefined,
     };
     const m = this.opts.metrics;
     if (m) {
-      m.decisions.inc({ route: route.name, arm: route.armNames[arm]!, reason });
+      m.decisions.inc({ route: route.name, arm: armName, reason });
       m.decisionDuration.observe({ route: route.name }, (this.monotonic() - t0) / 1000);
     }
     for (const o of this.observers) o.onDecision?.(d);
     return d;
   }
 
-  private pick(route: RouteRuntime, headers: HeaderList | null, now: number): [number, DecisionReason] {
-    if (route.mode === 'paused') return [route.defaultArm, 'paused'];
-    this.refreshEligibility(route, now);
-    if (headers && route.config.allow_force_arm) {
-      const forced = headers.get(FORCE_ARM_HEADER);
-      const idx = forced === undefined ? undefined : route.armIndex.get(forced);
-      if (idx !== undefined && route.eligible[idx]) return [idx, 'forced'];
-    }
-    if (route.eligibleCount === 0) return [route.defaultArm, 'quarantine'];
-    const sessionKey = headers && route.sticky ? route.sticky.keyOf(headers) : undefined;
-    if (sessionKey !== undefined) {
-      const pinned = route.sticky!.get(sessionKey);
-      const idx = pinned === undefined ? undefined : route.armIndex.get(pinned);
-      if (idx !== undefined && route.eligible[idx]) return [idx, 'sticky'];
-    }
-    // Contextual step: the policy below (and the propensity after) reads this request's features.
-    route.contextual?.setContext(headers);
-    const probing = route.probationCount > 0 ? this.probing(route) : 0;
-    const probe = probing > 0 ? this.pickProbation(route, probing) : -1;
-    const arm = probe >= 0 ? probe : this.choosePolicyArm(route, probing > 0);
-    if (sessionKey !== undefined) route.sticky!.set(sessionKey, route.armNames[arm]!);
-    return [arm, 'policy'];
-  }
-
   /**
-   * Puts an arm in (or out of) guardrail probation: it keeps a fixed slice of
-   * new traffic (the route's min_share, at least PROBATION_MIN_SHARE) outside
-   * the policy until the guardrails release or re-quarantine it.
+   * Puts an arm in (or out of) guardrail probation (eligibility.ts rule 4).
+   * Returns false for an unknown route or arm.
    */
   setProbation(routeName: string, armName: string, on: boolean): boolean {
     const r = this.byName.get(routeName);
     const a = r?.armIndex.get(armName);
     if (!r || a === undefined) return false;
-    if ((r.probation[a] === 1) !== on) {
-      r.probation[a] = on ? 1 : 0;
-      r.probationCount += on ? 1 : -1;
-      this.propCache.delete(r);
-    }
+    if (r.eligibility.setProbation(a, on)) this.propCache.delete(r);
     return true;
   }
 
-  /** Eligible probation arms taking a slice; 0 when no other eligible arm is left (then the policy serves them all). */
-  private probing(route: RouteRuntime): number {
-    let n = 0;
-    for (let a = 0; a < route.armNames.length; a++) if (route.eligible[a] && route.probation[a]) n++;
-    return n < route.eligibleCount ? n : 0;
+  /** The quarantine flags in force for an arm on this replica (eligibility.ts rule 2). */
+  quarantineFlags(route: RouteRuntime, arm: number, now: number): FlagInForce[] {
+    return route.eligibility.flagsInForce(this.opts.state, arm, now);
   }
 
-  private probationSlice(route: RouteRuntime, probing: number): number {
-    return Math.min(Math.max(route.config.policy.min_share, PROBATION_MIN_SHARE), PROBATION_MAX_TOTAL_SHARE / probing);
-  }
-
-  /** With probability `slice` per probing arm, that arm; else -1 (the policy decides). */
-  private pickProbation(route: RouteRuntime, probing: number): number {
-    const slice = this.probationSlice(route, probing);
-    let u = this.opts.rng.next();
-    for (let a = 0; a < route.armNames.length; a++) {
-      if (!route.eligible[a] || !route.probation[a]) continue;
-      if (u < slice) return a;
-      u -= slice;
-    }
-    return -1;
-  }
-
-  private fillInput(route: RouteRuntime, skipProbation = false): void {
-    const state = this.opts.state;
-    const ri = state.routeIndex(route.name)!;
-    const input = route.input;
-    input.reset(state.fleetTotal(ri));
-    for (let a = 0; a < route.armNames.length; a++) {
-      if (route.eligible[a] && !(skipProbation && route.probation[a])) input.push(a, state.fleet(ri, a, this.scratch));
-    }
-  }
-
-  private choosePolicyArm(route: RouteRuntime, skipProbation = false): number {
-    this.fillInput(route, skipProbation);
-    const pos = chooseWithFloor(route.policy, route.input, this.opts.rng, route.config.policy.min_share);
-    return route.input.armIndex[pos]!;
-  }
-
-  /**
-   * The quarantine flags in force for an arm on this replica: raised by any
-   * replica (gossip) or an operator, not expired, and not older than a manual
-   * release here.
-   */
-  quarantineFlags(route: RouteRuntime, arm: number, now: number): Array<ArmFlag & { replica: string }> {
-    const releasedAt = route.releasedAt[arm]!;
-    return this.opts.state.activeFlags(route.name, route.armNames[arm]!, now).filter((f) => f.since > releasedAt);
-  }
-
-  /** Quarantine flags from any replica (gossip) or an operator, cached until they can change. */
+  /** Brings the route's eligibility up to date (cached until a flag can change). */
   refreshEligibility(route: RouteRuntime, now: number): void {
-    const state = this.opts.state;
-    if (route.eligibilityFlagsVersion === state.flagsVersion && now < route.eligibilityValidUntil) return;
-    let count = 0;
-    let validUntil = Number.POSITIVE_INFINITY;
-    for (let a = 0; a < route.armNames.length; a++) {
-      const flags = this.quarantineFlags(route, a, now);
-      route.eligible[a] = flags.length === 0 ? 1 : 0;
-      route.quarantineRule[a] = flags.length === 0 ? '' : flags.map((f) => `${f.rule}@${f.replica}`).join(',');
-      for (const f of flags) validUntil = Math.min(validUntil, f.until);
-      if (route.eligible[a]) count++;
-    }
-    route.eligibleCount = count;
-    route.eligibilityFlagsVersion = state.flagsVersion;
-    route.eligibilityValidUntil = validUntil;
+    route.eligibility.refresh(this.opts.state, now);
   }
 
   /**
    * Traffic share per configured arm (0 for ineligible ones), including the
-   * floor. A contextual route's shares depend on the request: here they are
-   * for a request without features (the intercept alone), never cached.
+   * floor and probation slices. A contextual route's shares depend on the
+   * request: here they are for a request without features (the intercept
+   * alone), never cached.
    */
   shares(route: RouteRuntime, now = this.opts.clock.now()): Float64Array {
     if (route.contextual) {
@@ -313,25 +252,26 @@ export class Engine {
   /** Shares for the context currently set on a contextual route's policy (any route: as `shares`, uncached). */
   private computeShares(route: RouteRuntime, now: number): Float64Array {
     const shares = new Float64Array(route.armNames.length);
-    this.refreshEligibility(route, now);
-    if (route.mode === 'paused' || route.eligibleCount === 0) {
+    const e = route.eligibility;
+    e.refresh(this.opts.state, now);
+    if (route.mode === 'paused' || e.eligibleCount === 0) {
       shares[route.defaultArm] = 1;
     } else {
-      const probing = route.probationCount > 0 ? this.probing(route) : 0;
-      this.fillInput(route, probing > 0);
+      const probing = e.probing();
+      fillPolicyInput(route, this.opts.state, probing > 0, this.scratch);
       const out = this.propensityBuf;
       propensitiesWithFloor(route.policy, route.input, route.config.policy.min_share, out);
-      const slice = probing > 0 ? this.probationSlice(route, probing) : 0;
+      const slice = probing > 0 ? RouteEligibility.probationSlice(route.config.policy.min_share, probing) : 0;
       const rest = 1 - probing * slice;
-      for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p]!] = out[p]! * rest;
-      if (probing > 0) for (let a = 0; a < shares.length; a++) if (route.eligible[a] && route.probation[a]) shares[a] = slice;
+      for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p] ?? 0] = (out[p] ?? 0) * rest;
+      if (probing > 0) for (let a = 0; a < shares.length; a++) if (e.eligible[a] && e.probation[a]) shares[a] = slice;
     }
     return shares;
   }
 
   private propensityOf(route: RouteRuntime, arm: number, reason: DecisionReason, now: number): number {
     if (reason !== 'policy') return 1;
-    // A contextual route's context is still the decided request's (set in pick).
+    // A contextual route's policy still holds the decided request's context (the context step set it).
     return (route.contextual ? this.computeShares(route, now) : this.shares(route, now))[arm] ?? 0;
   }
 
@@ -431,8 +371,7 @@ export class Engine {
     const a = r?.armIndex.get(armName);
     if (!r || a === undefined) return false;
     this.opts.state.clearFlag(routeName, armName);
-    r.releasedAt[a] = this.opts.clock.now();
-    r.eligibilityFlagsVersion = -1;
+    r.eligibility.release(a, this.opts.clock.now());
     this.propCache.delete(r);
     return true;
   }

@@ -22,10 +22,10 @@ const STRIP_CLIENT_CLUSTER: RequestHeadersReply = { set: [], remove: [CLUSTER_HE
  * re-match routes on the mutated headers); response headers → reward, and tell
  * the client which arm served it.
  */
-export class EngineExtProcHandler implements ExtProcHandler {
+export class EngineExtProcHandler implements ExtProcHandler<Decision> {
   constructor(private readonly engine: Engine) {}
 
-  onRequestHeaders(headers: HeaderList, stream: StreamContext): RequestHeadersReply | null {
+  onRequestHeaders(headers: HeaderList, stream: StreamContext<Decision>): RequestHeadersReply | null {
     const route = this.engine.match(headers);
     if (!route) return headers.get(CLUSTER_HEADER) === undefined ? null : STRIP_CLIENT_CLUSTER;
     const d = this.engine.decide(route, headers);
@@ -37,8 +37,8 @@ export class EngineExtProcHandler implements ExtProcHandler {
     return { set, remove: [], clearRouteCache: true };
   }
 
-  onResponseHeaders(headers: HeaderList, stream: StreamContext): ResponseHeadersReply | null {
-    const d = stream.decision as Decision | undefined;
+  onResponseHeaders(headers: HeaderList, stream: StreamContext<Decision>): ResponseHeadersReply | null {
+    const d = stream.decision;
     if (!d) return null;
     stream.decision = undefined;
     const status = Number(headers.get(':status'));
@@ -53,7 +53,7 @@ export class EngineExtProcHandler implements ExtProcHandler {
     };
   }
 
-  onStreamEnd(stream: StreamContext, _reason: StreamEndReason): void {
+  onStreamEnd(stream: StreamContext<Decision>, _reason: StreamEndReason): void {
     // A stream that ends without response headers (client cancel, upstream
     // reset before headers, Envoy's early close) yields no reward: we did not
     // observe the outcome, and guessing would bias the arm.

@@ -7,6 +7,8 @@ import { PolicyInputBuffer } from '../policy/input.js';
 import { compileStatusMatcher } from '../reward/compute.js';
 import { StickySessions } from '../sticky/sessions.js';
 import type { Clock } from '../util/clock.js';
+import { RouteEligibility } from './eligibility.js';
+import type { RoutePlan } from './pipeline.js';
 
 export type RouteMode = 'active' | 'paused' | 'frozen';
 
@@ -25,18 +27,10 @@ export class RouteRuntime {
   readonly defaultArm: number;
   readonly armIndex: ReadonlyMap<string, number>;
   mode: RouteMode = 'active';
-  /** Eligibility cache: 1 = may be chosen (not quarantined). */
-  readonly eligible: Uint8Array;
-  eligibleCount: number;
-  eligibilityFlagsVersion = -1;
-  eligibilityValidUntil = 0;
-  /** Quarantine reason per arm (for /v1/routes), '' when active. */
-  readonly quarantineRule: string[];
-  /** Epoch ms of the last manual release per arm: flags raised before it are ignored here. */
-  readonly releasedAt: number[];
-  /** 1 = in guardrail probation: re-probed with a fixed slice of traffic outside the policy (set by the guardrails). */
-  readonly probation: Uint8Array;
-  probationCount = 0;
+  /** The decision steps that apply to this route (set by the engine's pipeline on first use). */
+  plan: RoutePlan | undefined = undefined;
+  /** Which arms may be chosen and which are in probation on this replica (rules: eligibility.ts). */
+  readonly eligibility: RouteEligibility;
 
   constructor(
     readonly config: RouteConfig,
@@ -54,11 +48,7 @@ export class RouteRuntime {
     this.input = new PolicyInputBuffer(this.armNames.length);
     this.sticky = config.sticky ? new StickySessions(config.sticky, clock) : null;
     this.isSuccess = compileStatusMatcher(config.reward.success.statuses);
-    this.eligible = new Uint8Array(this.armNames.length).fill(1);
-    this.eligibleCount = this.armNames.length;
-    this.quarantineRule = this.armNames.map(() => '');
-    this.releasedAt = this.armNames.map(() => -1);
-    this.probation = new Uint8Array(this.armNames.length);
+    this.eligibility = new RouteEligibility(config.name, this.armNames);
   }
 
   get name(): string {

@@ -17,12 +17,12 @@ export interface HeaderList {
   get(name: string): string | undefined;
 }
 
-/** Per-stream scratch the adapter creates and hands back on every call. */
-export interface StreamContext {
+/** Per-stream scratch the adapter creates and hands back on every call; `D` is what the handler keeps per stream. */
+export interface StreamContext<D = unknown> {
   /** Monotonic stream number within this process (for logs). */
   readonly id: number;
   /** Set by the handler on request headers; read back on response headers. */
-  decision: unknown;
+  decision: D | undefined;
 }
 
 export type HeaderEdit = readonly [name: string, value: string];
@@ -41,9 +41,9 @@ export interface ResponseHeadersReply {
 
 export type StreamEndReason = 'ok' | 'cancelled' | 'error';
 
-export interface ExtProcHandler {
-  onRequestHeaders(headers: HeaderList, stream: StreamContext): RequestHeadersReply | null;
-  onResponseHeaders(headers: HeaderList, stream: StreamContext): ResponseHeadersReply | null;
+export interface ExtProcHandler<D = unknown> {
+  onRequestHeaders(headers: HeaderList, stream: StreamContext<D>): RequestHeadersReply | null;
+  onResponseHeaders(headers: HeaderList, stream: StreamContext<D>): ResponseHeadersReply | null;
   /** Always called once per stream, whatever ended it. */
-  onStreamEnd(stream: StreamContext, reason: StreamEndReason): void;
+  onStreamEnd(stream: StreamContext<D>, reason: StreamEndReason): void;
 }

@@ -21,8 +21,8 @@ export type { ExtProcErrorKind, ExtProcLogger } from './stream-logic.js';
 
 export type ExtProcTransport = 'grpc-js' | 'http2';
 
-export interface ExtProcServerOptions {
-  handler: ExtProcHandler;
+export interface ExtProcServerOptions<D = unknown> {
+  handler: ExtProcHandler<D>;
   /** `host:port` (port 0 picks a free one) or `unix:/path`. */
   address?: string;
   /** pino-compatible. */
@@ -200,14 +200,14 @@ function grpcJsTransport(address: string, grpcOptions: grpc.ServerOptions | unde
 const NOOP = (): void => {};
 const NOOP_LOGGER: ExtProcLogger = { debug: NOOP, info: NOOP, warn: NOOP, error: NOOP };
 
-export function createExtProcServer(opts: ExtProcServerOptions): ExtProcServer {
+export function createExtProcServer<D>(opts: ExtProcServerOptions<D>): ExtProcServer {
   const logger = opts.logger ?? NOOP_LOGGER;
   const address = opts.address ?? EXT_PROC_SERVER_DEFAULTS.address;
   const onStreamEnd = opts.onStreamEnd ?? NOOP;
   let active = 0;
   let nextStreamId = 0;
   let started = false;
-  const hooks: StreamHooks = {
+  const hooks: StreamHooks<D> = {
     handler: opts.handler,
     logger,
     onError: opts.onError ?? NOOP,
@@ -216,9 +216,9 @@ export function createExtProcServer(opts: ExtProcServerOptions): ExtProcServer {
       onStreamEnd(outcome);
     },
   };
-  const newStream = (): ExtProcStream => {
+  const newStream = (): ExtProcStream<D> => {
     active++;
-    return new ExtProcStream(++nextStreamId, hooks);
+    return new ExtProcStream<D>(++nextStreamId, hooks);
   };
   const transport = opts.transport ?? EXT_PROC_SERVER_DEFAULTS.transport;
   const t =

@@ -39,15 +39,15 @@ export const Action = {
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 
-export interface StreamHooks {
-  handler: ExtProcHandler;
+export interface StreamHooks<D = unknown> {
+  handler: ExtProcHandler<D>;
   logger: ExtProcLogger;
   onError(kind: ExtProcErrorKind, err: unknown): void;
   onStreamEnd(outcome: StreamEndReason): void;
 }
 
-export class ExtProcStream implements StreamContext {
-  decision: unknown = undefined;
+export class ExtProcStream<D = unknown> implements StreamContext<D> {
+  decision: D | undefined = undefined;
   sawRequestHeaders = false;
   sawResponseHeaders = false;
   finished = false;
@@ -59,7 +59,7 @@ export class ExtProcStream implements StreamContext {
 
   constructor(
     readonly id: number,
-    private readonly hooks: StreamHooks,
+    private readonly hooks: StreamHooks<D>,
   ) {}
 
   handle(msg: Incoming): Action {

@@ -4,6 +4,7 @@ import { registerArmReadings } from '../admin/route-info.js';
 import type { Config, GuardrailsConfig } from '../config/types.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
+import { nextGuardPhase, type GuardPhase } from '../engine/eligibility.js';
 import type { Clock } from '../util/clock.js';
 import { ArmGuard, type GuardReadings } from './arm-guard.js';
 import { isArmError } from './blame.js';
@@ -16,13 +17,7 @@ export const EAGER_EVAL_MIN_MS = 100;
 /** Each failed probation doubles the next cooldown, up to this factor. */
 export const MAX_BACKOFF_FACTOR = 8;
 
-/**
- * Where an arm stands for this replica's guardrails. `quarantined` follows the
- * engine's eligibility, so a peer's flag (gossip) or an operator's quarantine
- * counts too; when the flags expire the arm enters `probation`, and is only
- * fully `active` again once fresh samples pass.
- */
-export type GuardPhase = 'active' | 'quarantined' | 'probation';
+export type { GuardPhase } from '../engine/eligibility.js';
 
 interface ArmTrack {
   readonly arm: string;
@@ -158,34 +153,37 @@ export class Guardrails implements EngineObserver {
   }
 
   /**
-   * Follows the engine's eligibility (our flags, peers' flags, operators).
-   * Returns whether the arm should be judged now (not while quarantined).
+   * Follows the engine's eligibility (our flags, peers' flags, operators;
+   * rules 3 and 4 of engine/eligibility.ts). Returns whether the arm should be
+   * judged now (not while quarantined).
    */
   private syncPhase(rt: RouteTrack, t: ArmTrack, route: RouteRuntime, a: number, now: number): boolean {
     const engine = this.opts.engine;
     engine.refreshEligibility(route, now);
-    if (!route.eligible[a]) {
-      const until = this.flagsUntil(route, a, now);
-      if (t.phase !== 'quarantined') this.enterQuarantine(rt, t, until);
-      else t.flagUntil = Math.max(t.flagUntil, until);
-      return false;
+    switch (nextGuardPhase(t.phase, route.eligibility.eligible[a] === 1, t.flagUntil, now)) {
+      case 'quarantine': {
+        const until = this.flagsUntil(route, a, now);
+        if (t.phase !== 'quarantined') this.enterQuarantine(rt, t, until);
+        else t.flagUntil = Math.max(t.flagUntil, until);
+        return false;
+      }
+      case 'probation':
+        t.phase = 'probation';
+        t.guard.startProbation();
+        engine.setProbation(rt.name, t.arm, true);
+        this.opts.logger?.info({ route: rt.name, arm: t.arm, min_samples: rt.cfg.min_samples }, 'guardrail cooldown over; re-probing the arm at the floor share');
+        return true;
+      case 'released':
+        // The operator's call accepts the arm as it is now, so its old baseline no longer applies.
+        t.phase = 'active';
+        t.failures = 0;
+        t.guard.resetBaseline();
+        t.guard.dropWindow();
+        this.opts.logger?.info({ route: rt.name, arm: t.arm }, 'arm released by hand; guardrail baseline reset');
+        return true;
+      case 'judge':
+        return true;
     }
-    if (t.phase !== 'quarantined') return true;
-    if (now >= t.flagUntil) {
-      t.phase = 'probation';
-      t.guard.startProbation();
-      engine.setProbation(rt.name, t.arm, true);
-      this.opts.logger?.info({ route: rt.name, arm: t.arm, min_samples: rt.cfg.min_samples }, 'guardrail cooldown over; re-probing the arm at the floor share');
-    } else {
-      // Eligible before its flags ran out: released by an operator (here or on a peer).
-      // Their call accepts the arm as it is now, so its old baseline no longer applies.
-      t.phase = 'active';
-      t.failures = 0;
-      t.guard.resetBaseline();
-      t.guard.dropWindow();
-      this.opts.logger?.info({ route: rt.name, arm: t.arm }, 'arm released by hand; guardrail baseline reset');
-    }
-    return true;
   }
 
   private enterQuarantine(rt: RouteTrack, t: ArmTrack, until: number): void {

@@ -59,6 +59,8 @@ function linesCounter(registry: Registry): Counter<'outcome'> {
  * and counted, never queued without bound.
  */
 export class DecisionLog implements EngineObserver {
+  /** Every logged decision carries the chosen arm's propensity (off-policy evaluation needs it). */
+  readonly propensities = true;
   private buf: string[] = [];
   private stream: WriteStream | null = null;
   private size = 0;
@@ -241,7 +243,6 @@ export const decisionLogComponent: ComponentFactory = (ctx) => {
     name: 'decision-log',
     async start() {
       await log.open();
-      ctx.engine.needPropensity = true;
       ctx.engine.observe(log);
       ctx.logger.info({ file, max_bytes: log.maxBytes }, 'decision log open');
     },

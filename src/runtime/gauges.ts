@@ -26,5 +26,5 @@ export function armStateOf(engine: Engine, routeName: string, arm: number): 'act
   const route = engine.route(routeName)!;
   if (route.mode === 'paused') return 'paused';
   engine.refreshEligibility(route, engine.clock.now());
-  return route.eligible[arm] ? 'active' : 'quarantined';
+  return route.eligibility.eligible[arm] ? 'active' : 'quarantined';
 }

@@ -23,9 +23,8 @@ const req = (tenant: string) => headerList({ ':path': '/v1/chat/x', ':authority'
 
 describe.each(['linucb', 'lints'])('a %s route in the engine', (type) => {
   it('learns from responses and routes each header-identified segment to its own best arm', () => {
-    const { engine } = testEngine(testConfig(yaml(`{ type: ${type}, min_share: 0.01 }`, FEATURES)), 5);
+    const { engine } = testEngine(testConfig(yaml(`{ type: ${type}, min_share: 0.01 }`, FEATURES)), 5, undefined, { propensities: true });
     const route = engine.route('chat')!;
-    engine.needPropensity = true;
     const rng = createRng(6);
     const tail: Record<string, number[]> = Object.fromEntries(SEGMENTS.map((s) => [s, [0, 0, 0]]));
     for (let i = 0; i < 3000; i++) {
@@ -36,6 +35,8 @@ describe.each(['linucb', 'lints'])('a %s route in the engine', (type) => {
       if (i >= 2100) tail[seg]![d.arm]!++;
       engine.onResponse(d, rng.next() < SEGMENT_P[seg]![d.arm]! ? 200 : 500, undefined, 5);
     }
+    // The context step runs on this route's plan, before probation and the policy.
+    expect(route.plan?.steps.map((s) => s.name)).toEqual(['paused', 'all-quarantined', 'context', 'probation', 'policy']);
     for (const seg of SEGMENTS) {
       const best = SEGMENT_P[seg]!.indexOf(Math.max(...SEGMENT_P[seg]!));
       const counts = tail[seg]!;
@@ -44,9 +45,8 @@ describe.each(['linucb', 'lints'])('a %s route in the engine', (type) => {
   });
 
   it('logs per-request propensities: the chosen arm’s share for that request’s context', () => {
-    const { engine } = testEngine(testConfig(yaml(`{ type: ${type}, min_share: 0.05 }`, FEATURES)), 7);
+    const { engine } = testEngine(testConfig(yaml(`{ type: ${type}, min_share: 0.05 }`, FEATURES)), 7, undefined, { propensities: true });
     const route = engine.route('chat')!;
-    engine.needPropensity = true;
     for (let i = 0; i < 600; i++) {
       const seg = SEGMENTS[i % 3]!;
       const d = engine.decide(route, req(seg));

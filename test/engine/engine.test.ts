@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineExtProcHandler } from '../../src/engine/extproc-bridge.js';
+import type { Decision } from '../../src/engine/engine.js';
+import type { StreamContext } from '../../src/extproc/handler.js';
 import { headerList, testConfig, testEngine } from '../support/engine.js';
 
 const THREE_ARMS = `
@@ -97,7 +99,7 @@ describe('EngineExtProcHandler', () => {
   it('steers a matched request and overwrites a client-sent x-bandit-cluster', () => {
     const { engine } = testEngine(testConfig(THREE_ARMS));
     const h = new EngineExtProcHandler(engine);
-    const stream = { id: 1, decision: undefined as unknown };
+    const stream: StreamContext<Decision> = { id: 1, decision: undefined };
     const reply = h.onRequestHeaders(chatRequest({ 'x-bandit-cluster': 'evil_cluster' }), stream)!;
     const cluster = reply.set.find(([k]) => k === 'x-bandit-cluster')![1];
     expect(['model_a', 'model_b', 'model_c']).toContain(cluster);
@@ -109,7 +111,7 @@ describe('EngineExtProcHandler', () => {
   it('passes an unmatched request untouched, but strips a client-sent steering header', () => {
     const { engine } = testEngine(testConfig(THREE_ARMS));
     const h = new EngineExtProcHandler(engine);
-    const stream = { id: 1, decision: undefined as unknown };
+    const stream: StreamContext<Decision> = { id: 1, decision: undefined };
     expect(h.onRequestHeaders(headerList({ ':path': '/other' }), stream)).toBeNull();
     expect(h.onRequestHeaders(headerList({ ':path': '/other', 'x-bandit-cluster': 'model_c' }), stream)).toEqual({
       set: [],

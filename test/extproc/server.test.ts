@@ -7,29 +7,35 @@ import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersRe
 import { createExtProcServer, type ExtProcErrorKind, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
 import { createFakeEnvoy, healthCheck, requestHeadersMsg, responseHeadersMsg, setHeadersOf } from '../support/extproc-client.js';
 
-/** Scriptable handler that records what it saw. */
-class ScriptedHandler implements ExtProcHandler {
+/**
+ * Scriptable handler that records what it saw. It never asserts itself: the
+ * server fails open when a handler throws, so an `expect` in here would be
+ * swallowed. Tests assert on what it recorded and on the replies on the wire.
+ */
+class ScriptedHandler implements ExtProcHandler<string> {
   requestReply: ((h: HeaderList) => RequestHeadersReply | null) = (h) => ({
     set: [['x-bandit-cluster', h.get('x-want') ?? 'model_b']],
     remove: [],
     clearRouteCache: true,
   });
-  responseReply: ((h: HeaderList) => ResponseHeadersReply | null) = (h) => ({ set: [['x-bandit-arm', `arm-for-${h.get(':status')}`]] });
+  responseReply: ((h: HeaderList, s: StreamContext<string>) => ResponseHeadersReply | null) = (h) => ({ set: [['x-bandit-arm', `arm-for-${h.get(':status')}`]] });
   requestCalls = 0;
   responseCalls = 0;
   ends: [number, StreamEndReason][] = [];
+  /** Per response phase: the stream id and the decision its context carried back. */
+  readBack: Array<[number, string | undefined]> = [];
 
-  onRequestHeaders(h: HeaderList, s: StreamContext): RequestHeadersReply | null {
+  onRequestHeaders(h: HeaderList, s: StreamContext<string>): RequestHeadersReply | null {
     this.requestCalls++;
-    s.decision = `decision-${s.id}`;
+    s.decision = h.get('x-want') ?? `decision-${s.id}`;
     return this.requestReply(h);
   }
-  onResponseHeaders(h: HeaderList, s: StreamContext): ResponseHeadersReply | null {
+  onResponseHeaders(h: HeaderList, s: StreamContext<string>): ResponseHeadersReply | null {
     this.responseCalls++;
-    expect(s.decision).toBe(`decision-${s.id}`);
-    return this.responseReply(h);
+    this.readBack.push([s.id, s.decision]);
+    return this.responseReply(h, s);
   }
-  onStreamEnd(s: StreamContext, reason: StreamEndReason): void {
+  onStreamEnd(s: StreamContext<string>, reason: StreamEndReason): void {
     this.ends.push([s.id, reason]);
   }
 }
@@ -46,7 +52,7 @@ describe.each(TRANSPORTS)('ext_proc server (%s) with a grpc-js fake Envoy', (tra
 
   beforeAll(async () => {
     handler = new ScriptedHandler();
-    server = createExtProcServer({
+    server = createExtProcServer<string>({
       handler: {
         onRequestHeaders: (h, s) => handler.onRequestHeaders(h, s),
         onResponseHeaders: (h, s) => handler.onResponseHeaders(h, s),
@@ -212,12 +218,18 @@ describe.each(TRANSPORTS)('ext_proc server (%s) with a grpc-js fake Envoy', (tra
   });
 
   it('each stream gets its own context, streams interleave independently', async () => {
+    // The response phase echoes what the stream's own context carries: a mixed-up context shows on the wire.
+    handler.responseReply = (_h, s) => ({ set: [['x-bandit-arm', s.decision ?? 'no-context']] });
     const streams = Array.from({ length: 20 }, () => envoy.open());
     streams.forEach((s, i) => s.send(requestHeadersMsg({ ':path': '/x', 'x-want': `c${i}` })));
     const first = await Promise.all(streams.map((s) => s.next()));
     first.forEach((r, i) => expect(setHeadersOf(r, 'request_headers')).toEqual([['x-bandit-cluster', `c${i}`]]));
-    streams.forEach((s) => s.send(responseHeadersMsg({ ':status': '201' })));
-    await Promise.all(streams.map((s) => s.next()));
+    // Answer the response phases in reverse order, so streams interleave.
+    [...streams].reverse().forEach((s) => s.send(responseHeadersMsg({ ':status': '201' })));
+    const second = await Promise.all(streams.map((s) => s.next()));
+    second.forEach((r, i) => expect(setHeadersOf(r, 'response_headers')).toEqual([['x-bandit-arm', `c${i}`]]));
+    expect(handler.readBack).toHaveLength(20);
+    expect(errors).toEqual([]);
     streams.forEach((s) => s.end());
     await Promise.all(streams.map((s) => s.status));
     await waitFor(() => handler.ends.length === 20, 'all streams ended');

@@ -25,7 +25,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     expect(trippedAt - T0 - 20_000).toBeLessThan(2000);
     expect(engine.state.activeFlags(ROUTE, 'b', clock.now())).toMatchObject([{ state: 'quarantined', until: trippedAt + 5000, replica: 'r1' }]);
     expect(armStateOf(engine, ROUTE, 1)).toBe('quarantined');
-    expect(route.quarantineRule[1]).toMatch(/^ewma_error_rate@r1$/);
+    expect(route.eligibility.quarantineRule[1]).toMatch(/^ewma_error_rate@r1$/);
     expect(await counterValue(rig.metrics, 'envoy_bandit_guardrail_trips_total', { route: ROUTE, arm: 'b', rule: 'ewma_error_rate' })).toBe(1);
     const trips = rig.logs.filter((l) => l.msg.startsWith('guardrail trip'));
     expect(trips).toHaveLength(1);
@@ -60,7 +60,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     expect(probationDecisions).toBeGreaterThanOrEqual(30);
     expect(probationDecisions / probe.requests).toBeLessThan(0.12);
     expect(rig.logs.filter((l) => l.msg.startsWith('guardrail release'))).toHaveLength(1);
-    expect(route.probationCount).toBe(0);
+    expect(route.eligibility.probationCount).toBe(0);
     expect(engine.state.activeFlags(ROUTE, 'b', clock.now())).toHaveLength(0);
     expect(armStateOf(engine, ROUTE, 1)).toBe('active');
     // Released: the policy may send b its share again.
@@ -137,7 +137,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     simulate(rig, { rps: 200, durationMs: 20_000, behaviours: () => healthy, rng: createRng(4) });
     expect(guardrails.phase(ROUTE, 'b')).toBe('probation');
     expect(guardrails.lastVerdict(ROUTE, 'b')).toMatchObject({ kind: 'inconclusive', needed: 1000 });
-    expect(engine.route(ROUTE)!.probation[1]).toBe(1);
+    expect(engine.route(ROUTE)!.eligibility.probation[1]).toBe(1);
   });
 
   it('alert_only: counts and logs the trip once, leaves traffic alone', async () => {
@@ -184,7 +184,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     engine.releaseArm(ROUTE, 'b');
     guardrails.tick();
     expect(guardrails.phase(ROUTE, 'b')).toBe('active');
-    expect(engine.route(ROUTE)!.probation[1]).toBe(0);
+    expect(engine.route(ROUTE)!.eligibility.probation[1]).toBe(0);
     const r = armReadings(engine, ROUTE, 'b') as { guardrail: { phase: string; baseline: { error_rate: { n: number } } } };
     expect(r.guardrail.phase).toBe('active');
     expect(r.guardrail.baseline.error_rate.n).toBe(0);
@@ -204,14 +204,14 @@ describe('guardrails on a live engine (simulated time)', () => {
     const picks = Array.from({ length: 500 }, () => B.engine.decide(routeB, null).arm);
     expect(picks.every((a) => a === 0)).toBe(true);
     expect(armStateOf(B.engine, ROUTE, 1)).toBe('quarantined');
-    expect(routeB.quarantineRule[1]).toBe('ewma_error_rate@r1');
+    expect(routeB.eligibility.quarantineRule[1]).toBe('ewma_error_rate@r1');
     B.guardrails.tick();
     expect(B.guardrails.phase(ROUTE, 'b')).toBe('quarantined');
     // B did not trip itself: nothing counted there.
     clock.advance(5001);
     B.guardrails.tick();
     expect(B.guardrails.phase(ROUTE, 'b')).toBe('probation');
-    expect(routeB.probation[1]).toBe(1);
+    expect(routeB.eligibility.probation[1]).toBe(1);
   });
 
   it('reconfigure keeps phases and re-applies probation on the new route runtime', () => {
@@ -226,7 +226,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     engine.reload(cfg);
     guardrails.reconfigure(cfg);
     expect(guardrails.phase(ROUTE, 'b')).toBe('probation');
-    expect(engine.route(ROUTE)!.probation[1]).toBe(1);
+    expect(engine.route(ROUTE)!.eligibility.probation[1]).toBe(1);
     // A route without guardrails is not tracked.
     const off = guardConfig({ guardrails: 'null' });
     engine.reload(off);

@@ -166,7 +166,7 @@ describe('guardrails behind a real Envoy', () => {
     expect(after.filter((s) => s.arm === 'model-b')).toHaveLength(0);
     expect(errRate(after)).toBeLessThan(errRate(before));
     expect(errRate(after)).toBeLessThan(0.01);
-    expect(route().quarantineRule[1]).toMatch(/@guard-it$/);
+    expect(route().eligibility.quarantineRule[1]).toMatch(/@guard-it$/);
     const trip = logs.find((l) => l.msg.startsWith('guardrail trip'))!;
     expect(trip).toMatchObject({ route: ROUTE, arm: 'model-b', action: 'quarantine' });
     const metrics = await sidecar.metrics.registry.getSingleMetricAsString('envoy_bandit_guardrail_trips_total');
@@ -183,13 +183,13 @@ describe('guardrails behind a real Envoy', () => {
     b.behaviour.errorRate = 0;
     const flag = flagsOnB()[0];
     expect(flag).toBeDefined();
-    expect(await until(() => route().probation[1] === 1, COOLDOWN_MS + 3000)).toBe(true);
+    expect(await until(() => route().eligibility.probation[1] === 1, COOLDOWN_MS + 3000)).toBe(true);
     const probationFrom = Date.now();
-    expect(await until(() => route().probation[1] === 0, 20_000)).toBe(true);
+    expect(await until(() => route().eligibility.probation[1] === 0, 20_000)).toBe(true);
     const releasedAt = Date.now();
     const probe = load.between(probationFrom, releasedAt);
     expect(flagsOnB()).toHaveLength(0);
-    expect(route().eligible[1]).toBe(1);
+    expect(route().eligibility.eligible[1]).toBe(1);
     expect(logs.some((l) => l.msg.startsWith('guardrail release'))).toBe(true);
     await sleep(3000);
     const back = load.between(releasedAt + 100, Date.now());

@@ -44,7 +44,7 @@ async function trips(s: Sidecar): Promise<number> {
 const quarantined = (s: Sidecar, arm: string) => {
   const route = s.engine.route('chat')!;
   s.engine.refreshEligibility(route, s.engine.clock.now());
-  return route.eligible[route.armIndex.get(arm)!] === 0;
+  return route.eligibility.eligible[route.armIndex.get(arm)!] === 0;
 };
 
 describe('guardrails across two replicas behind real Envoy', () => {

@@ -26,7 +26,6 @@ function setup(name: string, opts: { maxBytes?: number; maxBuffered?: number; fe
   const file = join(dir, `${name}.jsonl`);
   const registry = new Registry();
   const log = new DecisionLog({ file, maxBytes: opts.maxBytes ?? 1 << 20, replica: 'r1', logger: null, registry, maxBuffered: opts.maxBuffered, flushMs: 10_000 });
-  rig.engine.needPropensity = true;
   rig.engine.observe(log);
   return { ...rig, file, log, registry };
 }

@@ -1,6 +1,6 @@
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import type { HeaderList } from '../../src/extproc/handler.js';
 import { DecisionIdCodec } from '../../src/reward/decision-id.js';
 import { ReplicaState, routeShapes } from '../../src/state/replica-state.js';
@@ -14,7 +14,7 @@ export function testConfig(yaml: string, env: Record<string, string> = {}): Conf
   return res.value;
 }
 
-export function testEngine(config: Config, seed = 1, clock = new ManualClock(1_700_000_000_000)) {
+export function testEngine(config: Config, seed = 1, clock = new ManualClock(1_700_000_000_000), extra: Pick<EngineOptions, 'steps' | 'propensities'> = {}) {
   const state = new ReplicaState(config.replica_id, routeShapes(config), clock);
   const engine = new Engine({
     config,
@@ -24,6 +24,7 @@ export function testEngine(config: Config, seed = 1, clock = new ManualClock(1_7
     metrics: null,
     logger: null,
     ids: new DecisionIdCodec(Buffer.alloc(32, 1), config.replica_id),
+    ...extra,
   });
   return { engine, state, clock };
 }

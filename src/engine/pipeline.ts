@@ -1,0 +1,258 @@
+/**
+ * The decision as an ordered list of named steps, in the way the Gateway API
+ * Inference Extension's endpoint picker runs named plugins in a fixed order:
+ * each step either decides (an arm and a reason) or passes to the next one.
+ *
+ *   paused → forced → all-quarantined → sticky → context → probation → policy (+ floor)
+ *
+ * Eligibility is refreshed once before the first step, so every step sees the
+ * same view of which arms may be chosen. Once a step has decided, every step
+ * that ran gets `settle` in order (sticky pins the policy's choice there).
+ *
+ * A step is allocation-free on the hot path: it reads the shared, reused
+ * `DecisionContext` and answers through `ctx.choose(arm, reason)`. New steps
+ * (fleet-wide stickiness, contextual policies) are inserted or swapped by name
+ * through `EngineOptions.steps`; they see the request headers on the context
+ * and derive any request features from them.
+ */
+import type { DecisionReason } from '../admin/metrics.js';
+import type { HeaderList } from '../extproc/handler.js';
+import { chooseWithFloor } from '../policy/floor.js';
+import type { ArmStats } from '../policy/types.js';
+import type { ReplicaState } from '../state/replica-state.js';
+import type { Rng } from '../util/rng.js';
+import { RouteEligibility } from './eligibility.js';
+import type { RouteRuntime } from './route-runtime.js';
+
+export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
+
+/** Per-decision scratch, one per engine, reset by `begin` for each request. */
+export class DecisionContext {
+  route!: RouteRuntime;
+  /** The request headers (null when a caller decides without a request, e.g. the simulator). */
+  headers: HeaderList | null = null;
+  /** Epoch ms (injected clock). */
+  now = 0;
+  /** The decided arm (configured index), -1 until a step decides. */
+  arm = -1;
+  reason: DecisionReason = 'policy';
+  /** The session key the sticky step read, if any. */
+  sessionKey: string | undefined = undefined;
+  /** Probation arms taking a slice this decision (set by the probation step; the policy step leaves them out). */
+  probing = 0;
+
+  begin(route: RouteRuntime, headers: HeaderList | null, now: number): this {
+    this.route = route;
+    this.headers = headers;
+    this.now = now;
+    this.arm = -1;
+    this.reason = 'policy';
+    this.sessionKey = undefined;
+    this.probing = 0;
+    return this;
+  }
+
+  /** A step's decision; returns true so a step can `return ctx.choose(...)`. */
+  choose(arm: number, reason: DecisionReason): true {
+    this.arm = arm;
+    this.reason = reason;
+    return true;
+  }
+}
+
+export interface DecisionStep {
+  readonly name: string;
+  /** Decides (`return ctx.choose(arm, reason)`) or passes to the next step (`return false`). */
+  run(ctx: DecisionContext): boolean;
+  /** Called in order on every step that ran, once some step has decided (`ctx.arm`, `ctx.reason`). */
+  settle?(ctx: DecisionContext): void;
+  /**
+   * Whether the step can act on this route at all (checked once per route and
+   * (re)load; omitted = always). A step that cannot is left out of the route's
+   * plan, so it costs nothing per decision.
+   */
+  appliesTo?(route: RouteRuntime): boolean;
+}
+
+/** The steps that apply to one route, in order; built at (re)load. */
+export class RoutePlan {
+  readonly steps: readonly DecisionStep[];
+  // The steps' functions, bound, in plain arrays: one indirect call per step
+  // and no property lookup on differently shaped step objects per decision.
+  private readonly runs: ReadonlyArray<(ctx: DecisionContext) => boolean>;
+  private readonly settles: ReadonlyArray<(ctx: DecisionContext) => void>;
+  /** Position in `steps` of each entry of `settles`, ascending. */
+  private readonly settlePos: Int32Array;
+
+  constructor(all: readonly DecisionStep[], route: RouteRuntime) {
+    this.steps = all.filter((s) => s.appliesTo?.(route) ?? true);
+    this.runs = this.steps.map((s) => s.run.bind(s));
+    const settling = this.steps.flatMap((s, i) => (s.settle ? [{ i, fn: s.settle.bind(s) }] : []));
+    this.settles = settling.map((x) => x.fn);
+    this.settlePos = Int32Array.from(settling.map((x) => x.i));
+  }
+
+  run(ctx: DecisionContext): void {
+    const runs = this.runs;
+    const n = runs.length;
+    let decidedAt = n;
+    for (let i = 0; i < n; i++) {
+      const run = runs[i];
+      if (run !== undefined && run(ctx)) {
+        decidedAt = i;
+        break;
+      }
+    }
+    if (decidedAt === n) ctx.choose(ctx.route.defaultArm, 'fallback');
+    const settles = this.settles;
+    for (let j = 0; j < settles.length; j++) {
+      if ((this.settlePos[j] ?? n) > decidedAt) break;
+      settles[j]?.(ctx);
+    }
+  }
+}
+
+/** What the standard steps read besides the context. */
+export interface StepDeps {
+  state: ReplicaState;
+  rng: Rng;
+}
+
+/** Paused routes send everything to the default arm. */
+export const pausedStep: DecisionStep = {
+  name: 'paused',
+  run: (ctx) => ctx.route.mode === 'paused' && ctx.choose(ctx.route.defaultArm, 'paused'),
+};
+
+/** `x-bandit-force-arm` (when the route allows it) picks an eligible arm by name. */
+export const forcedStep: DecisionStep = {
+  name: 'forced',
+  appliesTo: (route) => route.config.allow_force_arm,
+  run(ctx) {
+    const route = ctx.route;
+    if (!ctx.headers || !route.config.allow_force_arm) return false;
+    const forced = ctx.headers.get(FORCE_ARM_HEADER);
+    const idx = forced === undefined ? undefined : route.armIndex.get(forced);
+    return idx !== undefined && route.eligibility.eligible[idx] === 1 && ctx.choose(idx, 'forced');
+  },
+};
+
+/** No eligible arm: the default arm (contract; see eligibility.ts rule 5). */
+export const allQuarantinedStep: DecisionStep = {
+  name: 'all-quarantined',
+  run: (ctx) => ctx.route.eligibility.eligibleCount === 0 && ctx.choose(ctx.route.defaultArm, 'quarantine'),
+};
+
+/** A session pinned to a still-eligible arm keeps it; a policy decision pins the session. */
+export const stickyStep: DecisionStep = {
+  name: 'sticky',
+  appliesTo: (route) => route.sticky !== null,
+  run(ctx) {
+    const sticky = ctx.route.sticky;
+    if (!ctx.headers || !sticky) return false;
+    const key = sticky.keyOf(ctx.headers);
+    if (key === undefined) return false;
+    ctx.sessionKey = key;
+    const pinned = sticky.get(key);
+    const idx = pinned === undefined ? undefined : ctx.route.armIndex.get(pinned);
+    return idx !== undefined && ctx.route.eligibility.eligible[idx] === 1 && ctx.choose(idx, 'sticky');
+  },
+  settle(ctx) {
+    const name = ctx.route.armNames[ctx.arm];
+    if (ctx.sessionKey !== undefined && ctx.reason === 'policy' && name !== undefined) ctx.route.sticky?.set(ctx.sessionKey, name);
+  },
+};
+
+/**
+ * Contextual routes (linucb, lints): extracts this request's features from its
+ * headers onto the route's policy, so the probation and policy steps — and
+ * the propensity the engine computes after — read them. Never decides.
+ */
+export const contextStep: DecisionStep = {
+  name: 'context',
+  appliesTo: (route) => route.contextual !== null,
+  run(ctx) {
+    ctx.route.contextual?.setContext(ctx.headers);
+    return false;
+  },
+};
+
+/** Probation arms take their fixed slice outside the policy (eligibility.ts rule 4). Reason `policy`: it is the route's split. */
+export function probationStep(rng: Rng): DecisionStep {
+  return {
+    name: 'probation',
+    run(ctx) {
+      const e = ctx.route.eligibility;
+      const probing = e.probing();
+      ctx.probing = probing;
+      if (probing === 0) return false;
+      const pick = e.pickProbation(RouteEligibility.probationSlice(ctx.route.config.policy.min_share, probing), rng.next());
+      return pick >= 0 && ctx.choose(pick, 'policy');
+    },
+  };
+}
+
+/**
+ * Fills the route's policy input with the fleet statistics of the arms the
+ * policy sees (eligible, minus probing arms). Shared by the policy step and
+ * the engine's propensities.
+ */
+export function fillPolicyInput(route: RouteRuntime, state: ReplicaState, probing: boolean, scratch: ArmStats): void {
+  const ri = state.routeIndex(route.name);
+  const input = route.input;
+  if (ri === undefined) throw new RangeError(`route ${route.name} is not in the replica state`);
+  input.reset(state.fleetTotal(ri));
+  const e = route.eligibility;
+  for (let a = 0; a < route.armNames.length; a++) if (e.inPolicy(a, probing)) input.push(a, state.fleet(ri, a, scratch));
+}
+
+/** The route's policy over the eligible arms, with the exploration floor (`min_share`). Always decides. */
+export function policyStep({ state, rng }: StepDeps): DecisionStep {
+  const scratch: ArmStats = { n: 0, sum: 0, sumSq: 0 };
+  return {
+    name: 'policy',
+    run(ctx) {
+      const route = ctx.route;
+      fillPolicyInput(route, state, ctx.probing > 0, scratch);
+      const pos = chooseWithFloor(route.policy, route.input, rng, route.config.policy.min_share);
+      return ctx.choose(route.input.armIndex[pos] ?? route.defaultArm, 'policy');
+    },
+  };
+}
+
+/** The standard pipeline, in order. */
+export function standardSteps(deps: StepDeps): DecisionStep[] {
+  return [pausedStep, forcedStep, allQuarantinedStep, stickyStep, contextStep, probationStep(deps.rng), policyStep(deps)];
+}
+
+/** Runs the steps in order until one decides; the default arm (`fallback`) if none does. */
+export class DecisionPipeline {
+  readonly steps: readonly DecisionStep[];
+
+  constructor(
+    steps: readonly DecisionStep[],
+    private readonly state: ReplicaState,
+  ) {
+    const seen = new Set<string>();
+    for (const s of steps) {
+      if (seen.has(s.name)) throw new RangeError(`decision step "${s.name}" appears twice`);
+      seen.add(s.name);
+    }
+    this.steps = steps;
+  }
+
+  names(): string[] {
+    return this.steps.map((s) => s.name);
+  }
+
+  /** The plan for one route (the engine keeps it on the route, rebuilt on reload). */
+  plan(route: RouteRuntime): RoutePlan {
+    return new RoutePlan(this.steps, route);
+  }
+
+  run(ctx: DecisionContext): void {
+    const route = ctx.route;
+    route.eligibility.refresh(this.state, ctx.now);
+    (route.plan ??= this.plan(route)).run(ctx);
+  }
+}
