@@ -281,6 +281,16 @@ const guardrailsSchema = z
   })
   .transform(({ window, cooldown, ...rest }) => ({ ...rest, window_ms: window, cooldown_ms: cooldown }));
 
+const sloSchema = z
+  .strictObject({
+    objective: z.number().gt(0).lt(1),
+    window: duration().default(D.DEFAULT_SLO_WINDOW_MS),
+    throttle_below: fraction.default(D.DEFAULT_SLO_THROTTLE_BELOW),
+    stop_below: fraction.default(D.DEFAULT_SLO_STOP_BELOW),
+  })
+  .refine((s) => s.stop_below < s.throttle_below, { message: 'stop_below must be below throttle_below', path: ['stop_below'] })
+  .transform(({ window, ...rest }) => ({ ...rest, window_ms: window }));
+
 const routeSchema = z
   .strictObject({
     name: name('route'),
@@ -293,6 +303,7 @@ const routeSchema = z
     guardrails: guardrailsSchema.nullable().prefault({}),
     allow_force_arm: z.boolean().default(false),
     features: featuresSchema.nullable().default(null),
+    slo: sloSchema.nullable().default(null),
   })
   .transform((r): RouteConfig => {
     let policy = r.policy;

@@ -101,6 +101,17 @@ export interface RouteConfig {
   allow_force_arm: boolean;
   /** Request features the contextual policies read (null: none; required by linucb and lints). */
   features: FeatureSpec[] | null;
+  /** Success objective over a rolling window; exploration shrinks as its error budget burns (null: off). */
+  slo: SloConfig | null;
+}
+
+export interface SloConfig {
+  /** Target success ratio, e.g. 0.99 (success: reward.success.statuses). */
+  objective: number;
+  window_ms: DurationMs;
+  /** Full exploration at or above this budget remaining, none at or below stop_below, linear between. */
+  throttle_below: number;
+  stop_below: number;
 }
 
 export interface AggregatorConfig {

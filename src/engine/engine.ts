@@ -10,7 +10,7 @@ import { routeShapes, type ReplicaState } from '../state/replica-state.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
 import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
-import { DecisionContext, DecisionPipeline, fillPolicyInput, standardSteps, type DecisionStep } from './pipeline.js';
+import { DecisionContext, DecisionPipeline, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
 import { RouteRuntime } from './route-runtime.js';
 
 export { PROBATION_MAX_TOTAL_SHARE, PROBATION_MIN_SHARE, UNTIL_RELEASED } from './eligibility.js';
@@ -265,6 +265,12 @@ export class Engine {
       const rest = 1 - probing * slice;
       for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p] ?? 0] = (out[p] ?? 0) * rest;
       if (probing > 0) for (let a = 0; a < shares.length; a++) if (e.eligible[a] && e.probation[a]) shares[a] = slice;
+      const scale = route.slo?.explorationScale(now) ?? 1;
+      if (scale < 1) {
+        for (let a = 0; a < shares.length; a++) shares[a] = (shares[a] ?? 0) * scale;
+        const inc = incumbentArm(route, this.opts.state, this.scratch);
+        shares[inc] = (shares[inc] ?? 0) + (1 - scale);
+      }
     }
     return shares;
   }
@@ -288,6 +294,7 @@ export class Engine {
     });
     const outcome: Outcome = { status, latencyMs: latency, reward, recorded: false, source: 'response' };
     let deferred = false;
+    route.slo?.record(route.isSuccess(status), this.opts.clock.now());
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
     if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id, d.context);
     const m = this.opts.metrics;

@@ -1,5 +1,6 @@
 import type { ContextFreePolicyParams, RouteConfig } from '../config/types.js';
 import { ContextualRoutePolicy } from '../contextual/route-policy.js';
+import { SloBudget } from '../slo/budget.js';
 import type { HeaderList } from '../extproc/handler.js';
 import { createPolicy } from '../policy/registry.js';
 import type { Policy } from '../policy/types.js';
@@ -18,6 +19,8 @@ export class RouteRuntime {
   /** The contextual policy (also `policy`) when the route is linucb or lints: the engine sets each request's context on it. */
   readonly contextual: ContextualRoutePolicy | null;
   readonly input: PolicyInputBuffer;
+  /** The route's SLO error budget (this replica's outcomes), when it declares one. */
+  readonly slo: SloBudget | null;
   readonly sticky: StickySessions | null;
   readonly isSuccess: (status: number) => boolean;
   readonly armNames: readonly string[];
@@ -46,6 +49,8 @@ export class RouteRuntime {
     this.contextual = p.type === 'linucb' || p.type === 'lints' ? new ContextualRoutePolicy(p, config.features ?? [], this.armNames.length) : null;
     this.policy = this.contextual ?? createPolicy(p as ContextFreePolicyParams, this.armNames);
     this.input = new PolicyInputBuffer(this.armNames.length);
+    const slo = config.slo;
+    this.slo = slo ? new SloBudget({ objective: slo.objective, windowMs: slo.window_ms, throttleBelow: slo.throttle_below, stopBelow: slo.stop_below }) : null;
     this.sticky = config.sticky ? new StickySessions(config.sticky, clock) : null;
     this.isSuccess = compileStatusMatcher(config.reward.success.statuses);
     this.eligibility = new RouteEligibility(config.name, this.armNames);
