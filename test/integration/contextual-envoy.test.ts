@@ -58,8 +58,11 @@ describe('contextual routing behind real Envoy', () => {
       headersOfInterest: ['x-backend', 'x-bandit-arm'],
     });
     expect(rs.every((r) => r.status === 200 || r.status === 500)).toBe(true);
-    // The arm the client was told is the backend that answered.
-    expect(rs.every((r) => r.headers['x-bandit-arm']?.replace('-', '_') === r.headers['x-backend'])).toBe(true);
+    // The arm the client was told is the backend that answered. A stream the sidecar is too loaded to answer
+    // in time fails open to the default route (no x-bandit-arm; envoy.yaml): allowed, but rare.
+    const decided = rs.filter((r) => r.headers['x-bandit-arm'] !== undefined);
+    expect(decided.length).toBeGreaterThan(0.95 * rs.length);
+    expect(decided.every((r) => r.headers['x-bandit-arm']?.replace('-', '_') === r.headers['x-backend'])).toBe(true);
     const tail = rs.slice(1000);
     for (const [t, tenant] of TENANTS.entries()) {
       const mine = tail.filter((_, i) => (1000 + i) % 3 === t);
