@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ErrorCodes } from '../util/errors.js';
-import { parseListenAddress } from '../util/address.js';
+import { listenAddress } from '../util/address.js';
 
 export interface AdminRequest {
   method: string;
@@ -83,7 +83,7 @@ export class AdminServer {
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    const addr = parseListenAddress(this.opts.address);
+    const addr = listenAddress(this.opts.address);
     const server = createServer((req, res) => void this.dispatch(req, res));
     this.server = server;
     await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@
  * document defensively, so they report even when the schema rejects some
  * unrelated field: every issue in the file is reported at once.
  */
-import { isLoopback, parseAddress } from './address.js';
+import { isLoopback, parseAddress } from '../util/address.js';
 import * as D from './defaults.js';
 import { issue } from './issues.js';
 import type { ConfigIssue } from './types.js';

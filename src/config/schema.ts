@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
-import { parseAddress } from './address.js';
+import { parseAddress } from '../util/address.js';
 import { featuresSchema } from '../contextual/config.js';
 import type { FeatureSpec } from '../contextual/features.js';
 import { DEFAULT_RIDGE_LAMBDA } from '../contextual/model.js';

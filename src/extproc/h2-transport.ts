@@ -9,7 +9,7 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { parseListenAddress } from '../util/address.js';
+import { listenAddress } from '../util/address.js';
 import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestHeadersResponse, encodeResponseHeadersResponse } from './codec.js';
 import { EXT_PROC_METHOD_PATH } from './proto-files.js';
 import { Action, ExtProcStream, MalformedMessage, type Incoming, type StreamHooks } from './stream-logic.js';
@@ -232,7 +232,7 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
 
   return {
     start() {
-      const addr = parseListenAddress(opts.address);
+      const addr = listenAddress(opts.address);
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         const done = () => {

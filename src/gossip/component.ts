@@ -7,7 +7,6 @@
 import { DEFAULT_GOSSIP_SYNC_TIMEOUT_MS } from '../config/defaults.js';
 import type { GossipConfig } from '../config/types.js';
 import type { ComponentFactory } from '../runtime/component.js';
-import { isLoopbackHost, parseListenAddress } from '../util/address.js';
 import { createRng, randomSeed } from '../util/rng.js';
 import { GossipNode } from './node.js';
 import { createGossipServer, type GossipServer } from './server.js';
@@ -18,14 +17,10 @@ import { readSecret } from '../util/secret.js';
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
 export const BOOTSTRAP_TIMEOUT_MS = 3_000;
 
-/** Reads the gossip secret; refuses a non-loopback listener without one. */
+/** Reads the gossip secret file, when one is configured. */
 export async function loadGossipSecret(g: GossipConfig): Promise<Buffer | null> {
-  if (g.secret_file) return readSecret(g.secret_file);
-  const addr = parseListenAddress(g.listen);
-  if (addr.kind === 'tcp' && !isLoopbackHost(addr.host)) {
-    throw new Error(`gossip.secret_file is required when gossip.listen (${g.listen}) is not loopback`);
-  }
-  return null;
+  // Config requires secret_file for a non-loopback listen, peer or DNS name (config/checks.ts).
+  return g.secret_file ? readSecret(g.secret_file) : null;
 }
 
 export const gossipComponent: ComponentFactory = (ctx) => {

@@ -5,7 +5,7 @@
  */
 import { promises as dnsPromises } from 'node:dns';
 import type { Rng } from '../util/rng.js';
-import { parseListenAddress } from '../util/address.js';
+import { listenAddress } from '../util/address.js';
 
 export interface DnsResolver {
   resolve4(name: string): Promise<string[]>;
@@ -38,7 +38,7 @@ export async function resolvePeers(
   listen: string,
   resolver: DnsResolver,
 ): Promise<ResolveResult> {
-  const listenAddr = parseListenAddress(listen);
+  const listenAddr = listenAddress(listen);
   const listenPort = listenAddr.kind === 'tcp' ? listenAddr.port : 0;
   const out = new Set(staticPeers);
   let dnsError: string | null = null;

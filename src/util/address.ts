@@ -1,13 +1,54 @@
-export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+/**
+ * Listen and peer addresses — `host:port`, `[v6]:port` or `unix:/path` — for
+ * config validation and for the servers that listen on them: one parser, so
+ * what `validate` accepts is what `serve` binds.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { BanditError, ErrorCodes } from './errors.js';
 
-/** `host:port`, `[::1]:port` or `unix:/path`. Assumes the config validated the form. */
-export function parseListenAddress(text: string): ListenAddress {
-  if (text.startsWith('unix:')) return { kind: 'unix', path: text.slice(5) };
-  const i = text.lastIndexOf(':');
-  const host = text.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  return { kind: 'tcp', host, port: Number(text.slice(i + 1)) };
+export type Address =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'unix'; path: string };
+
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const PORT_RE = /^\d{1,5}$/;
+
+/** Parses an address; undefined when malformed. The port may be 0 (listen on any free port). */
+export function parseAddress(text: string): Address | undefined {
+  if (text.startsWith('unix:')) {
+    const path = text.slice('unix:'.length);
+    return path.length > 0 && !/[\0\n]/.test(path) ? { kind: 'unix', path } : undefined;
+  }
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  let host = text.slice(0, colon);
+  const portText = text.slice(colon + 1);
+  if (!PORT_RE.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port > 65535) return undefined;
+  if (host.startsWith('[') && host.endsWith(']')) {
+    host = host.slice(1, -1);
+    return isIPv6(host) ? { kind: 'tcp', host, port } : undefined;
+  }
+  if (isIPv4(host)) return { kind: 'tcp', host, port };
+  // all-numeric labels that are not an IPv4 address (999.1.1.1) are typos, not hostnames
+  if (HOSTNAME_RE.test(host) && !/^[\d.]+$/.test(host)) return { kind: 'tcp', host, port };
+  return undefined;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+/** Loopback: 127.0.0.0/8, ::1, localhost, and unix sockets (local by nature). */
+export function isLoopback(addr: Address): boolean {
+  if (addr.kind === 'unix') return true;
+  const h = addr.host.toLowerCase();
+  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.'));
+}
+
+/**
+ * The address a server listens on. Config has validated it; a malformed one
+ * (a caller that bypassed config) is a coded error naming the text.
+ */
+export function listenAddress(text: string): Address {
+  const addr = parseAddress(text);
+  if (!addr) throw new BanditError(ErrorCodes.CONFIG_INVALID, `not a listen address: ${JSON.stringify(text)} (expected host:port, [v6]:port or unix:/path)`);
+  return addr;
 }

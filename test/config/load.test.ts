@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopback, parseAddress } from '../../src/config/address.js';
+import { isLoopback, parseAddress } from '../../src/util/address.js';
 import { formatPath } from '../../src/config/issues.js';
 import { expandEnv, formatIssues, loadConfigFile, parseConfig } from '../../src/config/load.js';
 

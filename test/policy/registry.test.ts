@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPolicy, describeArm, policyIssues } from '../../src/policy/registry.js';
+import { createPolicy } from '../../src/policy/registry.js';
 import { PolicyInputBuffer, policyInputFrom } from '../../src/policy/input.js';
 
 const ARMS = ['a', 'b'];
@@ -11,26 +11,6 @@ describe('createPolicy', () => {
     expect(createPolicy({ type: 'epsilon_greedy', epsilon: 0.1, decay: 0 }, ARMS).type).toBe('epsilon_greedy');
     expect(createPolicy({ type: 'static', weights: { a: 1 } }, ARMS).type).toBe('static');
     expect(createPolicy({ type: 'fixed', arm: 'b' }, ARMS).type).toBe('fixed');
-  });
-
-  it('describes arms for /v1/routes with the model parameters', () => {
-    const stats = { n: 4, sum: 3, sumSq: 3 };
-    const gauss = createPolicy({ type: 'thompson', model: 'gaussian', prior: { mu: 0, kappa: 1, alpha: 1, beta: 1 } }, ARMS);
-    expect(Object.keys(describeArm(gauss, stats)).sort()).toEqual(['alpha_n', 'beta_n', 'kappa_n', 'mean', 'mu_n', 'n']);
-    expect(describeArm(createPolicy({ type: 'ucb1', c: 1 }, ARMS), stats)).toEqual({ n: 4, mean: 0.75 });
-    expect(describeArm({ type: 'x', choose: () => 0, propensities: () => undefined }, stats)).toEqual({ n: 4, mean: 0.75 });
-  });
-
-  it('policyIssues reports unknown arms and bad numbers with paths', () => {
-    expect(policyIssues({ type: 'fixed', arm: 'zzz' }, ARMS)).toEqual([{ path: 'arm', message: 'unknown arm "zzz"' }]);
-    expect(policyIssues({ type: 'static', weights: { a: 0, q: -1 } }, ARMS).map((i) => i.path)).toEqual([
-      'weights.q',
-      'weights.q',
-      'weights',
-    ]);
-    expect(policyIssues({ type: 'epsilon_greedy', epsilon: 2, decay: -1 }, ARMS).map((i) => i.path)).toEqual(['epsilon', 'decay']);
-    expect(policyIssues({ type: 'thompson', model: 'beta', prior: { alpha: 0, beta: 1 } }, ARMS)).toHaveLength(1);
-    expect(policyIssues({ type: 'ucb1', c: 1.4 }, ARMS)).toEqual([]);
   });
 });
 
