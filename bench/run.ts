@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark, each printing its figures as ratios to a
  * baseline measured side by side in the same run. Nothing here asserts; the
  * README quotes the figures. `--only a,b` runs a subset
- * (policy, contextual, extproc, aggregator, gossip, e2e).
+ * (policy, contextual, extproc, aggregator, gossip, sticky, e2e).
  */
 import { formatAggregatorResult, runAggregatorBench } from './aggregator.js';
 import { formatContextualRows, runContextualBench } from './contextual.js';
@@ -10,6 +10,7 @@ import { formatE2eResult, runEnvoyE2eBench } from './envoy-e2e.js';
 import { runExtProcBench } from './extproc.js';
 import { formatGossipResult, runGossipBench } from './gossip.js';
 import { formatRows, runPolicyBench } from './policy.js';
+import { formatStickyMemoryResult, runStickyMemoryBench } from './sticky-memory.js';
 
 const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   policy: {
@@ -35,6 +36,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   },
   aggregator: { title: 'Aggregator ingest, rewards per second (target >= 50,000)', run: async () => formatAggregatorResult(await runAggregatorBench()) },
   gossip: { title: 'Gossip rounds to converge, 16 in-process replicas (target <= 4)', run: async () => formatGossipResult(await runGossipBench()) },
+  sticky: { title: 'Sticky sessions: RSS holding 1,000,000 sessions vs the previous raw-key LRU (target <= 250 MB)', run: async () => formatStickyMemoryResult(await runStickyMemoryBench()) },
   e2e: { title: 'Envoy + envoy-bandit vs Envoy weighted_clusters, same backends, same load tools', run: async () => formatE2eResult(await runEnvoyE2eBench()) },
 };
 

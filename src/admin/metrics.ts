@@ -15,6 +15,7 @@ export const ARM_STATES: readonly ArmStateName[] = ['active', 'quarantined', 'pa
 export interface Metrics {
   registry: Registry;
   decisions: Counter<'route' | 'arm' | 'reason'>;
+  stickyLookups: Counter<'route' | 'outcome'>;
   decisionDuration: Histogram<'route'>;
   rewards: Counter<'route' | 'arm' | 'source'>;
   /** `envoy_bandit_reward_sum` / `_count`: a quantile-less summary (see sum-count.ts). */
@@ -51,6 +52,7 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
   return {
     registry,
     decisions: new Counter({ name: `${PREFIX}decisions_total`, help: 'Routing decisions by route, arm and reason.', labelNames: ['route', 'arm', 'reason'], registers: r }),
+    stickyLookups: new Counter({ name: `${PREFIX}sticky_lookups_total`, help: 'Sticky-session lookups by how the arm was found (pin, local, assigned) or why not (pin_invalid, key_too_long).', labelNames: ['route', 'outcome'], registers: r }),
     decisionDuration: new Histogram({ name: `${PREFIX}decision_duration_seconds`, help: 'Time to decide a request in the sidecar.', labelNames: ['route'], buckets: DECISION_BUCKETS, registers: r }),
     rewards: new Counter({ name: `${PREFIX}rewards_total`, help: 'Rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
     rewardSum: new SumCount({ name: `${PREFIX}reward`, help: 'Sum of rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),

@@ -9,6 +9,7 @@ import { ErrorCodes } from '../util/errors.js';
 import { jsonError, type AdminReply, type AdminRequest, type AdminRoute } from './http.js';
 import type { Metrics } from './metrics.js';
 import { armReadings } from './route-info.js';
+import { fleetAdminRoute } from './fleet.js';
 
 /** One audit line per admin mutation: who, what, result (pino adds when). */
 export function audit(logger: Logger, req: AdminRequest, action: string, target: Record<string, string>, result: string, extra: Record<string, unknown> = {}): void {
@@ -201,5 +202,6 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
 /** Registers /v1/routes and the route and arm mutations on the admin server. */
 export const adminRoutesComponent: ComponentFactory = (ctx) => {
   for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger)) ctx.admin.add(r);
+  ctx.admin.add(fleetAdminRoute(ctx.engine));
   return { name: 'admin-routes', start: async () => {}, stop: async () => {} };
 };

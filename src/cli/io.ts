@@ -3,6 +3,8 @@ export interface CliIo {
   stdout(line: string): void;
   stderr(line: string): void;
   env: NodeJS.ProcessEnv;
+  /** stdout is a terminal (commands that redraw in place, e.g. `ctl status --watch`). */
+  tty?: boolean;
 }
 
 export function processIo(): CliIo {
@@ -10,6 +12,7 @@ export function processIo(): CliIo {
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
+    tty: process.stdout.isTTY === true,
   };
 }
 

@@ -38,6 +38,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   aggregator: lazy('aggregator', 'run the peer aggregator: reward log and fleet view'),
   validate: lazy('validate', 'check a config file and print every issue with its path'),
   demo: lazy('demo', 'run Envoy, sidecars, aggregator, simulated backends and load; report the outcome'),
+  ctl: lazy('ctl', "operate a running fleet through any replica's admin API: status, pause, quarantine, ..."),
   simulate: lazy('simulate', 'run the policies offline through a scenario or a replay file and compare them'),
   evaluate: lazy('evaluate', 'estimate off-policy what candidate policies would have earned on a decision log'),
 };

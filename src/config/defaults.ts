@@ -22,6 +22,14 @@ export const DEFAULT_STICKY_HEADER = 'x-session-id';
 export const DEFAULT_STICKY_COOKIE: string | null = null;
 export const DEFAULT_STICKY_TTL_MS = 30 * 60_000;
 export const DEFAULT_STICKY_MAX_SESSIONS = 100_000;
+/** The table is allocated up front (18 bytes a slot, 2–4 slots a session): this bounds what one route can ask for (≤ 720 MB). */
+export const MAX_STICKY_SESSIONS = 10_000_000;
+/** Longer session keys are not sticky (decided by the policy, counted): memory and CPU per key stay bounded. */
+export const MAX_SESSION_KEY_LENGTH = 256;
+/** Response header carrying the signed pin; clients echo it (null in the config: no pins, local table only). */
+export const DEFAULT_STICKY_PIN_HEADER: string | null = 'x-bandit-pin';
+/** An echoed pin older than this fraction of the TTL is re-signed on the response, so active sessions never expire. */
+export const PIN_REFRESH_FRACTION = 0.5;
 
 // --- policy ---
 /** Exploration floor per arm for learning policies. */

@@ -222,11 +222,15 @@ const stickySchema = z
     header: headerName.nullable().default(D.DEFAULT_STICKY_HEADER),
     cookie: cookieName.nullable().default(D.DEFAULT_STICKY_COOKIE),
     ttl: duration().default(D.DEFAULT_STICKY_TTL_MS),
-    max_sessions: z.int().min(1).default(D.DEFAULT_STICKY_MAX_SESSIONS),
+    max_sessions: z.int().min(1).max(D.MAX_STICKY_SESSIONS).default(D.DEFAULT_STICKY_MAX_SESSIONS),
+    pin_header: headerName.nullable().default(D.DEFAULT_STICKY_PIN_HEADER),
   })
   .superRefine((s, ctx) => {
     if (s.header === null && s.cookie === null) {
       ctx.addIssue({ code: 'custom', path: ['header'], message: 'sticky needs a header or a cookie (or set sticky: null to disable it)' });
+    }
+    if (s.pin_header !== null && s.pin_header === s.header) {
+      ctx.addIssue({ code: 'custom', path: ['pin_header'], message: `must differ from the session header (${s.header})` });
     }
   })
   .transform(({ ttl, ...rest }) => ({ ...rest, ttl_ms: ttl }));

@@ -61,6 +61,8 @@ export interface StickyConfig {
   cookie: string | null;
   ttl_ms: DurationMs;
   max_sessions: number;
+  /** Response/request header carrying the signed pin clients echo; null = no pins. */
+  pin_header: string | null;
 }
 
 export interface RewardConfig {

@@ -9,6 +9,8 @@ import { DecisionIdCodec } from '../reward/decision-id.js';
 import { routeShapes, type ReplicaState } from '../state/replica-state.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
+import { randomBytes } from 'node:crypto';
+import { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
 import { DecisionContext, DecisionPipeline, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
 import { RouteRuntime } from './route-runtime.js';
@@ -31,6 +33,10 @@ export interface Decision {
   propensity: number | undefined;
   /** Contextual routes: the header values the features read (the reward learns with them; the decision log records them). */
   context: Readonly<Record<string, string>> | undefined;
+  /** Sticky session hash (0: none, or the route is not sticky). */
+  session: number;
+  /** The client's echoed pin, when valid, fresh and for this arm (sent back unchanged). */
+  echoedPin: string | undefined;
 }
 
 export interface Outcome {
@@ -87,6 +93,8 @@ export interface EngineOptions {
    * all-quarantined → sticky → probation → policy); insert or replace by name.
    */
   steps?: (standard: readonly DecisionStep[]) => readonly DecisionStep[];
+  /** Signs sticky pins; a fleet shares its key (derived from the decision-id secret). Random when absent. */
+  pins?: PinCodec;
 }
 
 /**
@@ -105,13 +113,15 @@ export class Engine {
   private propensityBuf = new Float64Array(0);
   private readonly propCache = new Map<RouteRuntime, { at: number; shares: Float64Array }>();
   private wantPropensity: boolean;
+  private readonly pins: PinCodec;
   config: Config;
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
     this.monotonic = opts.monotonic ?? (() => performance.now());
     this.wantPropensity = opts.propensities ?? false;
-    const standard = standardSteps({ state: opts.state, rng: opts.rng });
+    this.pins = opts.pins ?? new PinCodec(randomBytes(32));
+    const standard = standardSteps({ state: opts.state, rng: opts.rng, shares: (r, now) => this.shares(r, now), metrics: opts.metrics });
     this.pipeline = new DecisionPipeline(opts.steps ? opts.steps(standard) : standard, opts.state);
     this.build(opts.config);
   }
@@ -145,17 +155,23 @@ export class Engine {
 
   /** Applies a new config; learned state is kept for routes and arms that remain. */
   reload(config: Config): void {
-    const modes = new Map(this.routes.map((r) => [r.name, r.mode]));
+    const previous = new Map(this.routes.map((r) => [r.name, r]));
     this.config = config;
     this.opts.state.reconfigure(routeShapes(config));
     this.build(config);
-    for (const r of this.routes) r.mode = modes.get(r.name) ?? 'active';
+    const now = this.opts.clock.now();
+    for (const r of this.routes) {
+      const old = previous.get(r.name);
+      r.mode = old?.mode ?? 'active';
+      // Sessions keep their arms across a reload (arms that remain, by name).
+      if (old?.sticky && r.sticky) r.sticky.adopt(old.sticky, now);
+    }
   }
 
   private build(config: Config): void {
     const old = this.byName;
     this.routes = config.routes.map((rc) => {
-      const r = new RouteRuntime(rc, this.opts.clock);
+      const r = new RouteRuntime(rc, this.pins);
       const prev = old.get(rc.name);
       if (r.contextual && prev?.contextual) r.contextual.adoptFrom(prev.contextual, prev.armNames, r.armNames);
       return r;
@@ -178,6 +194,7 @@ export class Engine {
     const ctx = this.ctx.begin(route, headers, now);
     let arm: number;
     let reason: DecisionReason;
+    let failed = false;
     try {
       this.pipeline.run(ctx);
       arm = ctx.arm;
@@ -187,6 +204,7 @@ export class Engine {
       this.opts.metrics?.extprocErrors.inc({ kind: 'decision' });
       arm = route.defaultArm;
       reason = 'fallback';
+      failed = true;
     }
     ctx.headers = null;
     const armName = route.armNames[arm] ?? '';
@@ -199,6 +217,8 @@ export class Engine {
       time: now,
       startedAt: t0,
       propensity: this.wantPropensity ? this.propensityOf(route, arm, reason, now) : undefined,
+      session: failed ? 0 : ctx.session,
+      echoedPin: failed ? undefined : ctx.echoedPin,
     };
     const m = this.opts.metrics;
     if (m) {
@@ -207,6 +227,14 @@ export class Engine {
     }
     for (const o of this.observers) o.onDecision?.(d);
     return d;
+  }
+
+  /** The pin to send back with a decision's response, or undefined (no session, pins off, or not a sticky decision). */
+  pinFor(d: Decision): string | undefined {
+    const sticky = d.route.sticky;
+    if (d.session === 0 || !sticky || sticky.cfg.pin_header === null) return undefined;
+    if (d.reason !== 'sticky' && d.reason !== 'policy') return undefined;
+    return sticky.pinFor(d.session, d.arm, d.echoedPin, this.opts.clock.now());
   }
 
   /**

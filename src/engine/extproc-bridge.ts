@@ -34,7 +34,7 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
       [CLUSTER_HEADER, route.clusters[d.arm]!],
       [DECISION_ID_HEADER, d.id],
     ];
-    return { set, remove: [], clearRouteCache: true };
+    return { set, remove: route.stripOnRequest, clearRouteCache: true };
   }
 
   onResponseHeaders(headers: HeaderList, stream: StreamContext<Decision>): ResponseHeadersReply | null {
@@ -45,12 +45,14 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
     const rewardHeaderName = d.route.config.reward.header;
     const rewardHeader = rewardHeaderName ? headers.get(rewardHeaderName) : undefined;
     this.engine.onResponse(d, Number.isFinite(status) ? status : 0, rewardHeader);
-    return {
-      set: [
-        [ARM_HEADER, d.route.armNames[d.arm]!],
-        [DECISION_ID_HEADER, d.id],
-      ],
-    };
+    const set: HeaderEdit[] = [
+      [ARM_HEADER, d.route.armNames[d.arm]!],
+      [DECISION_ID_HEADER, d.id],
+    ];
+    // The signed pin overwrites any a backend sent; clients echo it on their next request.
+    const pin = this.engine.pinFor(d);
+    if (pin !== undefined) set.push([d.route.config.sticky!.pin_header!, pin]);
+    return { set };
   }
 
   onStreamEnd(stream: StreamContext<Decision>, _reason: StreamEndReason): void {

@@ -15,7 +15,7 @@
  * through `EngineOptions.steps`; they see the request headers on the context
  * and derive any request features from them.
  */
-import type { DecisionReason } from '../admin/metrics.js';
+import type { DecisionReason, Metrics } from '../admin/metrics.js';
 import type { HeaderList } from '../extproc/handler.js';
 import { chooseWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
@@ -36,8 +36,10 @@ export class DecisionContext {
   /** The decided arm (configured index), -1 until a step decides. */
   arm = -1;
   reason: DecisionReason = 'policy';
-  /** The session key the sticky step read, if any. */
-  sessionKey: string | undefined = undefined;
+  /** The sticky session's hash (0: none). */
+  session = 0;
+  /** The client's echoed pin, when valid, fresh and for the decided arm (sent back unchanged). */
+  echoedPin: string | undefined = undefined;
   /** Probation arms taking a slice this decision (set by the probation step; the policy step leaves them out). */
   probing = 0;
 
@@ -47,7 +49,8 @@ export class DecisionContext {
     this.now = now;
     this.arm = -1;
     this.reason = 'policy';
-    this.sessionKey = undefined;
+    this.session = 0;
+    this.echoedPin = undefined;
     this.probing = 0;
     return this;
   }
@@ -116,6 +119,9 @@ export class RoutePlan {
 export interface StepDeps {
   state: ReplicaState;
   rng: Rng;
+  /** The route's traffic shares (the engine's propensities, cached): the sticky step's first assignment. */
+  shares: (route: RouteRuntime, now: number) => ArrayLike<number>;
+  metrics: Metrics | null;
 }
 
 /** Paused routes send everything to the default arm. */
@@ -143,25 +149,51 @@ export const allQuarantinedStep: DecisionStep = {
   run: (ctx) => ctx.route.eligibility.eligibleCount === 0 && ctx.choose(ctx.route.defaultArm, 'quarantine'),
 };
 
-/** A session pinned to a still-eligible arm keeps it; a policy decision pins the session. */
-export const stickyStep: DecisionStep = {
-  name: 'sticky',
-  appliesTo: (route) => route.sticky !== null,
-  run(ctx) {
-    const sticky = ctx.route.sticky;
-    if (!ctx.headers || !sticky) return false;
-    const key = sticky.keyOf(ctx.headers);
-    if (key === undefined) return false;
-    ctx.sessionKey = key;
-    const pinned = sticky.get(key);
-    const idx = pinned === undefined ? undefined : ctx.route.armIndex.get(pinned);
-    return idx !== undefined && ctx.route.eligibility.eligible[idx] === 1 && ctx.choose(idx, 'sticky');
-  },
-  settle(ctx) {
-    const name = ctx.route.armNames[ctx.arm];
-    if (ctx.sessionKey !== undefined && ctx.reason === 'policy' && name !== undefined) ctx.route.sticky?.set(ctx.sessionKey, name);
-  },
-};
+/**
+ * Fleet-wide stickiness (docs/sticky-sessions.md): an echoed signed pin, else
+ * this replica's session table, else the first assignment every replica
+ * computes alike — weighted rendezvous over the route's shares (probation
+ * slices and the floor included, ineligible arms at 0). A pinned arm that is
+ * no longer eligible is re-assigned the same way.
+ */
+export function stickyStep({ shares, metrics }: Pick<StepDeps, 'shares' | 'metrics'>): DecisionStep {
+  return {
+    name: 'sticky',
+    appliesTo: (route) => route.sticky !== null,
+    run(ctx) {
+      const route = ctx.route;
+      const sticky = route.sticky;
+      if (!ctx.headers || !sticky) return false;
+      const l = sticky.read(ctx.headers, ctx.now);
+      if (l.session === 0) {
+        if (l.tooLong) metrics?.stickyLookups.inc({ route: route.name, outcome: 'key_too_long' });
+        return false;
+      }
+      ctx.session = l.session;
+      const eligible = route.eligibility.eligible;
+      if (l.pinnedArm >= 0 && eligible[l.pinnedArm] === 1) {
+        sticky.set(l.session, l.pinnedArm, ctx.now);
+        ctx.echoedPin = l.freshPin;
+        metrics?.stickyLookups.inc({ route: route.name, outcome: 'pin' });
+        return ctx.choose(l.pinnedArm, 'sticky');
+      }
+      const pinHeader = sticky.cfg.pin_header;
+      if (l.pinnedArm < 0 && pinHeader !== null && ctx.headers.get(pinHeader) !== undefined) {
+        metrics?.stickyLookups.inc({ route: route.name, outcome: 'pin_invalid' });
+      }
+      const known = sticky.get(l.session, ctx.now);
+      if (known >= 0 && eligible[known] === 1) {
+        metrics?.stickyLookups.inc({ route: route.name, outcome: 'local' });
+        return ctx.choose(known, 'sticky');
+      }
+      const arm = sticky.assign(l.session, shares(route, ctx.now));
+      if (arm < 0) return false;
+      sticky.set(l.session, arm, ctx.now);
+      metrics?.stickyLookups.inc({ route: route.name, outcome: 'assigned' });
+      return ctx.choose(arm, 'policy');
+    },
+  };
+}
 
 /**
  * Contextual routes (linucb, lints): extracts this request's features from its
@@ -266,7 +298,7 @@ export function policyStep({ state, rng }: StepDeps): DecisionStep {
 
 /** The standard pipeline, in order. */
 export function standardSteps(deps: StepDeps): DecisionStep[] {
-  return [pausedStep, forcedStep, allQuarantinedStep, stickyStep, contextStep, budgetStep(deps), probationStep(deps.rng), policyStep(deps)];
+  return [pausedStep, forcedStep, allQuarantinedStep, stickyStep(deps), contextStep, budgetStep(deps), probationStep(deps.rng), policyStep(deps)];
 }
 
 /** Runs the steps in order until one decides; the default arm (`fallback`) if none does. */

@@ -7,7 +7,7 @@ import type { Policy } from '../policy/types.js';
 import { PolicyInputBuffer } from '../policy/input.js';
 import { compileStatusMatcher } from '../reward/compute.js';
 import { StickySessions } from '../sticky/sessions.js';
-import type { Clock } from '../util/clock.js';
+import type { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility } from './eligibility.js';
 import type { RoutePlan } from './pipeline.js';
 
@@ -22,6 +22,8 @@ export class RouteRuntime {
   /** The route's SLO error budget (this replica's outcomes), when it declares one. */
   readonly slo: SloBudget | null;
   readonly sticky: StickySessions | null;
+  /** Request headers the sidecar removes before the backend sees them (the echoed sticky pin). */
+  readonly stripOnRequest: readonly string[];
   readonly isSuccess: (status: number) => boolean;
   readonly armNames: readonly string[];
   readonly clusters: readonly string[];
@@ -37,7 +39,7 @@ export class RouteRuntime {
 
   constructor(
     readonly config: RouteConfig,
-    clock: Clock,
+    pins: PinCodec,
   ) {
     this.armNames = config.arms.map((a) => a.name);
     this.clusters = config.arms.map((a) => a.cluster);
@@ -51,7 +53,8 @@ export class RouteRuntime {
     this.input = new PolicyInputBuffer(this.armNames.length);
     const slo = config.slo;
     this.slo = slo ? new SloBudget({ objective: slo.objective, windowMs: slo.window_ms, throttleBelow: slo.throttle_below, stopBelow: slo.stop_below }) : null;
-    this.sticky = config.sticky ? new StickySessions(config.sticky, clock) : null;
+    this.sticky = config.sticky ? new StickySessions(config.sticky, config.name, this.armNames, pins) : null;
+    this.stripOnRequest = config.sticky?.pin_header ? [config.sticky.pin_header] : [];
     this.isSuccess = compileStatusMatcher(config.reward.success.statuses);
     this.eligibility = new RouteEligibility(config.name, this.armNames);
   }

@@ -16,6 +16,7 @@ import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
 import { reloadFromFile } from './reload.js';
 import { readSecret } from '../util/secret.js';
+import { PinCodec } from '../sticky/pin.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -54,7 +55,7 @@ export class Sidecar {
       key = await readSecret(config.decision_ids.secret_file);
     } else {
       key = DecisionIdCodec.generateKey();
-      logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback');
+      logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback and its sticky pins');
     }
     let token: string | null = null;
     if (config.admin.token_file) token = (await readSecret(config.admin.token_file)).toString('utf8');
@@ -82,6 +83,7 @@ export class Sidecar {
       metrics: this.metrics,
       logger: opts.logger,
       ids: new DecisionIdCodec(key, config.replica_id),
+      pins: new PinCodec(key),
     });
     this.admin = new AdminServer({
       address: config.listen.admin,

@@ -48,7 +48,7 @@ describe('main', () => {
   });
 
   it('every command of the contract is in the table', () => {
-    expect(Object.keys(COMMANDS).sort()).toEqual(['aggregator', 'demo', 'evaluate', 'serve', 'simulate', 'validate']);
+    expect(Object.keys(COMMANDS).sort()).toEqual(['aggregator', 'ctl', 'demo', 'evaluate', 'serve', 'simulate', 'validate']);
   });
 
   it('reports a command whose module does not exist yet cleanly, exit 2', async () => {

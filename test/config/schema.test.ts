@@ -48,7 +48,7 @@ describe('defaults', () => {
     expect(r.default_arm).toBe('model-a');
     expect(r.allow_force_arm).toBe(false);
     expect(r.policy).toEqual({ type: 'thompson', model: 'beta', prior: { alpha: 1, beta: 1 }, min_share: 0.01, drift: { mode: 'none' } });
-    expect(r.sticky).toEqual({ header: 'x-session-id', cookie: null, ttl_ms: 30 * 60_000, max_sessions: 100_000 });
+    expect(r.sticky).toEqual({ header: 'x-session-id', cookie: null, ttl_ms: 30 * 60_000, max_sessions: 100_000, pin_header: 'x-bandit-pin' });
     expect(r.reward).toEqual({
       success: { statuses: ['2xx'] },
       latency: null,
@@ -89,7 +89,7 @@ ${route(`    sticky: { cookie: sid }
       sync_timeout_ms: 5_000,
     });
     const r = firstRoute(c);
-    expect(r.sticky).toEqual({ header: 'x-session-id', cookie: 'sid', ttl_ms: 1_800_000, max_sessions: 100_000 });
+    expect(r.sticky).toEqual({ header: 'x-session-id', cookie: 'sid', ttl_ms: 1_800_000, max_sessions: 100_000, pin_header: 'x-bandit-pin' });
     expect(r.reward.latency).toEqual({ slo_ms: 800 });
     expect(r.reward.feedback).toEqual({ wait_ms: 30_000, default: null });
     expect(r.reward.weights).toEqual({ success: 1, latency: 0.5, header: 1, cost: 0 });

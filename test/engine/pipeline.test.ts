@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { hashSessionKey } from '../../src/sticky/session-key.js';
 import { nextGuardPhase } from '../../src/engine/eligibility.js';
 import type { DecisionStep } from '../../src/engine/pipeline.js';
 import { headerList, testConfig, testEngine } from '../support/engine.js';
@@ -44,15 +45,16 @@ describe('Decision pipeline', () => {
     expect(engine.decide(route, request({ 'x-tenant': 'gold' }))).toMatchObject({ arm: 0, reason: 'paused' });
   });
 
-  it('settles every step that ran: a policy decision pins the session, a forced one does not', () => {
-    const { engine } = testEngine(testConfig(CONFIG), 5);
+  it('a first sticky decision pins the session, a forced one does not', () => {
+    const { engine, clock: c } = testEngine(testConfig(CONFIG), 5);
     const route = engine.route('chat')!;
+    const s1 = hashSessionKey('s1');
     const forced = engine.decide(route, request({ 'x-session-id': 's1', 'x-bandit-force-arm': 'model-c' }));
     expect(forced).toMatchObject({ arm: 2, reason: 'forced' });
-    expect(route.sticky!.get('s1')).toBeUndefined();
+    expect(route.sticky!.get(s1, c.now())).toBe(-1);
     const first = engine.decide(route, request({ 'x-session-id': 's1' }));
     expect(first.reason).toBe('policy');
-    expect(route.sticky!.get('s1')).toBe(route.armNames[first.arm]);
+    expect(route.sticky!.get(s1, c.now())).toBe(first.arm);
     expect(engine.decide(route, request({ 'x-session-id': 's1' }))).toMatchObject({ arm: first.arm, reason: 'sticky' });
   });
 
