@@ -26,6 +26,7 @@ export interface Metrics {
   armState: Gauge<'route' | 'arm' | 'state'>;
   upstreamLatency: Histogram<'route' | 'arm'>;
   guardrailTrips: Counter<'route' | 'arm' | 'rule'>;
+  guardrailHolds: Counter<'route' | 'arm' | 'reason'>;
   feedback: Counter<'outcome'>;
   extprocStreams: Counter<'outcome'>;
   extprocErrors: Counter<'kind'>;
@@ -62,6 +63,7 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     armState: new Gauge({ name: `${PREFIX}arm_state`, help: 'Arm state: 1 for the current state.', labelNames: ['route', 'arm', 'state'], registers: r }),
     upstreamLatency: new Histogram({ name: `${PREFIX}upstream_latency_seconds`, help: 'Request headers to response headers, as the sidecar measured it.', labelNames: ['route', 'arm'], buckets: UPSTREAM_BUCKETS, registers: r }),
     guardrailTrips: new Counter({ name: `${PREFIX}guardrail_trips_total`, help: 'Guardrail trips by rule.', labelNames: ['route', 'arm', 'rule'], registers: r }),
+    guardrailHolds: new Counter({ name: `${PREFIX}guardrail_holds_total`, help: 'Failing verdicts that did not quarantine: common_mode (every arm shifted at once) or last_arm (it would leave the route no arm).', labelNames: ['route', 'arm', 'reason'], registers: r }),
     feedback: new Counter({ name: `${PREFIX}feedback_total`, help: 'Delayed feedback items by outcome.', labelNames: ['outcome'], registers: r }),
     extprocStreams: new Counter({ name: `${PREFIX}extproc_streams_total`, help: 'ext_proc streams by how they ended.', labelNames: ['outcome'], registers: r }),
     extprocErrors: new Counter({ name: `${PREFIX}extproc_errors_total`, help: 'ext_proc protocol and handler errors by kind.', labelNames: ['kind'], registers: r }),

@@ -47,6 +47,11 @@ export class DedupeIndex {
     return this.ids.has(id);
   }
 
+  /** Forgets `id` (its write failed: a resend must be logged, not called a duplicate). */
+  delete(id: string): void {
+    this.ids.delete(id);
+  }
+
   /** Adds `id` received at `at`; evicts what falls outside the bounds (relative to `now`). */
   add(id: string, at: number, now: number = at): void {
     this.ids.set(id, at);

@@ -4,17 +4,35 @@
  * every batch waiting at that moment in one write and, under fsync `batch`,
  * one fsync, and only then resolves their appends, so an acked batch is on
  * disk. `always` writes and fsyncs every reward on its own; `none` leaves
- * flushing to the OS (survives a process crash, not a power loss). A failed
- * write poisons the log: every later append fails until restart, so nothing
- * is acked that might not be written.
+ * flushing to the OS (survives a process crash, not a power loss).
+ *
+ * A failed write (a full disk, EIO) fails its appends (nothing is acked that
+ * might not be written), cuts any partial write off the end of the file, and
+ * puts the log in a failed state: appends fail fast, and every backoff
+ * interval (RETRY_MIN_MS doubling to RETRY_MAX_MS) the log probes the disk by
+ * writing a small file beside it. When the probe succeeds the failure clears,
+ * the next append writes for real, and readiness comes back — no restart.
+ * Replicas keep unacked rewards in their buffers and resend them.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { WireReward } from '../gossip/proto.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
+
+/** Backoff between disk probes after a failed write. */
+export const RETRY_MIN_MS = 100;
+export const RETRY_MAX_MS = 5_000;
+/** The probe writes this many bytes to `<log>.probe` (then removes it). */
+export const PROBE_BYTES = 64 * 1024;
+
+/** Log state changes, for the owner to log and count. */
+export interface RewardLogEvents {
+  failed?(err: Error, rejectedLines: number): void;
+  recovered?(downMs: number): void;
+}
 
 /** One line of the reward log: the reward as the replica sent it, plus who sent it and when it arrived. */
 export interface LogRecord extends WireReward {
@@ -40,12 +58,22 @@ export class RewardLog {
   private queue: Pending[] = [];
   private flushing = false;
   private failure: Error | null = null;
+  private failedAt = 0;
+  private backoff = RETRY_MIN_MS;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** A write failed after it may have written part of its bytes: cut back to `bytes` before the next. */
+  private dirty = false;
+  private closed = false;
   bytes = 0;
   fsyncs = 0;
+  /** Times the log failed and recovered. */
+  failures = 0;
+  recoveries = 0;
 
   constructor(
     readonly path: string,
     private readonly fsync: FsyncPolicy,
+    private readonly events: RewardLogEvents = {},
   ) {}
 
   /**
@@ -99,6 +127,7 @@ export class RewardLog {
   /** Appends the lines (each without its newline); resolves once written (and synced per policy). An empty list is a barrier: it resolves after every earlier append. */
   append(lines: string[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('reward log is closed'));
     if (!this.fh) return Promise.reject(new Error('reward log is not open'));
     return new Promise((resolve, reject) => {
       this.queue.push({ lines, resolve, reject });
@@ -111,16 +140,71 @@ export class RewardLog {
     while (this.queue.length > 0) {
       const group = this.queue;
       this.queue = [];
+      const start = this.bytes;
       try {
+        if (this.failure) throw this.failure;
+        if (this.dirty) await this.cutToGood();
         await this.writeGroup(group);
         for (const p of group) p.resolve();
       } catch (e) {
-        this.failure = e as Error;
-        for (const p of [...group, ...this.queue]) p.reject(this.failure);
+        // Nothing of the group is acked, so nothing of it may stay in the file.
+        this.bytes = start;
+        this.dirty = true;
+        await this.cutToGood().catch(() => undefined);
+        const rejected = [...group, ...this.queue];
         this.queue = [];
+        this.fail(e as Error, rejected.reduce((n, p) => n + p.lines.length, 0));
+        for (const p of rejected) p.reject(this.failure!);
       }
     }
     this.flushing = false;
+  }
+
+  /** Truncates the file to the bytes known written (a failed write may have left part of a line). */
+  private async cutToGood(): Promise<void> {
+    await this.fh!.truncate(this.bytes);
+    this.dirty = false;
+  }
+
+  private fail(e: Error, rejectedLines: number): void {
+    const first = this.failure === null;
+    this.failure = e;
+    if (first) {
+      this.failures++;
+      this.failedAt = Date.now();
+      this.backoff = RETRY_MIN_MS;
+    } else {
+      this.backoff = Math.min(RETRY_MAX_MS, this.backoff * 2);
+    }
+    this.events.failed?.(e, rejectedLines);
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.closed) return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => void this.probe(), this.backoff);
+    this.probeTimer.unref();
+  }
+
+  /** Writes and removes a small file beside the log; on success the log takes appends again. */
+  private async probe(): Promise<void> {
+    if (this.failure === null || this.closed) return;
+    const file = `${this.path}.probe`;
+    try {
+      await writeFile(file, Buffer.alloc(PROBE_BYTES));
+      await unlink(file);
+      if (this.dirty) await this.cutToGood();
+    } catch {
+      await unlink(file).catch(() => undefined);
+      this.backoff = Math.min(RETRY_MAX_MS, this.backoff * 2);
+      this.scheduleProbe();
+      return;
+    }
+    const downMs = Date.now() - this.failedAt;
+    this.failure = null;
+    this.recoveries++;
+    this.events.recovered?.(downMs);
   }
 
   private async writeGroup(group: Pending[]): Promise<void> {
@@ -129,7 +213,7 @@ export class RewardLog {
       for (const p of group) {
         for (const line of p.lines) {
           const text = `${line}\n`;
-          await fh.write(text);
+          await writeAll(fh, text);
           await fh.datasync();
           this.fsyncs++;
           this.bytes += Buffer.byteLength(text);
@@ -140,7 +224,7 @@ export class RewardLog {
     let text = '';
     for (const p of group) for (const line of p.lines) text += `${line}\n`;
     if (text === '') return;
-    await fh.write(text);
+    await writeAll(fh, text);
     this.bytes += Buffer.byteLength(text);
     if (this.fsync === 'batch') {
       await fh.datasync();
@@ -150,8 +234,10 @@ export class RewardLog {
 
   /** Waits for queued appends, syncs, closes. */
   async close(): Promise<void> {
+    if (this.fh) await this.append([]).catch(() => undefined);
+    this.closed = true;
+    clearTimeout(this.probeTimer);
     if (!this.fh) return;
-    await this.append([]).catch(() => undefined);
     const fh = this.fh;
     this.fh = null;
     try {
@@ -159,6 +245,17 @@ export class RewardLog {
     } finally {
       await fh.close();
     }
+  }
+}
+
+/** write(2) may write part of a buffer on a nearly full disk: loop until all of it is written (or it throws). */
+async function writeAll(fh: FileHandle, text: string): Promise<void> {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    off += bytesWritten;
   }
 }
 

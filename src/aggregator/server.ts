@@ -92,7 +92,13 @@ export class AggregatorServer {
     if (!agg?.log_file) throw new Error('aggregator.log_file is required to run the aggregator');
     this.clock = o.clock ?? systemClock;
     this.fleet = new FleetView(o.config.replica_id, this.clock);
-    this.log = new RewardLog(agg.log_file, agg.fsync);
+    this.log = new RewardLog(agg.log_file, agg.fsync, {
+      failed: (err, rejected) => {
+        this.extra.ingested.inc({ outcome: 'write_failed' }, rejected);
+        o.logger.error({ err: err.message, code: (err as NodeJS.ErrnoException).code, rejected_rewards: rejected, file: agg.log_file }, 'reward log write failed; batches refused (replicas keep and resend them); probing the disk');
+      },
+      recovered: (downMs) => o.logger.warn({ down_ms: downMs, file: agg.log_file }, 'reward log writable again; accepting batches'),
+    });
     this.snapshotFile = fleetFileOf(agg.log_file);
     const d = o.dedupe ?? DEDUPE_DEFAULTS;
     this.dedupe = new DedupeIndex(d.horizonMs, d.maxIds);
@@ -279,8 +285,12 @@ export class AggregatorServer {
     if (typeof batch.replica !== 'string' || batch.replica === '' || batch.replica.length > MAX_NAME_LENGTH) {
       throw Object.assign(new Error('RewardBatch.replica is required'), { grpcCode: grpc.status.INVALID_ARGUMENT });
     }
+    if (this.log.failed) {
+      throw Object.assign(new Error(`reward log not writable (${this.log.failed.message}); retry later`), { grpcCode: grpc.status.UNAVAILABLE });
+    }
     const received = this.clock.now();
     const lines: string[] = [];
+    const keys: string[] = [];
     const records: LogRecord[] = [];
     let duplicates = 0;
     let invalid = 0;
@@ -295,12 +305,19 @@ export class AggregatorServer {
         continue;
       }
       this.dedupe.add(key, received);
+      keys.push(key);
       const rec: LogRecord = { decision_id: r.decision_id, route: r.route, arm: r.arm, reward: r.reward, source: r.source, time_ms: r.time_ms, replica: batch.replica, received_ms: received };
       records.push(rec);
       lines.push(JSON.stringify(rec));
     }
     // Even a batch of duplicates waits for the writes before it: its originals may still be in flight.
-    await this.log.append(lines);
+    try {
+      await this.log.append(lines);
+    } catch (e) {
+      // Not written, not acked: the replica resends, and the resend must be logged, not called a duplicate.
+      for (const k of keys) this.dedupe.delete(k);
+      throw Object.assign(new Error(`reward log write failed: ${(e as Error).message}`), { grpcCode: grpc.status.UNAVAILABLE });
+    }
     for (const rec of records) this.countRecord(rec);
     this.counts.duplicates += duplicates;
     this.counts.invalid += invalid;

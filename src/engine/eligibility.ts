@@ -20,8 +20,11 @@
  *    arms together at most PROBATION_MAX_TOTAL_SHARE) until fresh samples give a
  *    verdict — pass → active (own flag cleared), fail → quarantined again. When
  *    no non-probation arm is eligible, the policy serves the probation arms.
- * 5. **Nothing eligible.** The route's default arm takes the traffic
- *    (reason `quarantine`); this is accepted, not prevented (contract).
+ * 5. **Nothing eligible.** Guardrails never raise a flag on a route's last
+ *    eligible arm (guardrails.ts `hold`, reason `last_arm`), nor on an arm
+ *    whose peers all shifted with it (common mode). Only an operator's
+ *    quarantine can leave nothing eligible; the route's default arm then
+ *    takes the traffic (reason `quarantine`).
  *
  * `RouteEligibility` holds one route's view (cached until a flag can change);
  * `nextGuardPhase` is the guardrails' side of rules 3 and 4.

@@ -1,7 +1,7 @@
 import type { GuardrailsConfig } from '../config/types.js';
 import { Ewma } from './ewma.js';
 import { Tally } from './tally.js';
-import { judge, recentSamples, ruleReadings, type Baselines, type Recent, type RuleReading, type Verdict } from './verdict.js';
+import { judge, recentSamples, ruleReadings, signalOf, type Baselines, type GuardSignal, type Recent, type RuleReading, type Verdict } from './verdict.js';
 import { SlidingWindow } from './window.js';
 
 /** What /v1/routes shows per arm. */
@@ -69,6 +69,28 @@ export class ArmGuard {
     return [this.window.total, r];
   }
 
+  /**
+   * How far this arm's readings of one signal have moved from its own baseline
+   * toward their limits: 0 at the baseline, 1 at the limit (the largest over
+   * the signal's rules with at least min_samples). null without such a reading.
+   */
+  shift(signal: GuardSignal, now: number): number | null {
+    let best: number | null = null;
+    for (const r of this.ruleReadings(now)) {
+      if (signalOf(r.rule) !== signal || r.samples < this.cfg.min_samples) continue;
+      const base = signal === 'errors' ? this.baselineErrorRate() : this.baseline.latencyP95.n > 0 ? this.baseline.latencyP95.mean : 0;
+      const span = r.limit - base;
+      const s = span > 0 ? (r.value - base) / span : r.value > base ? 1 : 0;
+      if (best === null || s > best) best = s;
+    }
+    return best;
+  }
+
+  private baselineErrorRate(): number {
+    const req = this.baseline.requests.mean;
+    return req > 0 ? this.baseline.errors.mean / req : 0;
+  }
+
   get probing(): boolean {
     return this.probe !== null;
   }
@@ -101,7 +123,7 @@ export class ArmGuard {
       samples: t.count,
       error_rate: t.count ? t.errorRate : null,
       p95_ms: t.count ? t.p95 : null,
-      baseline: { error_rate: { mean: this.baseline.requests.mean > 0 ? e.mean / this.baseline.requests.mean : 0, sd: this.baseline.errorRate.sd, n: e.n }, p95_ms: { mean: l.mean, sd: l.sd, n: l.n } },
+      baseline: { error_rate: { mean: this.baselineErrorRate(), sd: this.baseline.errorRate.sd, n: e.n }, p95_ms: { mean: l.mean, sd: l.sd, n: l.n } },
       probation_samples: this.probe ? this.probe.count : null,
       rules: this.ruleReadings(now),
     };

@@ -8,7 +8,7 @@ import { nextGuardPhase, type GuardPhase } from '../engine/eligibility.js';
 import type { Clock } from '../util/clock.js';
 import { ArmGuard, type GuardReadings } from './arm-guard.js';
 import { isArmError } from './blame.js';
-import type { RuleReading, Verdict } from './verdict.js';
+import { signalOf, type GuardSignal, type RuleReading, type Verdict } from './verdict.js';
 
 /** Every arm is evaluated this often by the timer. */
 export const EVAL_INTERVAL_MS = 250;
@@ -16,6 +16,35 @@ export const EVAL_INTERVAL_MS = 250;
 export const EAGER_EVAL_MIN_MS = 100;
 /** Each failed probation doubles the next cooldown, up to this factor. */
 export const MAX_BACKOFF_FACTOR = 8;
+/**
+ * Common mode: a failing arm is held (not quarantined) when every other
+ * active arm with enough samples has moved at least this far from its own
+ * baseline toward its own limit on the same signal (0 = baseline, 1 = limit).
+ */
+export const COMMON_MODE_SHIFT = 0.5;
+/**
+ * ...and, for error rates, at least this fraction of the failing arm's own
+ * shift: an arm at 70 % errors beside peers a little raised by a loaded host
+ * (shift 2 against 0.5) is still a sick arm.
+ */
+export const COMMON_MODE_RATIO = 0.5;
+/**
+ * After a common-mode event, arms drain at different speeds: for one window
+ * a trip on that signal is still held while any peer remains shifted this far.
+ */
+export const COMMON_MODE_DRAIN_SHIFT = 0.25;
+
+/**
+ * A latency verdict must still fail this long after it first failed before it
+ * acts. A p95 is a step: when every arm slows at once, the first arm whose
+ * recent span holds 5 % slow responses crosses its limit a few ms before its
+ * peers do, and the common-mode check would see calm peers. One evaluation
+ * tick later they have crossed too. Error-rate verdicts act at once (a rate
+ * moves smoothly on every arm).
+ */
+export const LATENCY_CONFIRM_MS = EVAL_INTERVAL_MS;
+
+export type HoldReason = 'common_mode' | 'last_arm';
 
 export type { GuardPhase } from '../engine/eligibility.js';
 
@@ -31,6 +60,10 @@ interface ArmTrack {
   failures: number;
   lastEval: number;
   last: Verdict | null;
+  /** Why the latest failing verdict was held, if it was (logged on change). */
+  held: HoldReason | null;
+  /** When a latency verdict started failing (LATENCY_CONFIRM_MS), or null. */
+  latencyFailSince: number | null;
 }
 
 interface RouteTrack {
@@ -38,6 +71,8 @@ interface RouteTrack {
   cfg: GuardrailsConfig;
   arms: ArmTrack[];
   byArm: Map<string, ArmTrack>;
+  /** Per signal: until when a common-mode event is still draining (epoch ms). */
+  commonUntil: Record<GuardSignal, number>;
 }
 
 export interface GuardrailsOptions {
@@ -97,9 +132,10 @@ export class Guardrails implements EngineObserver {
         if (p && same) return p;
         const guard = new ArmGuard(rc.guardrails!);
         if (p) return { ...p, guard, last: null };
-        return { arm: a.name, guard, phase: 'active', flagUntil: 0, alerted: false, failures: 0, lastEval: Number.NEGATIVE_INFINITY, last: null };
+        return { arm: a.name, guard, phase: 'active', flagUntil: 0, alerted: false, failures: 0, lastEval: Number.NEGATIVE_INFINITY, last: null, held: null, latencyFailSince: null };
       });
-      this.routes.set(rc.name, { name: rc.name, cfg: rc.guardrails, arms, byArm: new Map(arms.map((t) => [t.arm, t])) });
+      const commonUntil = prev?.commonUntil ?? { errors: Number.NEGATIVE_INFINITY, latency: Number.NEGATIVE_INFINITY };
+      this.routes.set(rc.name, { name: rc.name, cfg: rc.guardrails, arms, byArm: new Map(arms.map((t) => [t.arm, t])), commonUntil });
     }
   }
 
@@ -138,14 +174,20 @@ export class Guardrails implements EngineObserver {
     if (!this.syncPhase(rt, t, route, a, now)) return;
     const v = t.guard.evaluate(now);
     t.last = v;
+    if (v.kind !== 'fail' || signalOf(v.rule) !== 'latency') t.latencyFailSince = null;
     if (v.kind === 'inconclusive') return;
+    if (v.kind === 'pass') t.held = null;
     if (t.phase === 'probation') {
       if (v.kind === 'pass') this.release(rt, t, v);
-      else this.trip(rt, t, v, now);
+      else if (!this.hold(rt, t, v, now, route, a, false)) this.trip(rt, t, v, now);
       return;
     }
     if (v.kind === 'fail') {
-      this.trip(rt, t, v, now);
+      if (signalOf(v.rule) === 'latency') {
+        t.latencyFailSince ??= now;
+        if (now - t.latencyFailSince < LATENCY_CONFIRM_MS) return;
+      }
+      if (!this.hold(rt, t, v, now, route, a, true)) this.trip(rt, t, v, now);
     } else if (t.alerted) {
       t.alerted = false;
       this.opts.logger?.info({ route: rt.name, arm: t.arm, samples: v.samples }, 'guardrail alert cleared');
@@ -186,12 +228,59 @@ export class Guardrails implements EngineObserver {
     }
   }
 
+  /**
+   * Whether a failing verdict is held instead of quarantining: the shift hit
+   * every arm at once (common mode: a sick host, a shared dependency or a
+   * client-wide change, not a sick arm), or the arm is the route's last
+   * eligible one (guardrails alone never leave a route with nothing to serve).
+   */
+  private hold(rt: RouteTrack, t: ArmTrack, v: Extract<Verdict, { kind: 'fail' }>, now: number, route: RouteRuntime, a: number, checkCommon: boolean): boolean {
+    let reason: HoldReason | null = null;
+    const el = route.eligibility;
+    const others = el.eligibleCount - (el.eligible[a] ? 1 : 0);
+    if (rt.cfg.action === 'quarantine' && others === 0) reason = 'last_arm';
+    else if (checkCommon && this.commonMode(rt, t, signalOf(v.rule), now)) reason = 'common_mode';
+    if (reason === null) return false;
+    if (t.held !== reason) {
+      t.held = reason;
+      this.opts.metrics?.guardrailHolds.inc({ route: rt.name, arm: t.arm, reason });
+      const msg = reason === 'common_mode' ? 'guardrail failing verdict held: every arm shifted at once (common mode)' : 'guardrail failing verdict held: the last eligible arm stays in service';
+      this.opts.logger?.warn({ route: rt.name, arm: t.arm, rule: v.rule, value: v.value, limit: v.limit, samples: v.samples, reason }, msg);
+    }
+    return true;
+  }
+
+  private commonMode(rt: RouteTrack, t: ArmTrack, signal: GuardSignal, now: number): boolean {
+    const draining = now < rt.commonUntil[signal];
+    // The ratio applies to error rates only: a p95 is a step, so peers of a stalled host cross it unevenly.
+    const own = signal === 'errors' ? (t.guard.shift(signal, now) ?? 1) : 1;
+    const need = Math.max(COMMON_MODE_SHIFT, COMMON_MODE_RATIO * own);
+    const drainNeed = Math.max(COMMON_MODE_DRAIN_SHIFT, (COMMON_MODE_RATIO / 2) * own);
+    let witnesses = 0;
+    let shifted = 0;
+    let drain = false;
+    for (const p of rt.arms) {
+      if (p === t || p.phase !== 'active') continue;
+      const s = p.guard.shift(signal, now);
+      if (s === null) continue;
+      witnesses++;
+      if (s >= need) shifted++;
+      if (s >= drainNeed) drain = true;
+    }
+    if (witnesses > 0 && shifted === witnesses) {
+      rt.commonUntil[signal] = now + rt.cfg.window_ms;
+      return true;
+    }
+    return draining && drain;
+  }
+
   private enterQuarantine(rt: RouteTrack, t: ArmTrack, until: number): void {
     if (t.phase === 'probation') this.opts.engine.setProbation(rt.name, t.arm, false);
     t.guard.endProbation();
     t.guard.dropWindow();
     t.phase = 'quarantined';
     t.flagUntil = until;
+    t.latencyFailSince = null;
   }
 
   private flagsUntil(route: RouteRuntime, a: number, now: number): number {

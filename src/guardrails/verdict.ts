@@ -4,6 +4,10 @@ import type { Tally } from './tally.js';
 
 export type GuardRule = 'error_rate' | 'latency_p95' | 'ewma_error_rate' | 'ewma_latency';
 
+/** The signal a rule reads: the common-mode check compares arms per signal. */
+export type GuardSignal = 'errors' | 'latency';
+export const signalOf = (rule: GuardRule): GuardSignal => (rule === 'error_rate' || rule === 'ewma_error_rate' ? 'errors' : 'latency');
+
 /** Rules in the order they are checked (absolute limits first): the first that fails is reported. */
 export const RULES: readonly GuardRule[] = ['error_rate', 'latency_p95', 'ewma_error_rate', 'ewma_latency'];
 

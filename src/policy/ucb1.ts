@@ -1,9 +1,8 @@
+import { DEFAULT_UCB1_C } from '../config/defaults.js';
 import type { Rng } from '../util/rng.js';
 import { meanOf, type ArmStats, type Policy, type PolicyInput } from './types.js';
 import { addArgmaxShare, argmaxRandomTie, fillZero, ScoreBuffer } from './select.js';
 
-/** Auer et al. (2002) use c = sqrt(2). */
-export const DEFAULT_UCB_C = Math.SQRT2;
 /** Below this (possibly discounted) count an arm counts as never tried. */
 export const UNTRIED_N = 1e-9;
 
@@ -20,7 +19,7 @@ export class Ucb1Policy implements Policy {
   private readonly scratch: ScoreBuffer;
 
   constructor(
-    private readonly c: number = DEFAULT_UCB_C,
+    private readonly c: number = DEFAULT_UCB1_C,
     capacity = 8,
   ) {
     this.scratch = new ScoreBuffer(capacity);

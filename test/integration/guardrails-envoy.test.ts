@@ -7,13 +7,13 @@
  * here is the guardrails' doing, not the bandit's learning.
  * Figures are printed (wall clock), never asserted on speed.
  */
-import { Agent, request } from 'node:http';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
+import { PacedLoad, type Sample } from '../support/paced-load.js';
 
 const ROUTE = 'chat';
 const RPS = 200;
@@ -33,69 +33,6 @@ routes:
     reward: { weights: { success: 1, latency: 0, header: 0, cost: 0 } }
     guardrails: { window: 4s, min_samples: 30, cooldown: 3s, latency_p95: { max: 2s } }
 `;
-
-interface Sample {
-  sentAt: number;
-  status: number;
-  arm: string | undefined;
-}
-
-/** Open-loop load at a fixed rate (requests are sent on schedule whatever the latency). */
-class PacedLoad {
-  readonly samples: Sample[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private inflight = new Set<Promise<void>>();
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1024 });
-  private sent = 0;
-  private t0 = 0;
-
-  constructor(
-    private readonly url: string,
-    private readonly rps: number,
-    private readonly maxRequests: number,
-  ) {}
-
-  start(): void {
-    this.t0 = performance.now();
-    this.timer = setInterval(() => {
-      const due = Math.min(this.maxRequests, Math.floor(((performance.now() - this.t0) * this.rps) / 1000));
-      while (this.sent < due) this.fire();
-    }, 5);
-  }
-
-  private fire(): void {
-    this.sent++;
-    const sentAt = Date.now();
-    const p = new Promise<void>((resolve) => {
-      const req = request(this.url, { agent: this.agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          const arm = res.headers['x-bandit-arm'];
-          this.samples.push({ sentAt, status: res.statusCode ?? 0, arm: Array.isArray(arm) ? arm[0] : arm });
-          resolve();
-        });
-      });
-      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
-        this.samples.push({ sentAt, status: 0, arm: undefined });
-        resolve();
-      });
-      req.end();
-    });
-    this.inflight.add(p);
-    void p.then(() => this.inflight.delete(p));
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await Promise.all([...this.inflight]);
-    this.agent.destroy();
-  }
-
-  between(from: number, to: number): Sample[] {
-    return this.samples.filter((s) => s.sentAt >= from && s.sentAt < to);
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

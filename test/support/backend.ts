@@ -10,6 +10,8 @@ import { createRng, type Rng } from '../../src/util/rng.js';
 export interface BackendBehaviour {
   name: string;
   errorRate: number;
+  /** The status a failing request gets (default 500). */
+  errorStatus?: number;
   latencyMs: number;
   /** When set, sent as `x-reward: <value>`. */
   rewardHeader?: number;
@@ -62,7 +64,7 @@ export async function startBackend(
       const reply = () => {
         const headers: Record<string, string> = { 'content-type': 'application/json', 'x-backend': behaviour.name };
         if (behaviour.rewardHeader !== undefined) headers['x-reward'] = String(behaviour.rewardHeader);
-        res.writeHead(fail ? 500 : 200, headers);
+        res.writeHead(fail ? (behaviour.errorStatus ?? 500) : 200, headers);
         res.end(JSON.stringify({ backend: behaviour.name, ok: !fail }));
       };
       if (behaviour.latencyMs > 0) setTimeout(reply, behaviour.latencyMs);

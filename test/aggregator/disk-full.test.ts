@@ -1,0 +1,108 @@
+/**
+ * The aggregator on a real full disk: a small tmpfs that fills and is freed.
+ * Needs root to mount; where mounting is refused the test says so and skips.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RewardStreamClient } from '../../src/aggregator/client.js';
+import { grpcRewardConnector } from '../../src/aggregator/connector.js';
+import { AggregatorServer } from '../../src/aggregator/server.js';
+import { DecisionIdCodec } from '../../src/reward/decision-id.js';
+import { systemClock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { createRng } from '../../src/util/rng.js';
+import { makeConfig } from '../support/aggregator-fixtures.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+const TMPFS_BYTES = 4 * 1024 * 1024;
+
+function tryMount(dir: string): string | null {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', dir], { stdio: 'pipe' });
+    return null;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0]!;
+  }
+}
+
+/** Fills the file system holding `dir` to the last byte (ENOSPC ends it). */
+function fill(dir: string): string {
+  const file = join(dir, 'filler');
+  execFileSync('sh', ['-c', `dd if=/dev/zero of='${file}' bs=4096 2>/dev/null; true`]);
+  return file;
+}
+
+const base = mkdtempSync(join(tmpdir(), 'eb-diskfull-'));
+const mnt = join(base, 'mnt');
+mkdirSync(mnt);
+const refused = tryMount(mnt);
+
+describe.skipIf(refused !== null)(`the aggregator on a tmpfs that fills and is freed${refused ? ` (skipped: mount refused: ${refused})` : ''}`, () => {
+  afterAll(() => {
+    try {
+      execFileSync('umount', [mnt], { stdio: 'pipe' });
+    } catch {
+      /* already unmounted */
+    }
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('goes not-ready on ENOSPC, comes back by itself when space returns, and logs every acked reward exactly once', async () => {
+    const logFile = join(mnt, 'rewards.jsonl');
+    const config = makeConfig({ replica: 'aggregator', aggregator: { address: '127.0.0.1:0', log_file: logFile } });
+    const s = new AggregatorServer({ config, logger: silentLogger(), admin: false });
+    const { aggregator } = await s.start();
+    const conn = grpcRewardConnector(aggregator);
+    const c = new RewardStreamClient({ replica: 'r1', batch: 50, flushMs: 10, buffer: 100_000, connect: conn.connect, clock: systemClock, rng: createRng(1), logger: silentLogger(), metrics: null });
+    c.start();
+    const codec = new DecisionIdCodec(Buffer.alloc(32, 1), 'r1', 1);
+    const ids: string[] = [];
+    const offer = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const id = codec.issue('chat', 'model-a', Date.now());
+        ids.push(id);
+        c.offer({ decisionId: id, route: 'chat', arm: 'model-a', reward: 1, source: 'response', time: Date.now() });
+      }
+    };
+    try {
+      offer(200);
+      expect(await until(() => c.stats().acked === 200, 10_000)).toBe(true);
+      // The disk fills; rewards keep coming.
+      const filler = fill(mnt);
+      offer(3000);
+      expect(await until(() => !s.readiness().ready, 10_000)).toBe(true);
+      expect(s.readiness().checks.log).toMatch(/ENOSPC|no space/i);
+      const ackedWhileFull = c.stats().acked;
+      offer(1000);
+      await sleep(500);
+      expect(s.readiness().ready).toBe(false);
+      // Space returns: no restart.
+      rmSync(filler);
+      expect(await until(() => s.readiness().ready, 15_000)).toBe(true);
+      expect(await until(() => c.stats().acked >= ids.length, 20_000)).toBe(true);
+      console.log(`[disk-full] ${ids.length} rewards; acked before the disk filled or while filling: ${ackedWhileFull}; all acked after space returned; log failures ${s.log.failures}, recoveries ${s.log.recoveries}`);
+      expect(s.log.failures).toBeGreaterThanOrEqual(1);
+      expect(s.log.recoveries).toBeGreaterThanOrEqual(1);
+    } finally {
+      await c.stop(5_000);
+      conn.close();
+      await s.stop();
+    }
+    const logged = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { decision_id: string }).decision_id);
+    expect(logged).toHaveLength(ids.length);
+    expect(new Set(logged).size).toBe(ids.length);
+    expect(new Set(logged)).toEqual(new Set(ids));
+  });
+});
