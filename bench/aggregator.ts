@@ -50,6 +50,7 @@ function config(address: string, logFile: string, batch: number, fsync: 'always'
     replica_id: 'aggregator',
     listen: { ext_proc: '127.0.0.1:0', admin: '127.0.0.1:0', ext_proc_transport: 'http2' },
     routes: [],
+    outcomes: { source: 'response_headers', max_pending: 1, pending_ttl_ms: 1_000 },
     aggregator: { address, batch, flush_ms: 5, buffer: 1_000_000, log_file: logFile, fsync },
     gossip: null,
     state: { snapshot_file: null, interval_ms: 60_000 },

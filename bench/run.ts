@@ -8,6 +8,7 @@ import { formatAggregatorResult, runAggregatorBench } from './aggregator.js';
 import { formatContextualRows, runContextualBench } from './contextual.js';
 import { formatE2eResult, runEnvoyE2eBench } from './envoy-e2e.js';
 import { runExtProcBench } from './extproc.js';
+import { formatFlatResult, runFlatBench } from './flat.js';
 import { formatGossipResult, runGossipBench } from './gossip.js';
 import { formatRows, runPolicyBench } from './policy.js';
 import { formatStickyMemoryResult, runStickyMemoryBench } from './sticky-memory.js';
@@ -36,6 +37,10 @@ const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   },
   aggregator: { title: 'Aggregator ingest, rewards per second (target >= 50,000)', run: async () => formatAggregatorResult(await runAggregatorBench()) },
   gossip: { title: 'Gossip rounds to converge, 16 in-process replicas (target <= 4)', run: async () => formatGossipResult(await runGossipBench()) },
+  flat: {
+    title: 'A flat data path: 10 M decisions through handler, engine, metrics and guardrails (CPU µs/request, heap start → end)',
+    run: async () => formatFlatResult(await runFlatBench()),
+  },
   sticky: { title: 'Sticky sessions: RSS holding 1,000,000 sessions vs the previous raw-key LRU (target <= 250 MB)', run: async () => formatStickyMemoryResult(await runStickyMemoryBench()) },
   e2e: { title: 'Envoy + envoy-bandit vs Envoy weighted_clusters, same backends, same load tools', run: async () => formatE2eResult(await runEnvoyE2eBench()) },
 };

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 import { SumCount } from './sum-count.js';
 
 /**
@@ -8,23 +9,26 @@ import { SumCount } from './sum-count.js';
  * bounded by the config.
  */
 export type DecisionReason = 'policy' | 'sticky' | 'forced' | 'fallback' | 'paused' | 'quarantine';
+export const DECISION_REASONS: readonly DecisionReason[] = ['policy', 'sticky', 'forced', 'fallback', 'paused', 'quarantine'];
 export type RewardSource = 'response' | 'feedback' | 'default';
+export const REWARD_SOURCES: readonly RewardSource[] = ['response', 'feedback', 'default'];
 export type ArmStateName = 'active' | 'quarantined' | 'paused';
 export const ARM_STATES: readonly ArmStateName[] = ['active', 'quarantined', 'paused'];
 
 export interface Metrics {
   registry: Registry;
-  decisions: Counter<'route' | 'arm' | 'reason'>;
+  /** Request-path metrics hand out per-series handles (fast-metrics.ts): no label hashing per request. */
+  decisions: FastCounter<'route' | 'arm' | 'reason'>;
   stickyLookups: Counter<'route' | 'outcome'>;
-  decisionDuration: Histogram<'route'>;
-  rewards: Counter<'route' | 'arm' | 'source'>;
+  decisionDuration: FastHistogram<'route'>;
+  rewards: FastCounter<'route' | 'arm' | 'source'>;
   /** `envoy_bandit_reward_sum` / `_count`: a quantile-less summary (see sum-count.ts). */
   rewardSum: SumCount<'route' | 'arm' | 'source'>;
   armTrafficShare: Gauge<'route' | 'arm'>;
   armPosteriorMean: Gauge<'route' | 'arm'>;
   armSamples: Gauge<'route' | 'arm'>;
   armState: Gauge<'route' | 'arm' | 'state'>;
-  upstreamLatency: Histogram<'route' | 'arm'>;
+  upstreamLatency: FastHistogram<'route' | 'arm'>;
   guardrailTrips: Counter<'route' | 'arm' | 'rule'>;
   guardrailHolds: Counter<'route' | 'arm' | 'reason'>;
   feedback: Counter<'outcome'>;
@@ -52,16 +56,16 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
   const r = [registry];
   return {
     registry,
-    decisions: new Counter({ name: `${PREFIX}decisions_total`, help: 'Routing decisions by route, arm and reason.', labelNames: ['route', 'arm', 'reason'], registers: r }),
+    decisions: new FastCounter({ name: `${PREFIX}decisions_total`, help: 'Routing decisions by route, arm and reason.', labelNames: ['route', 'arm', 'reason'], registers: r }),
     stickyLookups: new Counter({ name: `${PREFIX}sticky_lookups_total`, help: 'Sticky-session lookups by how the arm was found (pin, local, assigned) or why not (pin_invalid, key_too_long).', labelNames: ['route', 'outcome'], registers: r }),
-    decisionDuration: new Histogram({ name: `${PREFIX}decision_duration_seconds`, help: 'Time to decide a request in the sidecar.', labelNames: ['route'], buckets: DECISION_BUCKETS, registers: r }),
-    rewards: new Counter({ name: `${PREFIX}rewards_total`, help: 'Rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
+    decisionDuration: new FastHistogram({ name: `${PREFIX}decision_duration_seconds`, help: 'Time to decide a request in the sidecar.', labelNames: ['route'], buckets: DECISION_BUCKETS, registers: r }),
+    rewards: new FastCounter({ name: `${PREFIX}rewards_total`, help: 'Rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
     rewardSum: new SumCount({ name: `${PREFIX}reward`, help: 'Sum of rewards applied to the statistics.', labelNames: ['route', 'arm', 'source'], registers: r }),
     armTrafficShare: new Gauge({ name: `${PREFIX}arm_traffic_share`, help: 'Probability the route sends a new request to the arm.', labelNames: ['route', 'arm'], registers: r }),
     armPosteriorMean: new Gauge({ name: `${PREFIX}arm_posterior_mean`, help: 'Posterior mean reward of the arm (fleet view).', labelNames: ['route', 'arm'], registers: r }),
     armSamples: new Gauge({ name: `${PREFIX}arm_samples`, help: 'Effective samples behind the arm statistics (fleet view).', labelNames: ['route', 'arm'], registers: r }),
     armState: new Gauge({ name: `${PREFIX}arm_state`, help: 'Arm state: 1 for the current state.', labelNames: ['route', 'arm', 'state'], registers: r }),
-    upstreamLatency: new Histogram({ name: `${PREFIX}upstream_latency_seconds`, help: 'Request headers to response headers, as the sidecar measured it.', labelNames: ['route', 'arm'], buckets: UPSTREAM_BUCKETS, registers: r }),
+    upstreamLatency: new FastHistogram({ name: `${PREFIX}upstream_latency_seconds`, help: 'The latency each outcome was scored on (time to first byte or total, per route), in seconds.', labelNames: ['route', 'arm'], buckets: UPSTREAM_BUCKETS, registers: r }),
     guardrailTrips: new Counter({ name: `${PREFIX}guardrail_trips_total`, help: 'Guardrail trips by rule.', labelNames: ['route', 'arm', 'rule'], registers: r }),
     guardrailHolds: new Counter({ name: `${PREFIX}guardrail_holds_total`, help: 'Failing verdicts that did not quarantine: common_mode (every arm shifted at once) or last_arm (it would leave the route no arm).', labelNames: ['route', 'arm', 'reason'], registers: r }),
     feedback: new Counter({ name: `${PREFIX}feedback_total`, help: 'Delayed feedback items by outcome.', labelNames: ['outcome'], registers: r }),

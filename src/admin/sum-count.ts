@@ -22,12 +22,18 @@ export class SumCount<L extends string> {
   }
 
   observe(labels: Record<L, string>, value: number): void {
+    const s = this.handle(labels);
+    s.sum += value;
+    s.count += 1;
+  }
+
+  /** The series for `labels` (created empty on first use); the hot path adds to `sum` and `count` directly. */
+  handle(labels: Record<L, string>): { sum: number; count: number } {
     let key = '';
     for (const l of this.labelNames) key += `${labels[l]}\u0000`;
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: { ...labels }, sum: 0, count: 0 }));
-    s.sum += value;
-    s.count += 1;
+    return s;
   }
 
   reset(): void {

@@ -56,6 +56,19 @@ export const DEFAULT_DRIFT_WINDOW_SIZE = 2000;
 
 // --- reward ---
 export const DEFAULT_SUCCESS_STATUSES: readonly string[] = ['2xx'];
+/** gRPC OK only. */
+export const DEFAULT_SUCCESS_GRPC_STATUSES: readonly number[] = [0];
+/** Time to first byte: what a streaming client waits for; `total` scores whole generations. */
+export const DEFAULT_LATENCY_MEASURE = 'ttfb' as const;
+
+// --- outcomes ---
+/** The shipped envoy/envoy.yaml runs the two-phase ext_proc protocol; envoy/envoy-accesslog.yaml the access-log one. */
+export const DEFAULT_OUTCOME_SOURCE = 'response_headers' as const;
+export const OUTCOME_SOURCES = ['response_headers', 'access_log'] as const;
+/** Decisions awaiting an outcome: ~100 s at 1,000 req/s, ~25 MB at worst. */
+export const DEFAULT_OUTCOMES_MAX_PENDING = 100_000;
+/** Longer than the longest route timeout shipped in envoy/ (streaming: 600 s) plus the access-log flush. */
+export const DEFAULT_OUTCOMES_PENDING_TTL_MS = 660_000;
 export const DEFAULT_REWARD_WEIGHTS = { success: 1, latency: 0.5, header: 1, cost: 0.1 } as const;
 /** Used when `reward.feedback` is given without `wait`. */
 export const DEFAULT_FEEDBACK_WAIT_MS = 30_000;

@@ -235,11 +235,26 @@ const stickySchema = z
   })
   .transform(({ ttl, ...rest }) => ({ ...rest, ttl_ms: ttl }));
 
+const grpcCode = z.int({ error: (iss) => `invalid gRPC status ${describeValue(iss.input)}: expected an integer 0..16` }).min(0).max(16);
+
+const outcomesSchema = z
+  .strictObject({
+    source: z.enum(D.OUTCOME_SOURCES).default(D.DEFAULT_OUTCOME_SOURCE),
+    max_pending: z.int().min(1).default(D.DEFAULT_OUTCOMES_MAX_PENDING),
+    pending_ttl: duration().default(D.DEFAULT_OUTCOMES_PENDING_TTL_MS),
+  })
+  .transform(({ pending_ttl, ...rest }) => ({ ...rest, pending_ttl_ms: pending_ttl }));
+
 const rewardSchema = z.strictObject({
-  success: z.strictObject({ statuses: z.array(statusPattern).min(1).default([...D.DEFAULT_SUCCESS_STATUSES]) }).prefault({}),
+  success: z
+    .strictObject({
+      statuses: z.array(statusPattern).min(1).default([...D.DEFAULT_SUCCESS_STATUSES]),
+      grpc_statuses: z.array(grpcCode).min(1).default([...D.DEFAULT_SUCCESS_GRPC_STATUSES]),
+    })
+    .prefault({}),
   latency: z
-    .strictObject({ slo: duration() })
-    .transform((l) => ({ slo_ms: l.slo }))
+    .strictObject({ slo: duration(), measure: z.enum(['ttfb', 'total']).default(D.DEFAULT_LATENCY_MEASURE) })
+    .transform((l) => ({ slo_ms: l.slo, measure: l.measure }))
     .nullable()
     .default(null),
   header: headerName.nullable().default(null),
@@ -371,6 +386,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       })
       .prefault({}),
     routes: z.array(routeSchema).min(1),
+    outcomes: outcomesSchema.prefault({}),
     aggregator: aggregatorSchema.nullable().default(null),
     gossip: gossipSchema.nullable().default(null),
     state: z

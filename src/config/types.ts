@@ -66,15 +66,40 @@ export interface StickyConfig {
 }
 
 export interface RewardConfig {
-  /** Status patterns: exact codes ("404") or classes ("2xx"). */
-  success: { statuses: string[] };
-  /** Latency contributes 1 below the SLO, falling linearly to 0 at 2x. */
-  latency: { slo_ms: DurationMs } | null;
+  /**
+   * Status patterns: exact codes ("404") or classes ("2xx"); and the gRPC
+   * status codes (from trailers or a trailers-only response) that count as
+   * success when a response carries one.
+   */
+  success: { statuses: string[]; grpc_statuses: number[] };
+  /**
+   * Latency contributes 1 below the SLO, falling linearly to 0 at 2x; measured
+   * to the first response byte (`ttfb`) or to the end of the exchange (`total`).
+   */
+  latency: { slo_ms: DurationMs; measure: LatencyMeasure } | null;
   /** Response header carrying a backend-supplied reward in [0,1]. */
   header: string | null;
   weights: { success: number; latency: number; header: number; cost: number };
   /** Delayed feedback: how long to wait, and the reward applied if none arrives (null: none). */
   feedback: { wait_ms: DurationMs; default: number | null } | null;
+}
+
+export type LatencyMeasure = 'ttfb' | 'total';
+export type OutcomeSource = 'response_headers' | 'access_log';
+
+/** Where each request's outcome comes from (docs/outcomes.md). */
+export interface OutcomesConfig {
+  /**
+   * `response_headers`: the ext_proc response-headers phase (two round trips
+   * per request; status and time to headers only). `access_log`: Envoy's gRPC
+   * access log (one round trip; final status, gRPC status from trailers,
+   * durations, bytes, response flags, resets and timeouts).
+   */
+  source: OutcomeSource;
+  /** Decisions awaiting their outcome, at most (oldest dropped and counted beyond it). */
+  max_pending: number;
+  /** A decision whose outcome has not arrived after this long is dropped and counted (access_log only). */
+  pending_ttl_ms: DurationMs;
 }
 
 export interface GuardrailsConfig {
@@ -150,6 +175,7 @@ export interface Config {
     ext_proc_transport: 'http2' | 'grpc-js';
   };
   routes: RouteConfig[];
+  outcomes: OutcomesConfig;
   aggregator: AggregatorConfig | null;
   gossip: GossipConfig | null;
   state: { snapshot_file: string | null; interval_ms: DurationMs };

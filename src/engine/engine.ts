@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderList } from '../extproc/handler.js';
-import type { DecisionReason, Metrics, RewardSource } from '../admin/metrics.js';
+import { DECISION_REASONS, REWARD_SOURCES, type DecisionReason, type Metrics, type RewardSource } from '../admin/metrics.js';
+import type { CounterHandle, HistogramHandle } from '../admin/fast-metrics.js';
 import { propensitiesWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';
+import { classifyExchange, scoredLatencyMs, simpleExchange, type Exchange, type FailureReason } from '../reward/outcome.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
 import { routeShapes, type ReplicaState } from '../state/replica-state.js';
 import type { Clock } from '../util/clock.js';
@@ -17,6 +19,17 @@ import { RouteRuntime } from './route-runtime.js';
 
 export { PROBATION_MAX_TOTAL_SHARE, PROBATION_MIN_SHARE, UNTIL_RELEASED } from './eligibility.js';
 export { FORCE_ARM_HEADER } from './pipeline.js';
+const REASON_INDEX = Object.fromEntries(DECISION_REASONS.map((r, i) => [r, i])) as Record<DecisionReason, number>;
+const SOURCE_INDEX = Object.fromEntries(REWARD_SOURCES.map((r, i) => [r, i])) as Record<RewardSource, number>;
+
+/** Per-route metric series (indexes: arm × reason, arm, arm × source), filled on first use. */
+interface RouteMetricHandles {
+  decisions: Array<CounterHandle | undefined>;
+  duration: HistogramHandle;
+  upstream: Array<HistogramHandle | undefined>;
+  rewards: Array<CounterHandle | undefined>;
+  rewardSum: Array<{ sum: number; count: number } | undefined>;
+}
 /** Propensities (Thompson's are Monte-Carlo estimates) are recomputed at most this often per route. */
 export const PROPENSITY_REFRESH_MS = 250;
 
@@ -40,8 +53,16 @@ export interface Decision {
 }
 
 export interface Outcome {
+  /** Final HTTP status (0: none reached the client). */
   status: number;
+  /** The latency the route scores (reward.latency.measure: time to first byte or total). */
   latencyMs: number;
+  /** `grpc-status` from trailers or a trailers-only response (guardrail blame reads it); undefined when none. */
+  grpcStatus: number | undefined;
+  /** '' when the exchange earned a reward, else why it failed (classifyExchange; guardrails blame with isArmError). */
+  failure: FailureReason;
+  /** Everything observed about the exchange. */
+  exchange: Exchange;
   reward: number;
   /** The reward went into the statistics now (not frozen, not waiting for feedback). */
   recorded: boolean;
@@ -132,6 +153,9 @@ export class Engine {
   get clock(): Clock {
     return this.opts.clock;
   }
+  get metricsOrNull(): Metrics | null {
+    return this.opts.metrics;
+  }
   get ids(): DecisionIdCodec {
     return this.opts.ids;
   }
@@ -151,6 +175,17 @@ export class Engine {
 
   route(name: string): RouteRuntime | undefined {
     return this.byName.get(name);
+  }
+
+  /** The route's metric series, created on first use (a route is rebuilt on reload, and so are these). */
+  private handles(route: RouteRuntime, m: Metrics): RouteMetricHandles {
+    return (route.metricHandles ??= {
+      decisions: [],
+      duration: m.decisionDuration.handle({ route: route.name }),
+      upstream: [],
+      rewards: [],
+      rewardSum: [],
+    }) as RouteMetricHandles;
   }
 
   /** Applies a new config; learned state is kept for routes and arms that remain. */
@@ -210,7 +245,7 @@ export class Engine {
     const armName = route.armNames[arm] ?? '';
     const d: Decision = {
       context: route.contextual ? route.contextual.contextRecord(headers) : undefined,
-      id: this.opts.ids.issue(route.name, armName, now),
+      id: this.opts.ids.issue(route.name, armName, now, route.config.reward.feedback !== null),
       route,
       arm,
       reason,
@@ -222,8 +257,10 @@ export class Engine {
     };
     const m = this.opts.metrics;
     if (m) {
-      m.decisions.inc({ route: route.name, arm: armName, reason });
-      m.decisionDuration.observe({ route: route.name }, (this.monotonic() - t0) / 1000);
+      const h = this.handles(route, m);
+      const i = arm * DECISION_REASONS.length + REASON_INDEX[reason];
+      (h.decisions[i] ??= m.decisions.handle({ route: route.name, arm: armName, reason })).value++;
+      h.duration.observe((this.monotonic() - t0) / 1000);
     }
     for (const o of this.observers) o.onDecision?.(d);
     return d;
@@ -309,24 +346,38 @@ export class Engine {
     return (route.contextual ? this.computeShares(route, now) : this.shares(route, now))[arm] ?? 0;
   }
 
-  /** Turns a response into a reward and (unless frozen or deferred) into statistics. */
+  /** A plain response (status, time since the decision unless given): see onExchange. */
   onResponse(d: Decision, status: number, rewardHeader: string | undefined, latencyMs?: number): Outcome {
+    return this.onExchange(d, simpleExchange(status, latencyMs ?? this.monotonic() - d.startedAt, rewardHeader));
+  }
+
+  /** Monotonic ms since the decision was made (an exchange that ended without a response is scored at this). */
+  elapsedMs(d: Decision): number {
+    return this.monotonic() - d.startedAt;
+  }
+
+  /** Turns a finished exchange into a reward and (unless frozen or deferred) into statistics. */
+  onExchange(d: Decision, ex: Exchange): Outcome {
     const route = d.route;
-    const latency = latencyMs ?? this.monotonic() - d.startedAt;
-    const reward = computeReward(route.config.reward, route.isSuccess, {
-      status,
+    const cfg = route.config.reward;
+    const failure = classifyExchange(route.success, ex);
+    const latency = scoredLatencyMs(cfg.latency?.measure ?? 'ttfb', ex);
+    const reward = computeReward(cfg, failure !== '', {
       latencyMs: latency,
-      rewardHeader,
+      rewardHeader: ex.rewardHeader,
       cost: route.costs[d.arm]!,
       maxCost: route.maxCost,
     });
-    const outcome: Outcome = { status, latencyMs: latency, reward, recorded: false, source: 'response' };
+    const outcome: Outcome = { status: ex.status, grpcStatus: ex.grpcStatus, latencyMs: latency, failure, exchange: ex, reward, recorded: false, source: 'response' };
     let deferred = false;
-    route.slo?.record(route.isSuccess(status), this.opts.clock.now());
+    route.slo?.record(failure === '', this.opts.clock.now());
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
     if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id, d.context);
     const m = this.opts.metrics;
-    if (m) m.upstreamLatency.observe({ route: route.name, arm: route.armNames[d.arm]! }, latency / 1000);
+    if (m) {
+      const h = this.handles(route, m);
+      (h.upstream[d.arm] ??= m.upstreamLatency.handle({ route: route.name, arm: route.armNames[d.arm]! })).observe(latency / 1000);
+    }
     for (const o of this.observers) o.onOutcome?.(d, outcome);
     return outcome;
   }
@@ -354,8 +405,12 @@ export class Engine {
     if (current.contextual && context) current.contextual.setContextRecord(context).observe(arm, reward);
     const m = this.opts.metrics;
     if (m) {
-      m.rewards.inc({ route: routeName, arm: armName, source });
-      m.rewardSum.observe({ route: routeName, arm: armName, source }, reward);
+      const h = this.handles(current, m);
+      const i = arm * REWARD_SOURCES.length + SOURCE_INDEX[source];
+      (h.rewards[i] ??= m.rewards.handle({ route: routeName, arm: armName, source })).value++;
+      const sc = (h.rewardSum[i] ??= m.rewardSum.handle({ route: routeName, arm: armName, source }));
+      sc.sum += reward;
+      sc.count++;
     }
     if (this.observers.length) {
       const e: RewardEvent = { decisionId, route: routeName, arm: armName, reward, source, time: this.opts.clock.now() };

@@ -1,4 +1,5 @@
 import type {
+  AccessLogEntry,
   ExtProcHandler,
   HeaderEdit,
   HeaderList,
@@ -7,7 +8,9 @@ import type {
   StreamContext,
   StreamEndReason,
 } from '../extproc/handler.js';
+import { exchangeFromAccessLog } from './access-log-exchange.js';
 import type { Decision, Engine } from './engine.js';
+import { PendingDecisions } from './pending.js';
 
 export const CLUSTER_HEADER = 'x-bandit-cluster';
 export const DECISION_ID_HEADER = 'x-bandit-decision-id';
@@ -17,18 +20,46 @@ export const ARM_HEADER = 'x-bandit-arm';
 const STRIP_CLIENT_CLUSTER: RequestHeadersReply = { set: [], remove: [CLUSTER_HEADER], clearRouteCache: true };
 
 /**
- * Adapts Envoy's two header phases to the engine: request headers → decide →
- * steer with `x-bandit-cluster` (+ clear_route_cache, which makes Envoy
- * re-match routes on the mutated headers); response headers → reward, and tell
- * the client which arm served it.
+ * Adapts Envoy to the engine. Request headers → decide → steer with
+ * `x-bandit-cluster` (+ clear_route_cache, which makes Envoy re-match routes on
+ * the mutated headers). The outcome comes from one of two sources
+ * (`outcomes.source`, docs/outcomes.md):
+ * - `response_headers`: the ext_proc response-headers phase on the same stream
+ *   (status and time to headers; Envoy's local 503/504 replies included),
+ *   which also tells the client the arm.
+ * - `access_log`: Envoy's gRPC access log, matched by decision id; the request
+ *   carries `x-bandit-arm` so Envoy can echo it to the client itself.
  */
 export class EngineExtProcHandler implements ExtProcHandler<Decision> {
-  constructor(private readonly engine: Engine) {}
+  readonly pending: PendingDecisions<Decision>;
+
+  constructor(private readonly engine: Engine) {
+    const o = engine.config.outcomes;
+    this.pending = new PendingDecisions<Decision>(o.max_pending, o.pending_ttl_ms, (_d, why) =>
+      engine.metricsOrNull?.extprocErrors.inc({ kind: why === 'expired' ? 'outcome_expired' : 'outcome_overflow' }),
+    );
+  }
+
+  get requestOnly(): boolean {
+    return this.engine.config.outcomes.source === 'access_log';
+  }
 
   onRequestHeaders(headers: HeaderList, stream: StreamContext<Decision>): RequestHeadersReply | null {
     const route = this.engine.match(headers);
     if (!route) return headers.get(CLUSTER_HEADER) === undefined ? null : STRIP_CLIENT_CLUSTER;
     const d = this.engine.decide(route, headers);
+    if (this.requestOnly) {
+      this.pending.add(d.id, d, d.startedAt);
+      return {
+        set: [
+          [CLUSTER_HEADER, route.clusters[d.arm]!],
+          [DECISION_ID_HEADER, d.id],
+          [ARM_HEADER, route.armNames[d.arm]!],
+        ],
+        remove: [],
+        clearRouteCache: true,
+      };
+    }
     stream.decision = d;
     const set: HeaderEdit[] = [
       [CLUSTER_HEADER, route.clusters[d.arm]!],
@@ -56,9 +87,25 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
   }
 
   onStreamEnd(stream: StreamContext<Decision>, _reason: StreamEndReason): void {
-    // A stream that ends without response headers (client cancel, upstream
-    // reset before headers, Envoy's early close) yields no reward: we did not
-    // observe the outcome, and guessing would bias the arm.
+    // Two-phase: Envoy's own replies (504 on a route timeout, 503 on a connect
+    // failure or a reset before headers) pass the response-headers phase and
+    // are scored there. A stream that ends without them was cancelled by the
+    // client, or Envoy gave up waiting for this sidecar and failed open to the
+    // default arm: neither is the chosen arm's doing, so it yields no reward.
     stream.decision = undefined;
+  }
+
+  onAccessLog(entries: readonly AccessLogEntry[]): void {
+    for (const e of entries) {
+      if (e.intermediate) continue;
+      const id = e.requestHeaders.get(DECISION_ID_HEADER);
+      if (id === undefined) continue; // a request no route matched
+      const d = this.pending.take(id);
+      if (!d) {
+        this.engine.metricsOrNull?.extprocErrors.inc({ kind: 'outcome_unmatched' });
+        continue;
+      }
+      this.engine.onExchange(d, exchangeFromAccessLog(e, d.route.config.reward.header, this.engine.elapsedMs(d)));
+    }
   }
 }

@@ -5,7 +5,7 @@ import type { HeaderList } from '../extproc/handler.js';
 import { createPolicy } from '../policy/registry.js';
 import type { Policy } from '../policy/types.js';
 import { PolicyInputBuffer } from '../policy/input.js';
-import { compileStatusMatcher } from '../reward/compute.js';
+import { compileSuccessRules, type SuccessRules } from '../reward/outcome.js';
 import { StickySessions } from '../sticky/sessions.js';
 import type { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility } from './eligibility.js';
@@ -22,9 +22,10 @@ export class RouteRuntime {
   /** The route's SLO error budget (this replica's outcomes), when it declares one. */
   readonly slo: SloBudget | null;
   readonly sticky: StickySessions | null;
+  /** The route's success sets, compiled for classifyExchange. */
+  readonly success: SuccessRules;
   /** Request headers the sidecar removes before the backend sees them (the echoed sticky pin). */
   readonly stripOnRequest: readonly string[];
-  readonly isSuccess: (status: number) => boolean;
   readonly armNames: readonly string[];
   readonly clusters: readonly string[];
   readonly costs: readonly number[];
@@ -32,6 +33,8 @@ export class RouteRuntime {
   readonly defaultArm: number;
   readonly armIndex: ReadonlyMap<string, number>;
   mode: RouteMode = 'active';
+  /** The engine's metric series for this route (opaque here), created on first use. */
+  metricHandles: unknown = undefined;
   /** The decision steps that apply to this route (set by the engine's pipeline on first use). */
   plan: RoutePlan | undefined = undefined;
   /** Which arms may be chosen and which are in probation on this replica (rules: eligibility.ts). */
@@ -55,7 +58,7 @@ export class RouteRuntime {
     this.slo = slo ? new SloBudget({ objective: slo.objective, windowMs: slo.window_ms, throttleBelow: slo.throttle_below, stopBelow: slo.stop_below }) : null;
     this.sticky = config.sticky ? new StickySessions(config.sticky, config.name, this.armNames, pins) : null;
     this.stripOnRequest = config.sticky?.pin_header ? [config.sticky.pin_header] : [];
-    this.isSuccess = compileStatusMatcher(config.reward.success.statuses);
+    this.success = compileSuccessRules(config.reward);
     this.eligibility = new RouteEligibility(config.name, this.armNames);
   }
 

@@ -1,6 +1,7 @@
 /**
  * A minimal gRPC-over-HTTP/2 transport on node:http2 for exactly the calls the
- * sidecar serves: the ext_proc bidi stream and grpc.health.v1 Check. It skips
+ * sidecar serves: the ext_proc bidi stream, Envoy's access-log client stream and
+ * grpc.health.v1 Check. It skips
  * grpc-js's generic per-call machinery (interceptor chain, metadata objects,
  * object-mode Duplex, a promise per message), which is where a grpc-js ext_proc
  * server spends most of its CPU. The protocol rules are shared with the grpc-js
@@ -11,6 +12,7 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { listenAddress } from '../util/address.js';
 import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestHeadersResponse, encodeResponseHeadersResponse } from './codec.js';
+import { ACCESS_LOG_METHOD_PATH, ACCESS_LOG_RESPONSE, decodeStreamAccessLogsMessage } from './accesslog-codec.js';
 import { EXT_PROC_METHOD_PATH } from './proto-files.js';
 import { Action, ExtProcStream, MalformedMessage, type Incoming, type StreamHooks } from './stream-logic.js';
 
@@ -191,6 +193,39 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
     stream.on('close', () => s.end(halfClosed && stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'half-closed' : 'reset'));
   }
 
+  /** Envoy's gRPC access log: a client stream of batches, answered once with an empty message when Envoy ends it. */
+  function serveAccessLog(stream: http2.ServerHttp2Stream): void {
+    const writer = new CallWriter(stream);
+    const reader = new FrameReader(
+      maxBytes,
+      (buf) => {
+        let entries;
+        try {
+          entries = decodeStreamAccessLogsMessage(buf);
+        } catch (e) {
+          opts.hooks.onError('malformed', e);
+          writer.finish(Code.INVALID_ARGUMENT, 'malformed StreamAccessLogsMessage');
+          return;
+        }
+        try {
+          opts.hooks.handler.onAccessLog?.(entries);
+        } catch (e) {
+          opts.hooks.onError('handler', e);
+          opts.hooks.logger.error({ err: e }, 'access-log handler threw');
+        }
+      },
+      (code, message) => {
+        opts.hooks.onError('malformed', new Error(message));
+        writer.finish(code, message);
+      },
+    );
+    stream.on('data', (chunk: Buffer) => reader.push(chunk));
+    stream.on('end', () => {
+      writer.write(frame(ACCESS_LOG_RESPONSE));
+      writer.finish(Code.OK);
+    });
+  }
+
   function serveHealthCheck(stream: http2.ServerHttp2Stream): void {
     const writer = new CallWriter(stream);
     let request: Buffer | null = null;
@@ -223,6 +258,8 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
     if (path === EXT_PROC_METHOD_PATH) {
       if (draining) return new CallWriter(stream).finish(Code.UNAVAILABLE, 'draining');
       serveExtProc(stream);
+    } else if (path === ACCESS_LOG_METHOD_PATH) {
+      serveAccessLog(stream);
     } else if (path === HEALTH_CHECK_PATH) {
       serveHealthCheck(stream);
     } else {

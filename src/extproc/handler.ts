@@ -39,9 +39,45 @@ export interface ResponseHeadersReply {
   set: readonly HeaderEdit[];
 }
 
+/** One HTTP entry of Envoy's gRPC access log, as much of it as the sidecar reads (accesslog-codec.ts decodes it). */
+export interface AccessLogEntry {
+  /** `response_code`; 0 when Envoy sent none (the downstream went away first). */
+  status: number;
+  /** Request headers Envoy was configured to log (`additional_request_headers_to_log`), lower-case names. */
+  requestHeaders: Map<string, string>;
+  /** Response headers configured to be logged (`grpc-status` of a trailers-only response is here). */
+  responseHeaders: Map<string, string>;
+  /** Response trailers configured to be logged (`grpc-status`, `grpc-message`). */
+  responseTrailers: Map<string, string>;
+  /** Downstream start → first upstream response byte (ms); undefined when none came. */
+  ttfbMs: number | undefined;
+  /** Downstream start → last upstream response byte (ms); undefined when the upstream never finished. */
+  lastUpstreamRxMs: number | undefined;
+  /** Downstream start → last downstream byte sent (ms). */
+  lastDownstreamTxMs: number | undefined;
+  /** Total duration of the stream (ms). */
+  durationMs: number | undefined;
+  /** `response_body_bytes`. */
+  bodyBytes: number;
+  /** Response flags in Envoy's short form (`UF`, `UT`, …). */
+  flags: string[];
+  /** `response_code_details` (e.g. `upstream_reset_before_response_started{connection_refused}`). */
+  details: string;
+  /** An intermediate (periodic) entry of a long stream; the final one follows. */
+  intermediate: boolean;
+}
+
 export type StreamEndReason = 'ok' | 'cancelled' | 'error';
 
 export interface ExtProcHandler<D = unknown> {
+  /**
+   * True when Envoy is configured to send request headers only (outcomes come
+   * from the access log): a stream that ends after its request-headers answer
+   * ended normally.
+   */
+  readonly requestOnly?: boolean;
+  /** Entries from Envoy's gRPC access-log stream, one batch per message. */
+  onAccessLog?(entries: readonly AccessLogEntry[]): void;
   onRequestHeaders(headers: HeaderList, stream: StreamContext<D>): RequestHeadersReply | null;
   onResponseHeaders(headers: HeaderList, stream: StreamContext<D>): ResponseHeadersReply | null;
   /** Always called once per stream, whatever ended it. */

@@ -1,7 +1,9 @@
 /**
  * The ext_proc gRPC server: one bidi stream per HTTP request, strictly
  * sequential per stream, fail-open on anything the handler or the peer gets
- * wrong (rules in stream-logic.ts).
+ * wrong (rules in stream-logic.ts). The same server takes Envoy's gRPC access
+ * log (AccessLogService/StreamAccessLogs) and hands its entries to the
+ * handler's onAccessLog.
  *
  * Two transports, same wire and behaviour:
  * - 'grpc-js' (default): @grpc/grpc-js with a hand-built service definition
@@ -14,6 +16,8 @@ import { HealthImplementation } from 'grpc-health-check';
 import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestHeadersResponse, encodeResponseHeadersResponse, Phase } from './codec.js';
 import type { ExtProcHandler, RequestHeadersReply, ResponseHeadersReply, StreamEndReason } from './handler.js';
 import { createH2Transport } from './h2-transport.js';
+import { ACCESS_LOG_METHOD_PATH, ACCESS_LOG_RESPONSE, decodeStreamAccessLogsMessage } from './accesslog-codec.js';
+import type { AccessLogEntry } from './handler.js';
 import { EXT_PROC_METHOD_PATH, EXT_PROC_SERVICE_NAME } from './proto-files.js';
 import { Action, ExtProcStream, MalformedMessage, type ExtProcErrorKind, type ExtProcLogger, type Incoming, type StreamHooks } from './stream-logic.js';
 
@@ -97,6 +101,26 @@ export const EXT_PROC_SERVICE: grpc.ServiceDefinition = {
   },
 };
 
+/** Envoy's gRPC access-log service (client streaming), decoded by our codec. */
+const ACCESS_LOG_SERVICE: grpc.ServiceDefinition = {
+  StreamAccessLogs: {
+    path: ACCESS_LOG_METHOD_PATH,
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: identity as (x: unknown) => Buffer,
+    requestDeserialize: (buf: Buffer): AccessLogEntry[] | MalformedMessage => {
+      try {
+        return decodeStreamAccessLogsMessage(buf);
+      } catch (e) {
+        return new MalformedMessage(e);
+      }
+    },
+    responseSerialize: () => ACCESS_LOG_RESPONSE,
+    responseDeserialize: identity,
+    originalName: 'streamAccessLogs',
+  },
+};
+
 /**
  * True when the peer reset the HTTP/2 stream (e.g. a client cancelled).
  * Reads grpc-js internals; when they are not there, a half-closed stream counts as ok.
@@ -106,7 +130,7 @@ function resetByPeer(call: object): boolean {
   return typeof rst === 'number' && rst !== 0;
 }
 
-function grpcJsTransport(address: string, grpcOptions: grpc.ServerOptions | undefined, newStream: () => ExtProcStream) {
+function grpcJsTransport(address: string, grpcOptions: grpc.ServerOptions | undefined, newStream: () => ExtProcStream, hooks: StreamHooks) {
   const server = new grpc.Server(grpcOptions);
   const health = new HealthImplementation(
     Object.fromEntries(EXT_PROC_SERVER_DEFAULTS.healthServices.map((s) => [s, 'SERVING' as const])),
@@ -159,6 +183,33 @@ function grpcJsTransport(address: string, grpcOptions: grpc.ServerOptions | unde
   }
 
   server.addService(EXT_PROC_SERVICE, { Process: onCall as grpc.handleBidiStreamingCall<Incoming, Outgoing> });
+
+  function onAccessLog(
+    call: grpc.ServerReadableStream<AccessLogEntry[] | MalformedMessage, Buffer>,
+    callback: grpc.sendUnaryData<Buffer>,
+  ): void {
+    let failed = false;
+    call.on('data', (msg: AccessLogEntry[] | MalformedMessage) => {
+      if (failed) return;
+      if (msg instanceof MalformedMessage) {
+        failed = true;
+        hooks.onError('malformed', msg.error);
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed StreamAccessLogsMessage' });
+        return;
+      }
+      try {
+        hooks.handler.onAccessLog?.(msg);
+      } catch (e) {
+        hooks.onError('handler', e);
+        hooks.logger.error({ err: e }, 'access-log handler threw');
+      }
+    });
+    call.on('end', () => {
+      if (!failed) callback(null, ACCESS_LOG_RESPONSE);
+    });
+    call.on('error', () => {});
+  }
+  server.addService(ACCESS_LOG_SERVICE, { StreamAccessLogs: onAccessLog as grpc.handleClientStreamingCall<unknown, Buffer> });
 
   const setServing = (serving: boolean): void => {
     for (const s of EXT_PROC_SERVER_DEFAULTS.healthServices) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
@@ -224,7 +275,7 @@ export function createExtProcServer<D>(opts: ExtProcServerOptions<D>): ExtProcSe
   const t =
     transport === 'http2'
       ? createH2Transport({ address, healthServices: EXT_PROC_SERVER_DEFAULTS.healthServices, newStream, hooks })
-      : grpcJsTransport(address, opts.grpcOptions, newStream);
+      : grpcJsTransport(address, opts.grpcOptions, newStream, hooks);
 
   return {
     get activeStreams() {

@@ -122,8 +122,8 @@ export class ExtProcStream<D = unknown> implements StreamContext<D> {
   end(how: 'half-closed' | 'reset' | 'error'): void {
     if (this.finished) return;
     this.finished = true;
-    const reason: StreamEndReason =
-      how === 'error' ? 'error' : how === 'half-closed' || this.sawResponseHeaders ? 'ok' : 'cancelled';
+    const answered = this.sawResponseHeaders || (this.sawRequestHeaders && this.hooks.handler.requestOnly === true);
+    const reason: StreamEndReason = how === 'error' ? 'error' : how === 'half-closed' || answered ? 'ok' : 'cancelled';
     try {
       this.hooks.handler.onStreamEnd(this, reason);
     } catch (e) {

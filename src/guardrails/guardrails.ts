@@ -144,7 +144,8 @@ export class Guardrails implements EngineObserver {
     const t = rt?.byArm.get(d.route.armNames[d.arm]!);
     if (!rt || !t) return;
     const now = this.opts.clock.now();
-    t.guard.record(now, isArmError(o, rt.cfg), o.latencyMs);
+    // An exchange that did not complete (timeout, reset, connect failure, no response) has no valid status: blame() reads it as status 0.
+    t.guard.record(now, isArmError(o.exchange.end === 'complete' ? o : { status: 0, grpcStatus: o.grpcStatus }, rt.cfg), o.latencyMs);
     if (now - t.lastEval >= EAGER_EVAL_MIN_MS) this.evaluateArm(rt, t, now);
   }
 

@@ -1,9 +1,8 @@
 import type { RewardConfig } from '../config/types.js';
 
-/** What the response told us about one call. */
+/** What the reward scores about one call (its failure is judged by classifyExchange in outcome.ts). */
 export interface ResponseObservation {
-  status: number;
-  /** Request headers → response headers on the same ext_proc stream, measured by the sidecar. */
+  /** The latency the route scores: time to first byte or total duration (scoredLatencyMs). */
   latencyMs: number;
   /** Raw value of the configured reward header, if the backend sent it. */
   rewardHeader: string | undefined;
@@ -11,17 +10,6 @@ export interface ResponseObservation {
   cost: number;
   /** The largest cost among the route's arms (normalizes cost to [0,1]). */
   maxCost: number;
-}
-
-/** A compiled success-status matcher: exact codes and `Nxx` classes. */
-export function compileStatusMatcher(patterns: readonly string[]): (status: number) => boolean {
-  const exact = new Set<number>();
-  const classes = new Set<number>();
-  for (const p of patterns) {
-    if (/^[1-5]xx$/i.test(p)) classes.add(Number(p[0]));
-    else exact.add(Number(p));
-  }
-  return (status) => exact.has(status) || classes.has(Math.floor(status / 100));
 }
 
 /** Parses a backend reward header: a number in [0,1], else undefined (ignored). */
@@ -32,18 +20,17 @@ export function parseRewardHeader(value: string | undefined): number | undefined
 }
 
 /**
- * The reward of one response, in [0,1]: a failed call (status outside
- * `success`) earns 0 — latency and cost only rank calls that worked. A
+ * The reward of one response, in [0,1]: a failed call (classifyExchange) earns 0 — latency and cost only rank calls that worked. A
  * successful call earns the weighted mean of the components that apply:
  * success (1), latency (1 below the SLO, falling linearly to 0 at twice it),
  * the backend's reward header (when sent), and cheapness (1 - cost/maxCost).
  */
 export function computeReward(
   cfg: RewardConfig,
-  isSuccess: (status: number) => boolean,
+  failed: boolean,
   obs: ResponseObservation,
 ): number {
-  if (!isSuccess(obs.status)) return 0;
+  if (failed) return 0;
   const w = cfg.weights;
   let total = w.success;
   let weight = w.success;

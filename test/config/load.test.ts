@@ -134,7 +134,7 @@ describe('loadConfigFile', () => {
       expect(bandit.value.routes.map((r) => r.name)).toEqual(['chat', 'completions']);
       expect(bandit.value.routes[0]!.arms.map((a) => a.cluster)).toEqual(['model_a', 'model_b', 'model_c']);
       expect(bandit.value.routes[0]!.policy).toMatchObject({ type: 'thompson', drift: { mode: 'discount', gamma: 0.999 } });
-      expect(bandit.value.routes[0]!.reward.latency).toEqual({ slo_ms: 800 });
+      expect(bandit.value.routes[0]!.reward.latency).toEqual({ slo_ms: 800, measure: 'ttfb' });
     }
     const minimal = await loadConfigFile(join(EXAMPLES, 'minimal.yaml'), { env: {}, hostname: 'h' });
     expect(minimal.ok).toBe(true);

@@ -49,8 +49,9 @@ describe('defaults', () => {
     expect(r.allow_force_arm).toBe(false);
     expect(r.policy).toEqual({ type: 'thompson', model: 'beta', prior: { alpha: 1, beta: 1 }, min_share: 0.01, drift: { mode: 'none' } });
     expect(r.sticky).toEqual({ header: 'x-session-id', cookie: null, ttl_ms: 30 * 60_000, max_sessions: 100_000, pin_header: 'x-bandit-pin' });
+    expect(c.outcomes).toEqual({ source: 'response_headers', max_pending: 100_000, pending_ttl_ms: 660_000 });
     expect(r.reward).toEqual({
-      success: { statuses: ['2xx'] },
+      success: { statuses: ['2xx'], grpc_statuses: [0] },
       latency: null,
       header: null,
       weights: { success: 1, latency: 0.5, header: 1, cost: 0.1 },
@@ -90,7 +91,7 @@ ${route(`    sticky: { cookie: sid }
     });
     const r = firstRoute(c);
     expect(r.sticky).toEqual({ header: 'x-session-id', cookie: 'sid', ttl_ms: 1_800_000, max_sessions: 100_000, pin_header: 'x-bandit-pin' });
-    expect(r.reward.latency).toEqual({ slo_ms: 800 });
+    expect(r.reward.latency).toEqual({ slo_ms: 800, measure: 'ttfb' });
     expect(r.reward.feedback).toEqual({ wait_ms: 30_000, default: null });
     expect(r.reward.weights).toEqual({ success: 1, latency: 0.5, header: 1, cost: 0 });
     expect(r.guardrails?.error_rate).toEqual({ max: 0.5 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineExtProcHandler } from '../../src/engine/extproc-bridge.js';
-import type { Decision } from '../../src/engine/engine.js';
+import type { Decision, Outcome } from '../../src/engine/engine.js';
 import type { StreamContext } from '../../src/extproc/handler.js';
 import { headerList, testConfig, testEngine } from '../support/engine.js';
 
@@ -120,4 +120,55 @@ describe('EngineExtProcHandler', () => {
     });
     expect(h.onResponseHeaders(headerList({ ':status': '200' }), stream)).toBeNull();
   });
+
+  it('two-phase: a stream that ends before response headers (client cancel, Envoy failing open) yields no reward', () => {
+    const { engine } = testEngine(testConfig(THREE_ARMS));
+    const seen: Outcome[] = [];
+    engine.observe({ onOutcome: (_d, o) => seen.push(o) });
+    const h = new EngineExtProcHandler(engine);
+    const s1 = { id: 1, decision: undefined } as StreamContext<Decision>;
+    h.onRequestHeaders(chatRequest(), s1);
+    h.onStreamEnd(s1, 'cancelled');
+    expect(seen).toHaveLength(0);
+    // Envoy's own 504 on a route timeout comes through the response-headers phase and fails the arm.
+    const s2 = { id: 2, decision: undefined } as StreamContext<Decision>;
+    h.onRequestHeaders(chatRequest(), s2);
+    h.onResponseHeaders(headerList({ ':status': '504' }), s2);
+    h.onStreamEnd(s2, 'ok');
+    expect(seen.map((o) => o.failure)).toEqual(['status']);
+  });
+
+  it('access_log: the request carries the arm for Envoy to echo, and the logged outcome is applied once', () => {
+    const { engine, state } = testEngine(testConfig(`outcomes: { source: access_log }\n${THREE_ARMS}`));
+    const seen: Outcome[] = [];
+    engine.observe({ onOutcome: (_d, o) => seen.push(o) });
+    const h = new EngineExtProcHandler(engine);
+    expect(h.requestOnly).toBe(true);
+    const stream = { id: 1, decision: undefined } as StreamContext<Decision>;
+    const reply = h.onRequestHeaders(chatRequest(), stream)!;
+    const headers = Object.fromEntries(reply.set);
+    expect(Object.keys(headers)).toEqual(['x-bandit-cluster', 'x-bandit-decision-id', 'x-bandit-arm']);
+    expect(stream.decision).toBeUndefined(); // nothing waits on the ext_proc stream
+    const entry = {
+      status: 200,
+      requestHeaders: new Map([['x-bandit-decision-id', headers['x-bandit-decision-id']!]]),
+      responseHeaders: new Map<string, string>(),
+      responseTrailers: new Map([['grpc-status', '13']]),
+      ttfbMs: 5,
+      lastUpstreamRxMs: 9,
+      lastDownstreamTxMs: 9,
+      durationMs: 10,
+      bodyBytes: 3,
+      flags: [],
+      details: '',
+      intermediate: false,
+    };
+    h.onAccessLog([entry, entry]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ failure: 'grpc_status', latencyMs: 5, reward: 0 });
+    const ri = state.routeIndex('chat')!;
+    const arm = engine.route('chat')!.armIndex.get(headers['x-bandit-arm']!)!;
+    expect(state.fleet(ri, arm, { n: 0, sum: 0, sumSq: 0 }).n).toBe(1);
+  });
 });
+

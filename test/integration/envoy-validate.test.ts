@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { findEnvoyBinary } from '../../src/util/envoy-binary.js';
-import { ENVOY_CONFIG, renderEnvoyConfig } from '../support/envoy.js';
+import { ENVOY_ACCESSLOG_CONFIG, ENVOY_CONFIG, renderEnvoyConfig } from '../support/envoy.js';
 
 describe('envoy/envoy.yaml', () => {
   it('passes `envoy --mode validate` as shipped', () => {
@@ -29,5 +29,16 @@ describe('envoy/envoy.yaml', () => {
 
   it('rejects a cluster name the file does not have', () => {
     expect(() => renderEnvoyConfig({ extProc: { host: '127.0.0.1', port: 1 }, clusters: { model_z: 1 } })).toThrow(/model_z/);
+  });
+});
+
+describe('envoy/envoy-accesslog.yaml', () => {
+  it('passes `envoy --mode validate` as shipped', () => {
+    const r = spawnSync(findEnvoyBinary(), ['--mode', 'validate', '-c', ENVOY_ACCESSLOG_CONFIG, '-l', 'warning', '--disable-hot-restart'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.stdout + r.stderr).toContain('OK');
+    expect(r.status).toBe(0);
   });
 });

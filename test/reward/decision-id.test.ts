@@ -107,3 +107,15 @@ describe('DecisionIdCodec: strict canonical form and identity', () => {
     expect(parseDecisionId(42)).toEqual({ invalid: 'malformed' });
   });
 });
+
+describe('unsigned decision ids (routes without feedback)', () => {
+  it('carry the same fields and identity, and are never accepted as genuine', () => {
+    const c = new DecisionIdCodec(Buffer.alloc(32, 3), 'replica-1', 1_000);
+    const id = c.issue('chat', 'model-b', 1_700_000_000_123, false);
+    const parsed = parseDecisionId(id);
+    expect(parsed).toMatchObject({ fields: { route: 'chat', arm: 'model-b', replica: 'replica-1' } });
+    expect(c.verify(id)).toEqual({ invalid: 'unsigned' });
+    // A signed id of the same codec still verifies.
+    expect(c.verify(c.issue('chat', 'model-b', 1))).toMatchObject({ route: 'chat' });
+  });
+});

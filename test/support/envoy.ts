@@ -12,6 +12,8 @@ import { findEnvoyBinary } from '../../src/util/envoy-binary.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const ENVOY_CONFIG = join(REPO_ROOT, 'envoy', 'envoy.yaml');
+/** The access-log variant: request headers over ext_proc, outcomes over Envoy's gRPC access log. */
+export const ENVOY_ACCESSLOG_CONFIG = join(REPO_ROOT, 'envoy', 'envoy-accesslog.yaml');
 export const EXT_PROC_CLUSTER = 'envoy_bandit';
 
 export const ENVOY_DEFAULTS = {
@@ -32,6 +34,8 @@ export interface RenderOptions {
   clusters: Record<string, number>;
   /** Defaults to envoy/envoy.yaml. */
   configPath?: string;
+  /** Edits the parsed config before ports are rewritten (e.g. add clusters, shorten timeouts). */
+  mutate?: (doc: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any -- untyped YAML tree
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- walking an untyped YAML tree */
@@ -44,6 +48,7 @@ function endpointAddress(cluster: any): any {
 /** Renders the config with the given ports into a fresh temp dir; returns its path. */
 export function renderEnvoyConfig(opts: RenderOptions): { path: string; dir: string } {
   const doc: any = parse(readFileSync(opts.configPath ?? ENVOY_CONFIG, 'utf8'));
+  opts.mutate?.(doc);
   doc.admin.address.socket_address.port_value = opts.adminPort ?? ENVOY_DEFAULTS.port;
   doc.static_resources.listeners[0].address.socket_address.port_value = opts.listenerPort ?? ENVOY_DEFAULTS.port;
   const clusters: any[] = doc.static_resources.clusters;
