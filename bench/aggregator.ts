@@ -53,7 +53,7 @@ function config(address: string, logFile: string, batch: number, fsync: 'always'
     outcomes: { source: 'response_headers', max_pending: 1, pending_ttl_ms: 1_000 },
     aggregator: { address, batch, flush_ms: 5, buffer: 1_000_000, log_file: logFile, fsync },
     gossip: null,
-    state: { snapshot_file: null, interval_ms: 60_000 },
+    state: { snapshot_file: null, interval_ms: 60_000, slot_expiry_ms: 30 * 60_000 },
     admin: { token_file: null },
     decision_ids: { secret_file: null },
     log: { level: 'silent', decisions_file: null, decisions_max_bytes: 1 },

@@ -31,7 +31,13 @@ export function describeFleet(engine: Engine): unknown {
         heard_at: heardAt,
         staleness_ms: heardAt > 0 ? Math.max(0, now - heardAt) : null,
         samples,
-        flags: slot.flags,
+        // Quarantines in force that were raised on this replica (they are fleet records now: state/records.ts).
+        flags: Object.fromEntries(
+          state
+            .allRecords()
+            .filter((r) => (r.kind === 'guard' || r.kind === 'manual') && r.state === 'quarantined' && r.by.replica === slot.replica)
+            .map((r) => [`${r.route}/${'arm' in r ? r.arm : ''}`, { rule: r.kind === 'guard' ? r.rule : 'manual', since: r.stamp.ms, until: r.kind === 'guard' ? r.until : null }]),
+        ),
       };
     }),
   };

@@ -37,6 +37,7 @@ export interface Metrics {
   aggregatorRewards: Counter<'outcome'>;
   aggregatorBuffer: Gauge;
   gossipRounds: Counter<'outcome'>;
+  gossipDropped: Counter<'reason'>;
   gossipPeers: Gauge<'state'>;
   stateStaleness: Gauge<'peer'>;
 }
@@ -74,6 +75,7 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     aggregatorRewards: new Counter({ name: `${PREFIX}aggregator_rewards_total`, help: 'Rewards streamed to the aggregator by outcome.', labelNames: ['outcome'], registers: r }),
     aggregatorBuffer: new Gauge({ name: `${PREFIX}aggregator_buffer`, help: 'Rewards waiting to be acked by the aggregator.', registers: r }),
     gossipRounds: new Counter({ name: `${PREFIX}gossip_rounds_total`, help: 'Gossip exchanges by outcome.', labelNames: ['outcome'], registers: r }),
+    gossipDropped: new Counter({ name: `${PREFIX}gossip_dropped_total`, help: 'Slots, records and tombstones left out of a gossip message by its caps.', labelNames: ['reason'], registers: r }),
     gossipPeers: new Gauge({ name: `${PREFIX}gossip_peers`, help: 'Known gossip peers by state.', labelNames: ['state'], registers: r }),
     stateStaleness: new Gauge({ name: `${PREFIX}state_staleness_seconds`, help: 'Seconds since the peer slot last advanced.', labelNames: ['peer'], registers: r }),
   };

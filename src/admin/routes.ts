@@ -5,6 +5,8 @@ import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { FeedbackAnswer, FeedbackManager } from '../reward/feedback.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { armStateOf, refreshArmGauges } from '../runtime/gauges.js';
+import { ANONYMOUS } from '../engine/engine.js';
+import { stampText } from '../state/hlc.js';
 import { ErrorCodes } from '../util/errors.js';
 import { jsonError, type AdminReply, type AdminRequest, type AdminRoute } from './http.js';
 import type { Metrics } from './metrics.js';
@@ -16,6 +18,34 @@ export function audit(logger: Logger, req: AdminRequest, action: string, target:
   const line = { audit: true, caller: req.caller, method: req.method, path: req.path, action, ...target, result, ...extra };
   if (result === 'ok') logger.info(line, 'admin mutation');
   else logger.warn(line, 'admin mutation refused');
+}
+
+/** The header an operator (or the `ctl` CLI) names themselves with; records and the audit keep it. */
+export const OPERATOR_HEADER = 'x-bandit-operator';
+export const MAX_OPERATOR_NAME = 128;
+const OPERATOR_NAME = /^[\x21-\x7e][\x20-\x7e]*$/;
+
+/** Who an admin call acts as: the operator header, or "anonymous"; a bad header is an error message. */
+export function operatorOf(req: AdminRequest): { who: string } | { error: string } {
+  const raw = req.headers[OPERATOR_HEADER];
+  if (raw === undefined) return { who: ANONYMOUS };
+  const v = Array.isArray(raw) ? raw.join(',') : raw;
+  if (v.length > MAX_OPERATOR_NAME || !OPERATOR_NAME.test(v)) {
+    return { error: `${OPERATOR_HEADER}: expected 1-${MAX_OPERATOR_NAME} printable ASCII characters` };
+  }
+  return { who: v };
+}
+
+/** This replica's last admin mutations, newest last (GET /v1/audit). */
+export const AUDIT_TRAIL_SIZE = 1_000;
+export interface AuditEvent {
+  time: number;
+  who: string;
+  caller: string;
+  action: string;
+  route: string;
+  arm?: string;
+  result: string;
 }
 
 /** Items per POST /v1/feedback. */
@@ -37,6 +67,7 @@ function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
   const shares = engine.shares(r, now);
   const summary = engine.armSummary(r);
   const { min_share, drift, ...params } = r.config.policy;
+  engine.syncRecords(r);
   return {
     name: r.name,
     mode: r.mode,
@@ -53,7 +84,7 @@ function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
         cost: r.costs[a],
         state,
         quarantine: flags.length
-          ? flags.map((f) => ({ rule: f.rule, replica: f.replica, since: f.since, until: f.until >= Number.MAX_SAFE_INTEGER ? null : f.until }))
+          ? flags.map((f) => ({ rule: f.rule, replica: f.replica, who: f.who, since: f.since, until: f.until >= Number.MAX_SAFE_INTEGER ? null : f.until }))
           : null,
         params: s.params,
         mean: s.mean,
@@ -65,6 +96,20 @@ function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
   };
 }
 
+/**
+ * GET /v1/audit: the fleet's operator and guardrail records in force (who,
+ * what, when, from which replica; the same on every replica once gossip has
+ * carried them) and this replica's last admin mutations.
+ */
+export function describeAudit(engine: Engine, trail: readonly AuditEvent[]): unknown {
+  return {
+    replica: engine.state.replicaId,
+    time: engine.clock.now(),
+    records: engine.state.allRecords().map(({ stamp, by, ...what }) => ({ ...what, who: by.who, replica: by.replica, at: stamp.ms, stamp: stampText(stamp) })),
+    events: trail,
+  };
+}
+
 type RouteAction = 'pause' | 'resume' | 'freeze' | 'reset';
 const MODE_OF: Record<Exclude<RouteAction, 'reset'>, 'active' | 'paused' | 'frozen'> = { pause: 'paused', resume: 'active', freeze: 'frozen' };
 
@@ -73,23 +118,33 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
   const refresh = () => {
     if (metrics) refreshArmGauges(engine, metrics);
   };
+  const trail: AuditEvent[] = [];
+  const remember = (req: AdminRequest, who: string, action: string, route: string, arm: string | undefined, result: string) => {
+    trail.push({ time: engine.clock.now(), who, caller: req.caller, action, route, ...(arm === undefined ? {} : { arm }), result });
+    if (trail.length > AUDIT_TRAIL_SIZE) trail.shift();
+  };
   const routeAction = (action: RouteAction): AdminRoute => ({
     method: 'POST',
     path: `/v1/routes/:route/${action}`,
     mutating: true,
     handle(req) {
       const name = req.params.route!;
+      const op = operatorOf(req);
+      if ('error' in op) return jsonError(400, ErrorCodes.ADMIN_BAD_REQUEST, op.error);
       const route = engine.route(name);
       if (!route) {
-        audit(logger, req, action, { route: name }, 'not_found');
+        audit(logger, req, action, { route: name }, 'not_found', { who: op.who });
+        remember(req, op.who, action, name, undefined, 'not_found');
         return routeNotFound(name);
       }
+      engine.syncRecords(route);
       const before = route.mode;
-      if (action === 'reset') engine.reset(name);
-      else engine.setMode(name, MODE_OF[action]);
+      if (action === 'reset') engine.reset(name, op.who);
+      else engine.setMode(name, MODE_OF[action], op.who);
       refresh();
-      audit(logger, req, action, { route: name }, 'ok', { mode_before: before, mode: route.mode });
-      return { status: 200, body: { route: name, action, mode: route.mode, previous_mode: before } };
+      audit(logger, req, action, { route: name }, 'ok', { who: op.who, replica: engine.state.replicaId, mode_before: before, mode: route.mode, fleet: true });
+      remember(req, op.who, action, name, undefined, 'ok');
+      return { status: 200, body: { route: name, action, mode: route.mode, previous_mode: before, scope: 'fleet', replica: engine.state.replicaId, who: op.who } };
     },
   });
   const armAction = (action: 'quarantine' | 'release'): AdminRoute => ({
@@ -99,26 +154,32 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
     handle(req) {
       const name = req.params.route!;
       const arm = req.params.arm!;
+      const op = operatorOf(req);
+      if ('error' in op) return jsonError(400, ErrorCodes.ADMIN_BAD_REQUEST, op.error);
       const route = engine.route(name);
       if (!route) {
-        audit(logger, req, action, { route: name, arm }, 'not_found');
+        audit(logger, req, action, { route: name, arm }, 'not_found', { who: op.who });
+        remember(req, op.who, action, name, arm, 'not_found');
         return routeNotFound(name);
       }
       const a = route.armIndex.get(arm);
       if (a === undefined) {
-        audit(logger, req, action, { route: name, arm }, 'not_found');
+        audit(logger, req, action, { route: name, arm }, 'not_found', { who: op.who });
+        remember(req, op.who, action, name, arm, 'not_found');
         return jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such arm on route ${name}: ${arm}`);
       }
-      if (action === 'quarantine') engine.quarantineArm(name, arm, 'manual');
-      else engine.releaseArm(name, arm);
+      if (action === 'quarantine') engine.quarantineArm(name, arm, 'manual', undefined, op.who);
+      else engine.releaseArm(name, arm, op.who);
       refresh();
       const state = armStateOf(engine, name, a);
-      audit(logger, req, action, { route: name, arm }, 'ok', { state });
-      return { status: 200, body: { route: name, arm, action, state } };
+      audit(logger, req, action, { route: name, arm }, 'ok', { who: op.who, replica: engine.state.replicaId, state, fleet: true });
+      remember(req, op.who, action, name, arm, 'ok');
+      return { status: 200, body: { route: name, arm, action, state, scope: 'fleet', replica: engine.state.replicaId, who: op.who } };
     },
   });
   return [
     { method: 'GET', path: '/v1/routes', mutating: false, handle: () => ({ status: 200, body: describeRoutes(engine) }) },
+    { method: 'GET', path: '/v1/audit', mutating: false, handle: () => ({ status: 200, body: describeAudit(engine, trail) }) },
     routeAction('pause'),
     routeAction('resume'),
     routeAction('freeze'),

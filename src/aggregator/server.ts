@@ -91,7 +91,7 @@ export class AggregatorServer {
     const agg = o.config.aggregator;
     if (!agg?.log_file) throw new Error('aggregator.log_file is required to run the aggregator');
     this.clock = o.clock ?? systemClock;
-    this.fleet = new FleetView(o.config.replica_id, this.clock);
+    this.fleet = new FleetView(o.config.replica_id, this.clock, o.config.state.slot_expiry_ms);
     this.log = new RewardLog(agg.log_file, agg.fsync, {
       failed: (err, rejected) => {
         this.extra.ingested.inc({ outcome: 'write_failed' }, rejected);

@@ -53,6 +53,8 @@ export const DEFAULT_EPSILON = 0.1;
 export const DEFAULT_EPSILON_DECAY = 0;
 export const DEFAULT_DRIFT_GAMMA = 0.999;
 export const DEFAULT_DRIFT_WINDOW_SIZE = 2000;
+/** drift half_life: evidence loses half its weight every 10 minutes. */
+export const DEFAULT_DRIFT_HALF_LIFE_MS = 10 * 60_000;
 
 // --- reward ---
 export const DEFAULT_SUCCESS_STATUSES: readonly string[] = ['2xx'];
@@ -104,6 +106,12 @@ export const DEFAULT_GOSSIP_SYNC_TIMEOUT_MS = 5_000;
 
 // --- state, logs ---
 export const DEFAULT_STATE_INTERVAL_MS = 10_000;
+/**
+ * A replica's slot unchanged this long leaves the fleet view and snapshots
+ * (live replicas rewrite theirs every quarter of it). Long enough to ride out
+ * a partition, short enough that a rollout's dead pods are gone within the hour.
+ */
+export const DEFAULT_SLOT_EXPIRY_MS = 30 * 60_000;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const DEFAULT_DECISIONS_MAX_BYTES = 100 * 1024 * 1024;
 

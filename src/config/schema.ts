@@ -110,6 +110,9 @@ const driftSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('none') }),
   z.strictObject({ mode: z.literal('discount'), gamma: gamma.default(D.DEFAULT_DRIFT_GAMMA) }),
   z.strictObject({ mode: z.literal('window'), size: windowSize.default(D.DEFAULT_DRIFT_WINDOW_SIZE) }),
+  z
+    .strictObject({ mode: z.literal('half_life'), half_life: duration().default(D.DEFAULT_DRIFT_HALF_LIFE_MS) })
+    .transform(({ half_life, ...rest }) => ({ ...rest, half_life_ms: half_life })),
 ]);
 
 const learningMinShare = z.number().min(0).lt(1).default(D.DEFAULT_MIN_SHARE);
@@ -393,8 +396,9 @@ export function buildConfigSchema(opts: SchemaOptions) {
       .strictObject({
         snapshot_file: filePath.nullable().default(null),
         interval: duration().default(D.DEFAULT_STATE_INTERVAL_MS),
+        slot_expiry: duration().default(D.DEFAULT_SLOT_EXPIRY_MS),
       })
-      .transform(({ interval, ...rest }) => ({ ...rest, interval_ms: interval }))
+      .transform(({ interval, slot_expiry, ...rest }) => ({ ...rest, interval_ms: interval, slot_expiry_ms: slot_expiry }))
       .prefault({}),
     admin: z.strictObject({ token_file: filePath.nullable().default(null) }).prefault({}),
     decision_ids: z.strictObject({ secret_file: filePath.nullable().default(null) }).prefault({}),

@@ -26,7 +26,9 @@ export interface ArmConfig {
 export type DriftConfig =
   | { mode: 'none' }
   | { mode: 'discount'; gamma: number }
-  | { mode: 'window'; size: number };
+  | { mode: 'window'; size: number }
+  /** Evidence fades by elapsed time: weight 2^(-age / half_life), the same for every replica's slot. */
+  | { mode: 'half_life'; half_life_ms: DurationMs };
 
 export type PolicyParams =
   | { type: 'thompson'; model: 'beta'; prior: { alpha: number; beta: number } }
@@ -178,7 +180,11 @@ export interface Config {
   outcomes: OutcomesConfig;
   aggregator: AggregatorConfig | null;
   gossip: GossipConfig | null;
-  state: { snapshot_file: string | null; interval_ms: DurationMs };
+  /**
+   * slot_expiry_ms: a replica's slot unchanged for this long leaves the fleet
+   * view and snapshots (a tombstone refuses older copies for another expiry).
+   */
+  state: { snapshot_file: string | null; interval_ms: DurationMs; slot_expiry_ms: DurationMs };
   admin: { token_file: string | null };
   /** HMAC key for decision ids; generated at start (with a warning) when absent. */
   decision_ids: { secret_file: string | null };

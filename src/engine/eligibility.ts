@@ -2,16 +2,16 @@
  * Quarantine, probation and release: every rule about whether an arm may take
  * traffic, in one place.
  *
- * 1. **Raise.** A quarantine is a flag `{rule, since, until}` in one replica's
- *    gossip slot (`ReplicaState.setFlag`): the guardrails raise one on a trip
- *    (`until` = now + cooldown, doubled per failed probation up to
- *    MAX_BACKOFF_FACTOR), an operator raises one with `until` = UNTIL_RELEASED.
- *    Gossip carries it to every replica.
- * 2. **In force.** An arm is ineligible on this replica while any replica's
- *    flag for it is in force: not expired (`until > now`) and raised after the
- *    last manual release on this replica (`since > releasedAt`).
- * 3. **Release by hand.** Clears this replica's own flag and ignores, here,
- *    every flag raised before the release; a newer trip still counts. The
+ * 1. **Raise.** A quarantine is a fleet record (state/records.ts), written on
+ *    any replica and carried by gossip, snapshot files and the aggregator: the
+ *    guardrails write the arm's `guard` register on a trip (`until` = now +
+ *    cooldown, doubled per failed probation up to MAX_BACKOFF_FACTOR), an
+ *    operator writes its `manual` register (until released).
+ * 2. **In force.** An arm is ineligible while its manual register says
+ *    quarantined, or its guard register says quarantined and `until > now`.
+ * 3. **Release by hand.** Writes `released` into both registers: a later stamp
+ *    than every quarantine raised before it on any replica (including one since
+ *    replaced), so it lifts them fleet-wide; a newer trip still counts. The
  *    guardrails treat such a release as "the operator accepts the arm as it is":
  *    its baseline and window are dropped, no probation.
  * 4. **Cooldown over → probation.** When the flags expire, the guardrails put
@@ -29,17 +29,17 @@
  * `RouteEligibility` holds one route's view (cached until a flag can change);
  * `nextGuardPhase` is the guardrails' side of rules 3 and 4.
  */
-import type { ArmFlag } from '../state/snapshot.js';
 import type { ReplicaState } from '../state/replica-state.js';
+import { UNTIL_RELEASED, type QuarantineFlag } from '../state/records.js';
 
-/** Far-future `until` for flags that last until released by hand. */
-export const UNTIL_RELEASED = Number.MAX_SAFE_INTEGER;
+/** Far-future `until` for quarantines that last until released by hand. */
+export { UNTIL_RELEASED };
 /** Probation slice per arm when the route's min_share is smaller (0 would never re-probe). */
 export const PROBATION_MIN_SHARE = 0.01;
 /** Probation arms together never take more than this. */
 export const PROBATION_MAX_TOTAL_SHARE = 0.5;
 
-export type FlagInForce = ArmFlag & { replica: string };
+export type FlagInForce = QuarantineFlag;
 
 /** One route's eligibility on this replica: which arms may be chosen, which are in probation. */
 export class RouteEligibility {
@@ -48,8 +48,6 @@ export class RouteEligibility {
   eligibleCount: number;
   /** Quarantine reason per arm (`rule@replica`, comma-separated; for /v1/routes), '' when eligible. */
   readonly quarantineRule: string[];
-  /** Epoch ms of the last manual release per arm on this replica (rule 3). */
-  readonly releasedAt: Float64Array;
   /** 1 = in guardrail probation (rule 4). */
   readonly probation: Uint8Array;
   probationCount = 0;
@@ -64,16 +62,14 @@ export class RouteEligibility {
     this.eligible = new Uint8Array(k).fill(1);
     this.eligibleCount = k;
     this.quarantineRule = armNames.map(() => '');
-    this.releasedAt = new Float64Array(k).fill(-1);
     this.probation = new Uint8Array(k);
   }
 
   /** Rule 2: the flags in force for arm `a` on this replica. */
   flagsInForce(state: ReplicaState, a: number, now: number): FlagInForce[] {
-    const releasedAt = this.releasedAt[a] ?? -1;
     const name = this.armNames[a];
     if (name === undefined) return [];
-    return state.activeFlags(this.route, name, now).filter((f) => f.since > releasedAt);
+    return state.activeFlags(this.route, name, now);
   }
 
   /** Recomputes `eligible` when a flag may have changed (any replica's flags, or one expiring). Cheap when nothing did. */
@@ -93,9 +89,8 @@ export class RouteEligibility {
     this.validUntil = validUntil;
   }
 
-  /** Rule 3, this replica's side (the caller clears our own flag in the state). */
-  release(a: number, now: number): void {
-    this.releasedAt[a] = now;
+  /** Rule 3, this replica's side: the caller has written the release record; recompute now. */
+  release(_a: number, _now: number): void {
     this.flagsVersion = -1;
   }
 

@@ -11,6 +11,7 @@ import { DecisionIdCodec } from '../reward/decision-id.js';
 import { routeShapes, type ReplicaState } from '../state/replica-state.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
+import { guardKey, manualKey, type RouteMode } from '../state/records.js';
 import { randomBytes } from 'node:crypto';
 import { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
@@ -19,6 +20,9 @@ import { RouteRuntime } from './route-runtime.js';
 
 export { PROBATION_MAX_TOTAL_SHARE, PROBATION_MIN_SHARE, UNTIL_RELEASED } from './eligibility.js';
 export { FORCE_ARM_HEADER } from './pipeline.js';
+/** Who a record is attributed to when the caller names nobody. */
+export const ANONYMOUS = 'anonymous';
+
 const REASON_INDEX = Object.fromEntries(DECISION_REASONS.map((r, i) => [r, i])) as Record<DecisionReason, number>;
 const SOURCE_INDEX = Object.fromEntries(REWARD_SOURCES.map((r, i) => [r, i])) as Record<RewardSource, number>;
 
@@ -197,10 +201,28 @@ export class Engine {
     const now = this.opts.clock.now();
     for (const r of this.routes) {
       const old = previous.get(r.name);
-      r.mode = old?.mode ?? 'active';
       // Sessions keep their arms across a reload (arms that remain, by name).
       if (old?.sticky && r.sticky) r.sticky.adopt(old.sticky, now);
     }
+  }
+
+  /**
+   * Brings a route's mode and reset epoch up to the fleet's records (an int
+   * compare when nothing changed). A reset seen for the first time clears
+   * this replica's sticky sessions for the route.
+   */
+  syncRecords(route: RouteRuntime): void {
+    const state = this.opts.state;
+    if (route.recordsVersion === state.flagsVersion) return;
+    route.recordsVersion = state.flagsVersion;
+    route.mode = state.modeOf(route.name);
+    const reset = state.resetOf(route.name);
+    const epoch = reset ? `${reset.ms}.${reset.c}@${reset.r}` : '';
+    if (epoch !== route.resetEpoch) {
+      if (route.resetEpoch !== null) route.sticky?.clear();
+      route.resetEpoch = epoch;
+    }
+    this.propCache.delete(route);
   }
 
   private build(config: Config): void {
@@ -226,6 +248,7 @@ export class Engine {
   decide(route: RouteRuntime, headers: HeaderList | null): Decision {
     const t0 = this.monotonic();
     const now = this.opts.clock.now();
+    this.syncRecords(route);
     const ctx = this.ctx.begin(route, headers, now);
     let arm: number;
     let reason: DecisionReason;
@@ -317,6 +340,7 @@ export class Engine {
   /** Shares for the context currently set on a contextual route's policy (any route: as `shares`, uncached). */
   private computeShares(route: RouteRuntime, now: number): Float64Array {
     const shares = new Float64Array(route.armNames.length);
+    this.syncRecords(route);
     const e = route.eligibility;
     e.refresh(this.opts.state, now);
     if (route.mode === 'paused' || e.eligibleCount === 0) {
@@ -397,7 +421,9 @@ export class Engine {
     context?: Readonly<Record<string, string>>,
   ): boolean {
     const current = this.byName.get(routeName);
-    if (!current || current.mode === 'frozen') return false;
+    if (!current) return false;
+    this.syncRecords(current);
+    if (current.mode === 'frozen') return false;
     const arm = current.armIndex.get(armName);
     const ri = this.opts.state.routeIndex(routeName);
     if (arm === undefined || ri === undefined) return false;
@@ -419,48 +445,54 @@ export class Engine {
     return true;
   }
 
-  // ---- operator actions (admin API) ----
+  // ---- operator actions (admin API, guardrails) ----
+  // Each writes a fleet record (state/records.ts): in force here at once and
+  // on every replica within a few gossip rounds; `who` is kept for the audit.
 
-  setMode(routeName: string, mode: 'active' | 'paused' | 'frozen'): boolean {
+  setMode(routeName: string, mode: RouteMode, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
     if (!r) return false;
-    r.mode = mode;
-    this.propCache.delete(r);
+    this.opts.state.write({ kind: 'mode', route: routeName, mode }, who);
+    this.syncRecords(r);
     return true;
   }
 
-  reset(routeName: string): boolean {
+  /** Starts the route's statistics over on every replica (a reset epoch: older slot stats stop counting). */
+  reset(routeName: string, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
-    const ri = this.opts.state.routeIndex(routeName);
-    if (!r || ri === undefined) return false;
-    this.opts.state.resetRoute(ri);
-    r.sticky?.clear();
-    this.propCache.delete(r);
+    if (!r || this.opts.state.routeIndex(routeName) === undefined) return false;
+    this.opts.state.write({ kind: 'reset', route: routeName }, who);
+    this.syncRecords(r);
     return true;
   }
 
   /**
-   * Quarantines an arm from this replica: published in our slot, so gossip
-   * carries it to the fleet. `until` defaults to "until released".
+   * Quarantines an arm fleet-wide (eligibility.ts rule 1). Without `until` it
+   * is an operator's quarantine that lasts until released; with one it is a
+   * guardrail trip (or a timed quarantine) that ends at `until`.
    */
-  quarantineArm(routeName: string, armName: string, rule: string, until = UNTIL_RELEASED): boolean {
+  quarantineArm(routeName: string, armName: string, rule: string, until = UNTIL_RELEASED, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
     if (!r || !r.armIndex.has(armName)) return false;
-    const now = this.opts.clock.now();
-    this.opts.state.setFlag(routeName, armName, { state: 'quarantined', rule, since: now, until });
+    const state = this.opts.state;
+    if (until === UNTIL_RELEASED) state.write({ kind: 'manual', route: routeName, arm: armName, state: 'quarantined' }, who);
+    else state.write({ kind: 'guard', route: routeName, arm: armName, state: 'quarantined', rule, until }, who);
     this.propCache.delete(r);
     return true;
   }
 
   /**
-   * Releases an arm here: clears our own flag and ignores, on this replica,
-   * any other replica's flag raised before now (a newer trip still counts).
+   * Releases an arm fleet-wide (eligibility.ts rule 3): supersedes every
+   * quarantine of it raised before now on any replica (including one since
+   * replaced); a later guardrail trip still counts.
    */
-  releaseArm(routeName: string, armName: string): boolean {
+  releaseArm(routeName: string, armName: string, who = ANONYMOUS): boolean {
     const r = this.byName.get(routeName);
     const a = r?.armIndex.get(armName);
     if (!r || a === undefined) return false;
-    this.opts.state.clearFlag(routeName, armName);
+    const state = this.opts.state;
+    if (state.recordOf(manualKey(routeName, armName))) state.write({ kind: 'manual', route: routeName, arm: armName, state: 'released' }, who);
+    if (state.recordOf(guardKey(routeName, armName))) state.write({ kind: 'guard', route: routeName, arm: armName, state: 'released', rule: 'manual', until: 0 }, who);
     r.eligibility.release(a, this.opts.clock.now());
     this.propCache.delete(r);
     return true;

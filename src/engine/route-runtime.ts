@@ -11,7 +11,8 @@ import type { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility } from './eligibility.js';
 import type { RoutePlan } from './pipeline.js';
 
-export type RouteMode = 'active' | 'paused' | 'frozen';
+export type { RouteMode } from '../state/records.js';
+import type { RouteMode } from '../state/records.js';
 
 /** Everything the engine needs per configured route, built once per (re)load. */
 export class RouteRuntime {
@@ -32,7 +33,12 @@ export class RouteRuntime {
   readonly maxCost: number;
   readonly defaultArm: number;
   readonly armIndex: ReadonlyMap<string, number>;
+  /** The fleet's mode for the route (records), refreshed by Engine.syncRecords. */
   mode: RouteMode = 'active';
+  /** ReplicaState.flagsVersion the mode was read at (-1: never). */
+  recordsVersion = -1;
+  /** The reset record's stamp the route's sticky sessions date from ('' none yet; null before the first sync). */
+  resetEpoch: string | null = null;
   /** The engine's metric series for this route (opaque here), created on first use. */
   metricHandles: unknown = undefined;
   /** The decision steps that apply to this route (set by the engine's pipeline on first use). */

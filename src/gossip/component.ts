@@ -37,7 +37,7 @@ export const gossipComponent: ComponentFactory = (ctx) => {
       const secret = g ? await loadGossipSecret(g) : null;
       const bootstrapMs = Math.max(1, Math.min(BOOTSTRAP_TIMEOUT_MS, syncTimeoutMs));
       node = new GossipNode({
-        state: replicaGossipState(ctx.state),
+        state: replicaGossipState(ctx.state, ctx.logger.child({ component: 'gossip' })),
         peers: g?.peers ?? [],
         dns: g?.dns ?? null,
         listen: g?.listen ?? '',

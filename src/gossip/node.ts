@@ -20,6 +20,8 @@ import { pickRandom, resolvePeers, systemResolver, type DnsResolver } from './pe
 import type { WireGossipMessage } from './proto.js';
 import type { GossipState } from './state.js';
 import type { GossipTransport } from './transport.js';
+import { admitSnapshot } from './admit.js';
+import type { Snapshot } from '../state/snapshot.js';
 import type { Result } from '../util/errors.js';
 import { ok, err } from '../util/errors.js';
 
@@ -30,7 +32,7 @@ export const MAX_EXCHANGE_TIMEOUT_MS = 2_000;
 export const SILENT_INTERVALS = 20;
 export const SILENT_MIN_MS = 5_000;
 
-export type GossipMetrics = Pick<Metrics, 'gossipRounds' | 'gossipPeers' | 'stateStaleness'>;
+export type GossipMetrics = Pick<Metrics, 'gossipRounds' | 'gossipPeers' | 'stateStaleness' | 'gossipDropped'>;
 
 export interface GossipNodeOptions {
   state: GossipState;
@@ -142,7 +144,7 @@ export class GossipNode {
         this.o.logger.warn({ code: v.error.code, reason: v.error.message }, 'aggregator bootstrap snapshot rejected');
         return;
       }
-      this.o.state.merge(v.value.snapshot);
+      this.admitAndMerge(v.value.snapshot, 'aggregator');
       // The aggregator may lag the fleet: with gossip peers, their answers decide when adoption closes.
       if (this.o.peers.length === 0 && this.o.dns === null) this.markSynced('aggregator snapshot');
       else this.o.logger.info({ slots: Object.keys(v.value.snapshot.slots).length }, 'bootstrap snapshot from the aggregator merged');
@@ -198,11 +200,22 @@ export class GossipNode {
       this.self.add(address);
       return false;
     }
-    this.o.state.merge(v.value.snapshot);
+    this.admitAndMerge(v.value.snapshot, v.value.sender);
     m?.gossipRounds.inc({ outcome: 'ok' });
     this.membership.contact(v.value.sender, address, this.o.clock.now());
     this.syncedWith.add(v.value.sender);
     return true;
+  }
+
+  /** Caps what one message may bring in (admit.ts), counts what was left out, merges the rest. */
+  private admitAndMerge(snapshot: Snapshot, from: string): void {
+    const a = admitSnapshot(snapshot, this.o.clock.now(), this.o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+    const reasons = Object.entries(a.dropped);
+    if (reasons.length) {
+      for (const [reason, n] of reasons) this.o.metrics?.gossipDropped.inc({ reason }, n);
+      this.o.logger.warn({ from, dropped: a.dropped }, 'gossip message over its caps; the excess was left out');
+    }
+    this.o.state.merge(a.snapshot);
   }
 
   private countRejection(e: GossipRejection, from: string): void {
@@ -221,7 +234,7 @@ export class GossipNode {
       return err(v.error);
     }
     if (v.value.sender !== this.o.state.id) {
-      this.o.state.merge(v.value.snapshot);
+      this.admitAndMerge(v.value.snapshot, v.value.sender);
       this.membership.contact(v.value.sender, null, this.o.clock.now());
       this.o.metrics?.gossipRounds.inc({ outcome: 'served' });
     }
@@ -234,6 +247,8 @@ export class GossipNode {
     const c = this.membership.counts();
     m.gossipPeers.set({ state: 'alive' }, c.alive);
     m.gossipPeers.set({ state: 'suspect' }, c.suspect);
+    // Expired peers leave the gauge with their slot (a rollout must not leave a series per dead pod).
+    m.stateStaleness.reset();
     for (const p of this.o.state.peers()) {
       if (p.heardAt > 0) m.stateStaleness.set({ peer: p.replica }, Math.max(0, (now - p.heardAt) / 1000));
     }

@@ -316,7 +316,7 @@ export class Guardrails implements EngineObserver {
       return;
     }
     if (probation) t.failures++;
-    this.opts.engine.quarantineArm(rt.name, t.arm, v.rule, until);
+    this.opts.engine.quarantineArm(rt.name, t.arm, v.rule, until, 'guardrail');
     this.enterQuarantine(rt, t, until);
     this.opts.logger?.warn(fields, 'guardrail trip; arm quarantined');
   }
@@ -324,8 +324,6 @@ export class Guardrails implements EngineObserver {
   private release(rt: RouteTrack, t: ArmTrack, v: Extract<Verdict, { kind: 'pass' }>): void {
     const engine = this.opts.engine;
     engine.setProbation(rt.name, t.arm, false);
-    // Our own flag (if it was ours) has expired; take it out of the slot we gossip.
-    engine.state.clearFlag(rt.name, t.arm);
     t.guard.endProbation();
     t.phase = 'active';
     t.failures = 0;

@@ -24,6 +24,7 @@ export function refreshArmGauges(engine: Engine, metrics: Metrics): void {
 
 export function armStateOf(engine: Engine, routeName: string, arm: number): 'active' | 'quarantined' | 'paused' {
   const route = engine.route(routeName)!;
+  engine.syncRecords(route);
   if (route.mode === 'paused') return 'paused';
   engine.refreshEligibility(route, engine.clock.now());
   return route.eligibility.eligible[arm] ? 'active' : 'quarantined';

@@ -70,11 +70,7 @@ export class Sidecar {
     const clock = opts.clock ?? systemClock;
     const config = opts.config;
     this.metrics = createMetrics(opts.registry ?? new Registry(), { processMetrics: true });
-    this.state = new ReplicaState(
-      config.replica_id,
-      routeShapes(config),
-      clock,
-    );
+    this.state = new ReplicaState(config.replica_id, routeShapes(config), clock, { slotExpiryMs: config.state.slot_expiry_ms });
     this.engine = new Engine({
       config,
       state: this.state,

@@ -9,7 +9,7 @@ export const snapshotComponent: ComponentFactory = (ctx) => {
   let writing: Promise<void> = Promise.resolve();
   const write = () => {
     writing = writing
-      .then(() => writeSlotFile(file, ctx.state.ownSlot()))
+      .then(() => writeSlotFile(file, ctx.state.ownSlot(), ctx.state.snapshot().records))
       .catch((err: unknown) => ctx.logger.error({ err, file }, 'state snapshot write failed'));
     return writing;
   };
@@ -21,11 +21,12 @@ export const snapshotComponent: ComponentFactory = (ctx) => {
         // A corrupt snapshot must not stop the sidecar: peers and fresh evidence rebuild the state.
         ctx.logger.error({ err: res.error.message, code: res.error.code, file }, 'state snapshot unreadable; starting empty');
       } else if (res.value) {
-        if (res.value.replica !== ctx.state.replicaId) {
-          ctx.logger.warn({ file, found: res.value.replica, replica: ctx.state.replicaId }, 'snapshot belongs to another replica id; loading it as ours');
+        const { slot, records } = res.value;
+        if (slot.replica !== ctx.state.replicaId) {
+          ctx.logger.warn({ file, found: slot.replica, replica: ctx.state.replicaId }, 'snapshot belongs to another replica id; loading it as ours');
         }
-        ctx.state.restoreOwn({ ...res.value, replica: ctx.state.replicaId });
-        ctx.logger.info({ file, version: res.value.version }, 'state snapshot loaded');
+        ctx.state.restoreOwn({ ...slot, replica: ctx.state.replicaId }, records);
+        ctx.logger.info({ file, version: slot.version, records: Object.keys(records).length }, 'state snapshot loaded');
       }
       timer = setInterval(() => void write(), ctx.config.state.interval_ms);
       timer.unref();

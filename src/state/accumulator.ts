@@ -1,5 +1,6 @@
 import type { DriftConfig } from '../config/types.js';
 import type { ArmStats } from '../policy/types.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 /**
  * One replica's statistics for one route: per arm count, sum and sum of
@@ -13,16 +14,24 @@ import type { ArmStats } from '../policy/types.js';
  * - window(size): only the last `size` observations on the route count (a
  *   ring buffer; the evicted observation is subtracted).
  *
+ * - half_life(ms): evidence fades by elapsed time: weight 2^(-age/half_life),
+ *   the same for every replica's slot whatever its traffic (time decay). The
+ *   stats are kept as of the last write and faded when read, so a slot copy
+ *   is immutable between its owner's writes (the merge stays a CRDT).
+ *
  * Stats restored from a snapshot or peer (where the ring is not available)
  * enter a window accumulator as a `carried` baseline that fades by (1-1/size)
  * per new observation, so old evidence still leaves within about a window.
  */
 export interface RouteAccumulator {
   readonly armCount: number;
-  add(arm: number, reward: number): void;
+  /** Adds one observation; `now` (epoch ms) matters to the half_life form only. */
+  add(arm: number, reward: number, now?: number): void;
   read(arm: number, out: ArmStats): ArmStats;
-  /** Replaces everything with the given stats (restore, adopt, reset). */
-  load(stats: readonly ArmStats[]): void;
+  /** The stats as of time `t` (only the half_life form fades; the others ignore `t`). */
+  readAt(arm: number, out: ArmStats, t: number): ArmStats;
+  /** Replaces everything with the given stats (restore, adopt, reset), as of time `at`. */
+  load(stats: readonly ArmStats[], at?: number): void;
   /** Observations ever added since creation or the last load (for versioning/metrics). */
   readonly observations: number;
 }
@@ -30,8 +39,20 @@ export interface RouteAccumulator {
 const RESCALE_BELOW = 1e-150;
 const RECOMPUTE_EVERY = 4096;
 
-export function createAccumulator(armCount: number, drift: DriftConfig): RouteAccumulator {
+/** Weight left after `ageMs` with half-life `halfLifeMs` (1 for no decay or a non-positive age). */
+export function decayFactor(ageMs: number, halfLifeMs: number): number {
+  return halfLifeMs > 0 && ageMs > 0 ? Math.pow(2, -ageMs / halfLifeMs) : 1;
+}
+
+/** The route's time half-life in ms; 0 when its drift form does not fade with time. */
+export function halfLifeOf(drift: DriftConfig): number {
+  return drift.mode === 'half_life' ? drift.half_life_ms : 0;
+}
+
+export function createAccumulator(armCount: number, drift: DriftConfig, clock: Clock = systemClock): RouteAccumulator {
   switch (drift.mode) {
+    case 'half_life':
+      return new HalfLifeAccumulator(armCount, drift.half_life_ms, clock);
     case 'none':
       return new DiscountAccumulator(armCount, 1);
     case 'discount':
@@ -68,6 +89,10 @@ class DiscountAccumulator implements RouteAccumulator {
     this.sum[arm]! += reward * w;
     this.sumSq[arm]! += reward * reward * w;
     this.observations++;
+  }
+
+  readAt(arm: number, out: ArmStats): ArmStats {
+    return this.read(arm, out);
   }
 
   read(arm: number, out: ArmStats): ArmStats {
@@ -145,6 +170,10 @@ class WindowAccumulator implements RouteAccumulator {
     if (++this.sinceRecompute >= RECOMPUTE_EVERY) this.recompute();
   }
 
+  readAt(arm: number, out: ArmStats): ArmStats {
+    return this.read(arm, out);
+  }
+
   read(arm: number, out: ArmStats): ArmStats {
     const c = this.carried[arm]!;
     const w = this.carriedWeight;
@@ -183,6 +212,64 @@ class WindowAccumulator implements RouteAccumulator {
       this.n[a]! += 1;
       this.sum[a]! += r;
       this.sumSq[a]! += r * r;
+    }
+  }
+}
+
+class HalfLifeAccumulator implements RouteAccumulator {
+  private readonly n: Float64Array;
+  private readonly sum: Float64Array;
+  private readonly sumSq: Float64Array;
+  /** Epoch ms the stored stats are as of. */
+  private at = 0;
+  observations = 0;
+
+  constructor(
+    readonly armCount: number,
+    private readonly halfLifeMs: number,
+    private readonly clock: Clock,
+  ) {
+    this.n = new Float64Array(armCount);
+    this.sum = new Float64Array(armCount);
+    this.sumSq = new Float64Array(armCount);
+  }
+
+  add(arm: number, reward: number, now = this.clock.now()): void {
+    if (now > this.at) {
+      const f = decayFactor(now - this.at, this.halfLifeMs);
+      for (let i = 0; i < this.armCount; i++) {
+        this.n[i]! *= f;
+        this.sum[i]! *= f;
+        this.sumSq[i]! *= f;
+      }
+      this.at = now;
+    }
+    this.n[arm]! += 1;
+    this.sum[arm]! += reward;
+    this.sumSq[arm]! += reward * reward;
+    this.observations++;
+  }
+
+  read(arm: number, out: ArmStats): ArmStats {
+    return this.readAt(arm, out, this.clock.now());
+  }
+
+  readAt(arm: number, out: ArmStats, t: number): ArmStats {
+    const f = decayFactor(t - this.at, this.halfLifeMs);
+    out.n = this.n[arm]! * f;
+    out.sum = this.sum[arm]! * f;
+    out.sumSq = this.sumSq[arm]! * f;
+    return out;
+  }
+
+  load(stats: readonly ArmStats[], at = this.clock.now()): void {
+    this.at = at;
+    this.observations = 0;
+    for (let i = 0; i < this.armCount; i++) {
+      const s = stats[i];
+      this.n[i] = s?.n ?? 0;
+      this.sum[i] = s?.sum ?? 0;
+      this.sumSq[i] = s?.sumSq ?? 0;
     }
   }
 }

@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
+import { parseRecords, type Records } from './records.js';
 import { parseSlot, type SlotSnapshot } from './snapshot.js';
 
 export const SLOT_FORMAT = 'envoy-bandit-slot/1';
@@ -46,11 +47,24 @@ export async function readJsonFile<T>(path: string, parse: (doc: unknown) => T |
   return ok(value);
 }
 
-/** This replica's slot, written atomically. */
-export function writeSlotFile(path: string, slot: SlotSnapshot): Promise<void> {
-  return writeJsonFileAtomic(path, { format: SLOT_FORMAT, slot });
+export interface SlotFile {
+  slot: SlotSnapshot;
+  /** The fleet's operator and guardrail records as this replica knew them (so a lone restart keeps its mode). */
+  records: Records;
 }
 
-export function readSlotFile(path: string): Promise<Result<SlotSnapshot | null>> {
-  return readJsonFile(path, (doc) => parseSlot((doc as { slot?: unknown } | null)?.slot, 'slot'));
+/** This replica's slot and the fleet's records, written atomically. */
+export function writeSlotFile(path: string, slot: SlotSnapshot, records: Records = {}): Promise<void> {
+  return writeJsonFileAtomic(path, { format: SLOT_FORMAT, slot, records });
+}
+
+export function readSlotFile(path: string): Promise<Result<SlotFile | null>> {
+  return readJsonFile(path, (doc) => {
+    const d = doc as { slot?: unknown; records?: unknown } | null;
+    const slot = parseSlot(d?.slot, 'slot');
+    if (typeof slot === 'string') return slot;
+    const records = parseRecords(d?.records, 'records');
+    if (typeof records === 'string') return records;
+    return { slot, records };
+  });
 }

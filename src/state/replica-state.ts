@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_SLOT_EXPIRY_MS } from '../config/defaults.js';
 import type { Config, DriftConfig } from '../config/types.js';
 import type { ArmStats } from '../policy/types.js';
 import type { Clock } from '../util/clock.js';
-import { createAccumulator, type RouteAccumulator } from './accumulator.js';
-import { compareSlots, type ArmFlag, type SlotSnapshot, type Snapshot } from './snapshot.js';
+import { createAccumulator, decayFactor, halfLifeOf, type RouteAccumulator } from './accumulator.js';
+import { compareStamps, HybridClock, type Stamp } from './hlc.js';
+import { modeKey, quarantinesOf, recordKey, resetKey, type Actor, type FleetRecord, type QuarantineFlag, type RecordValue, type Records, type RouteMode } from './records.js';
+import { buries, compareSlots, countsAfterReset, expireSnapshot, newerTombstone, VERSIONS_PER_MS, type SlotSnapshot, type Snapshot, type Tombstone } from './snapshot.js';
 
 export interface RouteShape {
   name: string;
@@ -19,8 +22,11 @@ export function routeShapes(config: Pick<Config, 'routes'>): RouteShape[] {
 interface LocalRoute {
   shape: RouteShape;
   acc: RouteAccumulator;
-  /** Sum of every other replica's slot, per arm (refreshed on merge). */
+  /** 0 when the route's evidence does not fade with time. */
+  halfLifeMs: number;
+  /** Sum of every other replica's slot, per arm, faded to `remoteAt` (refreshed on merge and expiry). */
   remote: ArmStats[];
+  remoteAt: number;
   /** Plain sums recorded since start, re-applied if an older incarnation's slot is adopted. */
   delta: ArmStats[];
 }
@@ -30,14 +36,24 @@ export interface MergeResult {
   updated: string[];
   /** True when our own slot was adopted from a peer (restart recovery). */
   adoptedOwn: boolean;
+  /** Operator and guardrail records this merge adopted (newer than ours). */
+  records: FleetRecord[];
+  /** Slots this merge or the expiry it ran removed. */
+  expired: string[];
+}
+
+export interface ReplicaStateOptions {
+  /** A slot unchanged this long leaves the fleet view (state.slot_expiry). */
+  slotExpiryMs?: number;
 }
 
 const zero = (): ArmStats => ({ n: 0, sum: 0, sumSq: 0 });
 
 /**
  * This replica's live state: its own slot (accumulators it alone writes), the
- * latest known slot of every other replica, and the fleet view the policies
- * read (own + remote, per arm, O(1) to read on the hot path).
+ * latest known slot of every other replica, the fleet's operator records, the
+ * tombstones of expired slots, and the fleet view the policies read (own +
+ * remote, per arm, O(1) to read on the hot path).
  */
 export class ReplicaState {
   private routes: LocalRoute[] = [];
@@ -45,23 +61,31 @@ export class ReplicaState {
   private remoteSlots = new Map<string, SlotSnapshot>();
   /** When each remote slot last advanced, by our clock (staleness). */
   private remoteHeardAt = new Map<string, number>();
-  private flags = new Map<string, Map<string, ArmFlag>>();
+  private tombstones = new Map<string, Tombstone>();
+  private records: Records = {};
+  /** route → the reset stamp our own stats start from. */
+  private ownResets = new Map<string, Stamp>();
   private version = 0;
   private updatedAt = 0;
-  private flagsVer = 0;
+  private recordsVer = 0;
   /** Open until the first sync completes: a newer copy of our own slot is adopted. */
   private adoptionOpen = true;
   /** Version of the earlier incarnation's slot we started from (file or peer); 0 when none. */
   private restoredVersion = 0;
   /** This process lifetime's id, stamped on our slot. */
   readonly incarnation = randomBytes(8).toString('hex');
+  readonly hlc: HybridClock;
+  readonly slotExpiryMs: number;
   private readonly scratch = zero();
 
   constructor(
     readonly replicaId: string,
     routes: readonly RouteShape[],
     private readonly clock: Clock,
+    opts: ReplicaStateOptions = {},
   ) {
+    this.hlc = new HybridClock(replicaId, clock);
+    this.slotExpiryMs = opts.slotExpiryMs ?? DEFAULT_SLOT_EXPIRY_MS;
     this.reconfigure(routes);
   }
 
@@ -72,24 +96,26 @@ export class ReplicaState {
   /** Records one reward for (route, arm) in our own slot. */
   record(route: number, arm: number, reward: number): void {
     const r = this.routes[route]!;
-    r.acc.add(arm, reward);
+    const now = this.clock.now();
+    r.acc.add(arm, reward, now);
     if (this.adoptionOpen) {
       const d = r.delta[arm]!;
       d.n += 1;
       d.sum += reward;
       d.sumSq += reward * reward;
     }
-    this.touch();
+    this.touch(now);
   }
 
-  /** Fleet statistics (own + every remote slot) into `out`, without allocating. */
+  /** Fleet statistics (own + every remote slot, faded to now for half_life routes) into `out`, without allocating. */
   fleet(route: number, arm: number, out: ArmStats): ArmStats {
     const r = this.routes[route]!;
     r.acc.read(arm, out);
     const rem = r.remote[arm]!;
-    out.n += rem.n;
-    out.sum += rem.sum;
-    out.sumSq += rem.sumSq;
+    const f = r.halfLifeMs > 0 ? decayFactor(this.clock.now() - r.remoteAt, r.halfLifeMs) : 1;
+    out.n += rem.n * f;
+    out.sum += rem.sum * f;
+    out.sumSq += rem.sumSq * f;
     return out;
   }
 
@@ -106,74 +132,126 @@ export class ReplicaState {
     return t;
   }
 
-  resetRoute(route: number): void {
-    const r = this.routes[route]!;
-    r.acc.load([]);
-    r.delta = r.shape.arms.map(zero);
-    this.touch();
+  // ---- operator and guardrail records ----
+
+  /**
+   * Writes a record on this replica: stamped by our hybrid clock (so it is
+   * ordered after every record we have seen), in force here at once and on
+   * every replica once gossip carries it.
+   */
+  write(value: RecordValue, who: string): FleetRecord {
+    const by: Actor = { who, replica: this.replicaId };
+    const rec = { ...value, stamp: this.hlc.now(), by } as FleetRecord;
+    this.records = { ...this.records, [recordKey(rec)]: rec };
+    this.recordsVer++;
+    this.reconcileResets();
+    return rec;
   }
 
-  setFlag(route: string, arm: string, flag: ArmFlag): void {
-    let m = this.flags.get(route);
-    if (!m) this.flags.set(route, (m = new Map()));
-    m.set(arm, flag);
-    this.flagsVer++;
-    this.touch();
+  /** The fleet's record for a key (records.ts key helpers), if any. */
+  recordOf(key: string): FleetRecord | undefined {
+    return this.records[key];
   }
 
-  clearFlag(route: string, arm: string): boolean {
-    const removed = this.flags.get(route)?.delete(arm) ?? false;
-    if (removed) {
-      this.flagsVer++;
-      this.touch();
-    }
-    return removed;
+  /** Every record this replica knows, oldest stamp first. */
+  allRecords(): FleetRecord[] {
+    return Object.values(this.records).sort((a, b) => compareStamps(a.stamp, b.stamp));
   }
 
-  /** Flags any replica (including us) publishes for this arm that are still in force. */
-  activeFlags(route: string, arm: string, now: number): Array<ArmFlag & { replica: string }> {
-    const out: Array<ArmFlag & { replica: string }> = [];
-    const own = this.flags.get(route)?.get(arm);
-    if (own && own.until > now) out.push({ ...own, replica: this.replicaId });
-    for (const slot of this.remoteSlots.values()) {
-      const f = slot.flags[route]?.[arm];
-      if (f && f.until > now) out.push({ ...f, replica: slot.replica });
-    }
-    return out;
+  /** A route's mode by the fleet's records (active when none was ever set). */
+  modeOf(route: string): RouteMode {
+    const r = this.records[modeKey(route)];
+    return r?.kind === 'mode' ? r.mode : 'active';
   }
+
+  /** The stamp of the route's last reset, if any. */
+  resetOf(route: string): Stamp | undefined {
+    return this.records[resetKey(route)]?.stamp;
+  }
+
+  /** Quarantines in force for this arm, raised on any replica and not released since. */
+  activeFlags(route: string, arm: string, now: number): QuarantineFlag[] {
+    return quarantinesOf(this.records, route, arm, now);
+  }
+
+  // ---- slots ----
 
   ownSlot(): SlotSnapshot {
     const routes: SlotSnapshot['routes'] = {};
     for (const r of this.routes) {
       const arms: Record<string, ArmStats> = {};
-      r.shape.arms.forEach((name, i) => (arms[name] = r.acc.read(i, zero())));
+      r.shape.arms.forEach((name, i) => (arms[name] = r.acc.readAt(i, zero(), this.updatedAt)));
       routes[r.shape.name] = arms;
     }
-    const flags: SlotSnapshot['flags'] = {};
-    for (const [route, m] of this.flags) {
-      if (m.size) flags[route] = Object.fromEntries(m);
-    }
-    return { replica: this.replicaId, incarnation: this.incarnation, version: this.version, updated_at: this.updatedAt, routes, flags };
-  }
-
-  snapshot(): Snapshot {
-    const slots: Record<string, SlotSnapshot> = { [this.replicaId]: this.ownSlot() };
-    for (const [id, slot] of this.remoteSlots) slots[id] = slot;
-    return { slots };
+    const slot: SlotSnapshot = { replica: this.replicaId, incarnation: this.incarnation, version: this.version, updated_at: this.updatedAt, routes };
+    if (this.ownResets.size) slot.resets = Object.fromEntries(this.ownResets);
+    return slot;
   }
 
   /**
-   * Merges a peer's snapshot (already validated). Remote slots keep the newer
-   * copy. A copy of our own slot from this incarnation is an echo and ignored.
-   * One from an earlier incarnation that is newer than what we restored means
-   * that incarnation got further than our snapshot file: while adoption is
-   * open we take its statistics plus what we recorded since start. Either way
-   * our version jumps past every foreign copy, so our writes win everywhere.
+   * The whole replicated state. Runs upkeep first: our slot is rewritten when
+   * it has been idle for a quarter of the expiry (so peers never expire a live
+   * replica), and expired remote slots become tombstones.
+   */
+  snapshot(): Snapshot {
+    this.upkeep(this.clock.now());
+    const slots: Record<string, SlotSnapshot> = { [this.replicaId]: this.ownSlot() };
+    for (const [id, slot] of this.remoteSlots) slots[id] = slot;
+    return { slots, records: this.records, tombstones: Object.fromEntries(this.tombstones) };
+  }
+
+  /** Heartbeat of our own slot and expiry of the others'. Returns the replicas whose slot expired. */
+  upkeep(now: number): string[] {
+    if (now - this.updatedAt >= this.slotExpiryMs / 4) this.touch(now);
+    return this.expire(now);
+  }
+
+  /**
+   * Merges a peer's snapshot (already validated and capped). Remote slots
+   * keep the newer copy unless a tombstone buries it; records keep the later
+   * stamp. A copy of our own slot from this incarnation is an echo and
+   * ignored. One from an earlier incarnation that is newer than what we
+   * restored means that incarnation got further than our snapshot file: while
+   * adoption is open we take its statistics plus what we recorded since
+   * start. Either way (and for a tombstone of our own slot) our version jumps
+   * past every foreign copy, so our writes win everywhere.
    */
   merge(incoming: Snapshot): MergeResult {
     const updated: string[] = [];
+    const records: FleetRecord[] = [];
     let adoptedOwn = false;
     const now = this.clock.now();
+    for (const [key, rec] of Object.entries(incoming.records ?? {})) {
+      const mine = this.records[key];
+      if (mine && compareStamps(rec.stamp, mine.stamp) <= 0) continue;
+      records.push(rec);
+      this.hlc.observe(rec.stamp);
+    }
+    if (records.length) {
+      this.records = { ...this.records };
+      for (const rec of records) this.records[recordKey(rec)] = rec;
+    }
+    let buried = false;
+    for (const [id, t] of Object.entries(incoming.tombstones ?? {})) {
+      if (id === this.replicaId) {
+        // Peers expired our slot (we were cut off longer than the expiry): write past the tombstone.
+        if (t.version >= this.version) {
+          this.version = t.version;
+          this.touch(now);
+        }
+        continue;
+      }
+      const mine = this.tombstones.get(id);
+      const next = mine ? newerTombstone(mine, t) : t;
+      if (next === mine) continue;
+      this.tombstones.set(id, next);
+      const slot = this.remoteSlots.get(id);
+      if (slot && buries(next, slot)) {
+        this.remoteSlots.delete(id);
+        this.remoteHeardAt.delete(id);
+        buried = true;
+      }
+    }
     for (const [id, slot] of Object.entries(incoming.slots)) {
       if (id === this.replicaId) {
         if (slot.incarnation === this.incarnation) continue;
@@ -184,20 +262,28 @@ export class ReplicaState {
         if (slot.version >= this.version) this.version = slot.version + 1;
         continue;
       }
+      const t = this.tombstones.get(id);
+      if (t && buries(t, slot)) continue;
+      if (now - slot.updated_at > this.slotExpiryMs) continue;
       const mine = this.remoteSlots.get(id);
       if (!mine || compareSlots(slot, mine) > 0) {
         this.remoteSlots.set(id, slot);
         this.remoteHeardAt.set(id, now);
+        this.tombstones.delete(id);
         updated.push(id);
       }
     }
-    if (updated.length) this.refreshRemote();
-    if (updated.length || adoptedOwn) this.flagsVer++;
-    return { updated, adoptedOwn };
+    if (records.length) {
+      this.recordsVer++;
+      this.reconcileResets();
+    }
+    const expired = this.expire(now, updated.length > 0 || records.length > 0 || buried);
+    return { updated, adoptedOwn, records, expired };
   }
 
-  /** Loads our own slot from the snapshot file at start. */
-  restoreOwn(slot: SlotSnapshot): void {
+  /** Loads our own slot (and the records saved beside it) from the snapshot file at start. */
+  restoreOwn(slot: SlotSnapshot, records: Records = {}): void {
+    if (Object.keys(records).length) this.merge({ slots: {}, records });
     this.adopt(slot);
   }
 
@@ -205,6 +291,7 @@ export class ReplicaState {
   closeAdoption(): void {
     this.adoptionOpen = false;
     for (const r of this.routes) r.delta = r.shape.arms.map(zero);
+    this.touch(this.clock.now());
   }
 
   get adoptionIsOpen(): boolean {
@@ -220,9 +307,14 @@ export class ReplicaState {
     }));
   }
 
-  /** Changes whenever any replica's flags may have changed (cache key for eligibility). */
+  /** Replicas whose expired slot is remembered as a tombstone. */
+  tombstoned(): string[] {
+    return [...this.tombstones.keys()];
+  }
+
+  /** Changes whenever an operator or guardrail record may have changed (cache key for eligibility and modes). */
   get flagsVersion(): number {
-    return this.flagsVer;
+    return this.recordsVer;
   }
 
   get ownVersion(): number {
@@ -235,9 +327,10 @@ export class ReplicaState {
    */
   reconfigure(shapes: readonly RouteShape[]): void {
     const old = new Map(this.routes.map((r) => [r.shape.name, r]));
+    const now = this.clock.now();
     this.routes = shapes.map((shape) => {
       const prev = old.get(shape.name);
-      const acc = createAccumulator(shape.arms.length, shape.drift);
+      const acc = createAccumulator(shape.arms.length, shape.drift, this.clock);
       const delta = shape.arms.map(zero);
       if (prev) {
         const carried = shape.arms.map((arm) => {
@@ -245,16 +338,59 @@ export class ReplicaState {
           if (i < 0) return zero();
           const pd = prev.delta[i];
           if (pd) Object.assign(delta[shape.arms.indexOf(arm)]!, pd);
-          return prev.acc.read(i, zero());
+          return prev.acc.readAt(i, zero(), now);
         });
-        acc.load(carried);
+        acc.load(carried, now);
       }
-      return { shape, acc, remote: shape.arms.map(zero), delta };
+      return { shape, acc, halfLifeMs: halfLifeOf(shape.drift), remote: shape.arms.map(zero), remoteAt: now, delta };
     });
     this.byName = new Map(shapes.map((s, i) => [s.name, i]));
-    this.refreshRemote();
-    this.flagsVer++;
-    this.touch();
+    this.refreshRemote(now);
+    this.recordsVer++;
+    this.touch(now);
+  }
+
+  /** Resets our own stats of every route whose reset record is newer than the one they start from. */
+  private reconcileResets(): void {
+    let changed = false;
+    for (const r of this.routes) {
+      const reset = this.resetOf(r.shape.name);
+      if (!reset) continue;
+      const seen = this.ownResets.get(r.shape.name);
+      if (seen && compareStamps(seen, reset) >= 0) continue;
+      r.acc.load([]);
+      r.delta = r.shape.arms.map(zero);
+      this.ownResets.set(r.shape.name, reset);
+      changed = true;
+    }
+    if (changed) {
+      const now = this.clock.now();
+      this.refreshRemote(now);
+      this.touch(now);
+    }
+  }
+
+  private expire(now: number, dirty = false): string[] {
+    const expired: string[] = [];
+    const due = (() => {
+      for (const slot of this.remoteSlots.values()) if (now - slot.updated_at > this.slotExpiryMs) return true;
+      for (const t of this.tombstones.values()) if (now - t.updated_at > 2 * this.slotExpiryMs) return true;
+      return false;
+    })();
+    if (due) {
+      const snap: Snapshot = { slots: Object.fromEntries(this.remoteSlots), tombstones: Object.fromEntries(this.tombstones) };
+      const after = expireSnapshot(snap, now, this.slotExpiryMs);
+      for (const id of this.remoteSlots.keys()) {
+        if (!after.slots[id]) {
+          expired.push(id);
+          this.remoteSlots.delete(id);
+          this.remoteHeardAt.delete(id);
+        }
+      }
+      this.tombstones = new Map(Object.entries(after.tombstones ?? {}));
+    }
+    if (dirty || expired.length) this.refreshRemote(now);
+    return expired;
   }
 
   private adopt(slot: SlotSnapshot): void {
@@ -267,31 +403,45 @@ export class ReplicaState {
           const d = r.delta[i]!;
           return { n: s.n + d.n, sum: s.sum + d.sum, sumSq: s.sumSq + d.sumSq };
         }),
+        slot.updated_at,
       );
+      const seen = slot.resets?.[r.shape.name];
+      if (seen) this.ownResets.set(r.shape.name, seen);
+      else this.ownResets.delete(r.shape.name);
     }
-    this.flags = new Map(Object.entries(slot.flags).map(([route, arms]) => [route, new Map(Object.entries(arms))]));
-    this.version = Math.max(this.version, slot.version) + 1;
-    this.updatedAt = Math.max(this.clock.now(), slot.updated_at);
+    this.version = Math.max(this.version, slot.version);
+    this.touch(Math.max(this.clock.now(), slot.updated_at));
+    // The adopted stats may predate a reset the fleet has since made.
+    this.reconcileResets();
   }
 
-  private refreshRemote(): void {
+  private refreshRemote(now: number): void {
     for (const r of this.routes) {
+      const reset = this.resetOf(r.shape.name);
+      r.remoteAt = now;
       r.remote = r.shape.arms.map((arm) => {
         const total = zero();
         for (const slot of this.remoteSlots.values()) {
           const s = slot.routes[r.shape.name]?.[arm];
-          if (!s) continue;
-          total.n += s.n;
-          total.sum += s.sum;
-          total.sumSq += s.sumSq;
+          if (!s || !countsAfterReset(slot, r.shape.name, reset)) continue;
+          const f = decayFactor(now - slot.updated_at, r.halfLifeMs);
+          total.n += s.n * f;
+          total.sum += s.sum * f;
+          total.sumSq += s.sumSq * f;
         }
         return total;
       });
     }
   }
 
-  private touch(): void {
-    this.version++;
-    this.updatedAt = this.clock.now();
+  /**
+   * A write: the version follows time once adoption is closed (see
+   * VERSIONS_PER_MS). While it is open it only counts up from what we
+   * restored, so a fresh slot never out-versions the earlier incarnation's
+   * copy that peers hold and we are about to adopt.
+   */
+  private touch(now: number): void {
+    this.version = this.adoptionOpen ? this.version + 1 : Math.max(this.version + 1, Math.trunc(now) * VERSIONS_PER_MS);
+    this.updatedAt = now;
   }
 }

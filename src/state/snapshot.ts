@@ -1,24 +1,25 @@
 import type { ArmStats } from '../policy/types.js';
+import { compareStamps, type Stamp } from './hlc.js';
+import { mergeRecords, parseRecords, parseStamp, resetKey, type Records } from './records.js';
 
 /**
- * The replicated state: one slot per replica, written only by its owner.
- * Merging keeps, per replica, the slot with the higher version, so merge is
- * commutative, associative and idempotent (a state-based CRDT): gossip order,
- * duplicates and retries cannot corrupt the fleet view, which is the sum over
- * slots. Ties in version (possible only after a replica restarts without its
- * snapshot) break on updated_at, then on a canonical content string, so every
- * replica picks the same winner.
+ * The replicated state: one slot per replica, written only by its owner,
+ * the fleet's operator records (records.ts), and tombstones of expired slots.
+ * Merging keeps, per replica, the newer of slot and tombstone, and per record
+ * key the later stamp, so merge is commutative, associative and idempotent (a
+ * state-based CRDT): gossip order, duplicates and retries cannot corrupt the
+ * fleet view, which is the sum over slots. Ties in version (possible only
+ * after a replica restarts without its snapshot) break on updated_at, then on
+ * a canonical content string, so every replica picks the same winner.
+ *
+ * Expiry (expireSnapshot) turns a slot unchanged for `expiry` ms into a
+ * tombstone {version, updated_at}; a tombstone beats every copy of the slot
+ * up to its version, so an old snapshot cannot bring the slot back. A
+ * tombstone is dropped once its updated_at is 2 × expiry old: any copy it
+ * guarded is then itself older than the expiry and is expired again on
+ * arrival (this needs replica clocks within `expiry` of each other; gossip
+ * already refuses messages more than 30 s off).
  */
-
-/** A per-arm operational flag a replica publishes, e.g. a guardrail quarantine. */
-export interface ArmFlag {
-  state: 'quarantined';
-  /** Epoch ms after which the flag no longer applies (the cooldown end). */
-  until: number;
-  rule: string;
-  /** Epoch ms the trip happened. */
-  since: number;
-}
 
 export interface SlotSnapshot {
   replica: string;
@@ -31,14 +32,40 @@ export interface SlotSnapshot {
   version: number;
   /** Epoch ms of the owner's last write (used for staleness and tie-breaks). */
   updated_at: number;
-  /** route → arm → stats */
+  /**
+   * route → arm → stats. For routes with time decay (drift half_life) the
+   * stats are as of updated_at; readers fade them by the time since.
+   */
   routes: Record<string, Record<string, ArmStats>>;
-  /** route → arm → flag */
-  flags: Record<string, Record<string, ArmFlag>>;
+  /** route → the reset record's stamp this slot's stats start from (absent: never reset). */
+  resets?: Record<string, Stamp>;
+}
+
+/** What is left of an expired slot: enough to refuse every older copy of it. */
+export interface Tombstone {
+  version: number;
+  updated_at: number;
 }
 
 export interface Snapshot {
   slots: Record<string, SlotSnapshot>;
+  /** Operator and guardrail records (records.ts). */
+  records?: Records;
+  /** replica → tombstone of its expired slot. */
+  tombstones?: Record<string, Tombstone>;
+}
+
+/**
+ * Slot versions follow the owner's clock (version >= ms × VERSIONS_PER_MS,
+ * and +1 per write), so gossip can refuse a version from the
+ * future (a forged or corrupt copy that would otherwise freeze the slot) and
+ * an owner out-versioned by such a copy catches up within the skew limit.
+ */
+export const VERSIONS_PER_MS = 1024;
+
+/** Highest slot version a message may carry at `now` with clocks up to `maxSkewMs` apart. */
+export function maxVersionAt(now: number, maxSkewMs: number): number {
+  return (Math.trunc(now) + maxSkewMs) * VERSIONS_PER_MS + VERSIONS_PER_MS;
 }
 
 export function emptySnapshot(): Snapshot {
@@ -59,6 +86,8 @@ function canonical(slot: SlotSnapshot): string {
 export function compareSlots(a: SlotSnapshot, b: SlotSnapshot): number {
   if (a.version !== b.version) return a.version - b.version;
   if (a.updated_at !== b.updated_at) return a.updated_at - b.updated_at;
+  // One incarnation never writes two contents under one version: the same copy (no need to compare content).
+  if (a === b || (a.incarnation !== undefined && a.incarnation === b.incarnation)) return 0;
   const ca = canonical(a);
   const cb = canonical(b);
   return ca < cb ? -1 : ca > cb ? 1 : 0;
@@ -69,20 +98,84 @@ export function newerSlot(a: SlotSnapshot, b: SlotSnapshot): SlotSnapshot {
   return compareSlots(a, b) >= 0 ? a : b;
 }
 
-/** Pure merge: for each replica, the newer slot. Inputs are not modified. */
-export function mergeSnapshots(a: Snapshot, b: Snapshot): Snapshot {
-  const slots: Record<string, SlotSnapshot> = { ...a.slots };
-  for (const [replica, slot] of Object.entries(b.slots)) {
-    const mine = slots[replica];
-    slots[replica] = mine ? newerSlot(mine, slot) : slot;
-  }
-  return { slots };
+/** True when the tombstone covers this copy of the slot (the copy is not newer than what expired). */
+export function buries(t: Tombstone, slot: Pick<SlotSnapshot, 'version' | 'updated_at'>): boolean {
+  return slot.version < t.version || (slot.version === t.version && slot.updated_at <= t.updated_at);
 }
 
-/** Fleet statistics of one route and arm: the sum over every slot. */
+export function newerTombstone(a: Tombstone, b: Tombstone): Tombstone {
+  return a.version !== b.version ? (a.version > b.version ? a : b) : a.updated_at >= b.updated_at ? a : b;
+}
+
+/** Pure merge: per replica the newer slot unless a tombstone buries it; per record the later stamp. Inputs are not modified. */
+export function mergeSnapshots(a: Snapshot, b: Snapshot): Snapshot {
+  const tombstones: Record<string, Tombstone> = { ...a.tombstones };
+  for (const [replica, t] of Object.entries(b.tombstones ?? {})) {
+    const mine = tombstones[replica];
+    tombstones[replica] = mine ? newerTombstone(mine, t) : t;
+  }
+  const slots: Record<string, SlotSnapshot> = {};
+  for (const src of [a.slots, b.slots]) {
+    for (const [replica, slot] of Object.entries(src)) {
+      const t = tombstones[replica];
+      if (t && buries(t, slot)) continue;
+      const mine = slots[replica];
+      slots[replica] = mine ? newerSlot(mine, slot) : slot;
+    }
+  }
+  // Per replica only the newer of slot and tombstone is kept (a chain, so this is still a join).
+  for (const replica of Object.keys(slots)) delete tombstones[replica];
+  return { slots, records: mergeRecords(a.records ?? {}, b.records ?? {}), tombstones };
+}
+
+/**
+ * Expiry at `now`: a slot whose updated_at is more than `expiryMs` old
+ * becomes a tombstone; a tombstone more than 2 × expiryMs old is dropped.
+ * Returns the same object when nothing changed.
+ */
+export function expireSnapshot(s: Snapshot, now: number, expiryMs: number): Snapshot {
+  if (!needsExpiry(s, now, expiryMs)) return s;
+  let changed = false;
+  const slots: Record<string, SlotSnapshot> = {};
+  const tombstones: Record<string, Tombstone> = {};
+  for (const [replica, t] of Object.entries(s.tombstones ?? {})) {
+    if (now - t.updated_at > 2 * expiryMs) changed = true;
+    else tombstones[replica] = t;
+  }
+  for (const [replica, slot] of Object.entries(s.slots)) {
+    if (now - slot.updated_at <= expiryMs) {
+      slots[replica] = slot;
+      continue;
+    }
+    changed = true;
+    if (now - slot.updated_at > 2 * expiryMs) continue;
+    const t: Tombstone = { version: slot.version, updated_at: slot.updated_at };
+    const mine = tombstones[replica];
+    tombstones[replica] = mine ? newerTombstone(mine, t) : t;
+  }
+  return changed ? { slots, records: s.records ?? {}, tombstones } : s;
+}
+
+/** Whether expireSnapshot would change anything (a scan without allocating). */
+export function needsExpiry(s: Snapshot, now: number, expiryMs: number): boolean {
+  for (const slot of Object.values(s.slots)) if (now - slot.updated_at > expiryMs) return true;
+  for (const t of Object.values(s.tombstones ?? {})) if (now - t.updated_at > 2 * expiryMs) return true;
+  return false;
+}
+
+/** Stats of a slot's route that count in the fleet view: none when the route was reset after the slot's stats began. */
+export function countsAfterReset(slot: SlotSnapshot, route: string, reset: Stamp | undefined): boolean {
+  if (!reset) return true;
+  const seen = slot.resets?.[route];
+  return seen !== undefined && compareStamps(seen, reset) >= 0;
+}
+
+/** Fleet statistics of one route and arm: the sum over every slot (undecayed, after the route's last reset). */
 export function fleetStats(snapshot: Snapshot, route: string, arm: string): ArmStats {
   const out = { n: 0, sum: 0, sumSq: 0 };
+  const reset = snapshot.records?.[resetKey(route)]?.stamp;
   for (const slot of Object.values(snapshot.slots)) {
+    if (!countsAfterReset(slot, route, reset)) continue;
     const s = slot.routes[route]?.[arm];
     if (!s) continue;
     out.n += s.n;
@@ -102,7 +195,16 @@ export function parseSnapshot(value: unknown): Snapshot | string {
     if (slot.replica !== replica) return `slots.${replica}.replica: does not match its key`;
     slots[replica] = slot;
   }
-  return { slots };
+  const records = parseRecords(value.records, 'snapshot.records');
+  if (typeof records === 'string') return records;
+  const tombstones: Record<string, Tombstone> = {};
+  const rawTombs = value.tombstones ?? {};
+  if (!isRecord(rawTombs)) return 'snapshot.tombstones: expected an object';
+  for (const [replica, t] of Object.entries(rawTombs)) {
+    if (!isRecord(t) || !isFiniteNonNeg(t.version) || !isFiniteNonNeg(t.updated_at)) return `snapshot.tombstones.${replica}: expected {version, updated_at}`;
+    tombstones[replica] = { version: t.version, updated_at: t.updated_at };
+  }
+  return { slots, records, tombstones };
 }
 
 export function parseSlot(raw: unknown, path: string): SlotSnapshot | string {
@@ -123,23 +225,21 @@ export function parseSlot(raw: unknown, path: string): SlotSnapshot | string {
     }
     routes[route] = out;
   }
-  const flags: SlotSnapshot['flags'] = {};
-  const rawFlags = raw.flags ?? {};
-  if (!isRecord(rawFlags)) return `${path}.flags: expected an object`;
-  for (const [route, arms] of Object.entries(rawFlags)) {
-    if (!isRecord(arms)) return `${path}.flags.${route}: expected an object`;
-    const out: Record<string, ArmFlag> = {};
-    for (const [arm, f] of Object.entries(arms)) {
-      if (!isRecord(f) || f.state !== 'quarantined' || !isFiniteNonNeg(f.until) || !isFiniteNonNeg(f.since) || typeof f.rule !== 'string') {
-        return `${path}.flags.${route}.${arm}: expected {state: quarantined, until, since, rule}`;
-      }
-      out[arm] = { state: 'quarantined', until: f.until, since: f.since, rule: f.rule };
+  // `flags` (per-slot quarantines before operator records existed) is accepted and ignored.
+  let resets: Record<string, Stamp> | undefined;
+  if (raw.resets !== undefined) {
+    if (!isRecord(raw.resets)) return `${path}.resets: expected an object`;
+    resets = {};
+    for (const [route, st] of Object.entries(raw.resets)) {
+      const stamp = parseStamp(st, `${path}.resets.${route}`);
+      if (typeof stamp === 'string') return stamp;
+      resets[route] = stamp;
     }
-    flags[route] = out;
   }
   if (raw.incarnation !== undefined && typeof raw.incarnation !== 'string') return `${path}.incarnation: expected a string`;
-  const slot: SlotSnapshot = { replica: raw.replica, version: raw.version, updated_at: raw.updated_at, routes, flags };
+  const slot: SlotSnapshot = { replica: raw.replica, version: raw.version, updated_at: raw.updated_at, routes };
   if (typeof raw.incarnation === 'string') slot.incarnation = raw.incarnation;
+  if (resets) slot.resets = resets;
   return slot;
 }
 

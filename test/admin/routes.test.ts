@@ -44,9 +44,10 @@ async function startServer(token: string | null): Promise<Server> {
   return { rig, fm, admin, base: `http://127.0.0.1:${port}`, logs, reloads };
 }
 
-async function call(s: Server, method: string, path: string, opts: { body?: unknown; raw?: string; token?: string | null } = {}) {
+async function call(s: Server, method: string, path: string, opts: { body?: unknown; raw?: string; token?: string | null; operator?: string } = {}) {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.operator !== undefined) headers['x-bandit-operator'] = opts.operator;
   let body: string | undefined;
   if (opts.raw !== undefined) body = opts.raw;
   else if (opts.body !== undefined) body = JSON.stringify(opts.body);
@@ -201,6 +202,38 @@ describe('admin API: every endpoint, good and bad input, with and without the to
     for (let i = 0; i < 50; i++) expect(s.rig.engine.decide(route, null).arm).not.toBe(2);
     r = await call(s, 'POST', '/v1/routes/chat/arms/c/release');
     expect(r.json).toMatchObject({ state: 'active' });
+  });
+
+  it('each operator action is a fleet record with who, what, when and which replica, listed by GET /v1/audit', async () => {
+    const s = open;
+    const r = await call(s, 'POST', '/v1/routes/plain/freeze', { operator: 'alice@oncall' });
+    expect(r.json).toMatchObject({ scope: 'fleet', replica: 'r1', who: 'alice@oncall', mode: 'frozen' });
+    await call(s, 'POST', '/v1/routes/chat/arms/b/quarantine', { operator: 'bob' });
+    await call(s, 'POST', '/v1/routes/chat/arms/b/release');
+    await call(s, 'POST', '/v1/routes/plain/resume', { operator: 'alice@oncall' });
+    const audit = (await call(s, 'GET', '/v1/audit')).json as { replica: string; records: Array<Record<string, unknown>>; events: Array<Record<string, unknown>> };
+    expect(audit.replica).toBe('r1');
+    expect(audit.records).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'mode', route: 'plain', mode: 'active', who: 'alice@oncall', replica: 'r1', at: expect.any(Number), stamp: expect.stringMatching(/@r1$/) }),
+        expect.objectContaining({ kind: 'manual', route: 'chat', arm: 'b', state: 'released', who: 'anonymous', replica: 'r1' }),
+      ]),
+    );
+    expect(audit.events.slice(-4).map((e) => [e.who, e.action, e.route, e.result])).toEqual([
+      ['alice@oncall', 'freeze', 'plain', 'ok'],
+      ['bob', 'quarantine', 'chat', 'ok'],
+      ['anonymous', 'release', 'chat', 'ok'],
+      ['alice@oncall', 'resume', 'plain', 'ok'],
+    ]);
+    expect(s.logs.some((l) => l.audit === true && l.who === 'bob' && l.action === 'quarantine' && l.replica === 'r1' && typeof l.time === 'string')).toBe(true);
+  });
+
+  it('a malformed operator header is refused with a coded 400 and changes nothing', async () => {
+    const s = open;
+    const r = await call(s, 'POST', '/v1/routes/plain/pause', { operator: 'x'.repeat(200) });
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ error: { code: 'EB_ADMIN_BAD_REQUEST', message: expect.stringMatching(/x-bandit-operator/) } });
+    expect(s.rig.engine.route('plain')!.mode).toBe('active');
   });
 
   it('POST /v1/feedback answers each item of an array', async () => {

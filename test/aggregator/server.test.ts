@@ -108,13 +108,14 @@ describe('AggregatorServer', () => {
 
   it('serves its fleet view for bootstrap as a pull message', async () => {
     const { s, address } = await start();
-    s.fleet.merge({ slots: { r1: { replica: 'r1', version: 4, updated_at: 1, routes: { chat: { 'model-a': { n: 3, sum: 2, sumSq: 2 } } }, flags: {} } } });
+    // A slot written just now (one older than state.slot_expiry would be expired on arrival).
+    s.fleet.merge({ slots: { r1: { replica: 'r1', version: 4, updated_at: Date.now(), routes: { chat: { 'model-a': { n: 3, sum: 2, sumSq: 2 } } } } } });
     const raw = await fetchAggregatorSnapshot(address, 'r2', 2000);
     const v = verifyMessage(raw, 'pull', null, Date.now());
     expect(v.ok && v.value.sender).toBe('aggregator');
     expect(v.ok && v.value.snapshot.slots.r1?.version).toBe(4);
     // It never holds (nor accepts) a slot under its own id.
-    s.fleet.merge({ slots: { aggregator: { replica: 'aggregator', version: 1, updated_at: 1, routes: {}, flags: {} } } });
+    s.fleet.merge({ slots: { aggregator: { replica: 'aggregator', version: 1, updated_at: Date.now(), routes: {} } } });
     expect(Object.keys(s.fleet.snapshot().slots)).toEqual(['r1']);
     await s.stop();
     // …and persists it on shutdown.

@@ -37,7 +37,7 @@ describe('defaults', () => {
     expect(c.listen).toEqual({ ext_proc: '127.0.0.1:50051', admin: '127.0.0.1:9464', ext_proc_transport: 'http2' });
     expect(c.aggregator).toBeNull();
     expect(c.gossip).toBeNull();
-    expect(c.state).toEqual({ snapshot_file: null, interval_ms: 10_000 });
+    expect(c.state).toEqual({ snapshot_file: null, interval_ms: 10_000, slot_expiry_ms: 1_800_000 });
     expect(c.admin).toEqual({ token_file: null });
     expect(c.decision_ids).toEqual({ secret_file: null });
     expect(c.log).toEqual({ level: 'info', decisions_file: null, decisions_max_bytes: 100 * 1024 * 1024 });

@@ -23,7 +23,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     expect(guardrails.phase(ROUTE, 'b')).toBe('quarantined');
     const trippedAt = clock.now();
     expect(trippedAt - T0 - 20_000).toBeLessThan(2000);
-    expect(engine.state.activeFlags(ROUTE, 'b', clock.now())).toMatchObject([{ state: 'quarantined', until: trippedAt + 5000, replica: 'r1' }]);
+    expect(engine.state.activeFlags(ROUTE, 'b', clock.now())).toMatchObject([{ rule: 'ewma_error_rate', until: trippedAt + 5000, replica: 'r1', who: 'guardrail' }]);
     expect(armStateOf(engine, ROUTE, 1)).toBe('quarantined');
     expect(route.eligibility.quarantineRule[1]).toMatch(/^ewma_error_rate@r1$/);
     expect(await counterValue(rig.metrics, 'envoy_bandit_guardrail_trips_total', { route: ROUTE, arm: 'b', rule: 'ewma_error_rate' })).toBe(1);

@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReplicaState } from '../../src/state/replica-state.js';
-import { fleetStats, mergeSnapshots, type SlotSnapshot, type Snapshot } from '../../src/state/snapshot.js';
+import { mergeRecords, recordKey, type FleetRecord, type Records } from '../../src/state/records.js';
+import { fleetStats, mergeSnapshots, type SlotSnapshot, type Snapshot, type Tombstone } from '../../src/state/snapshot.js';
 import { ManualClock } from '../../src/util/clock.js';
 
 const REPLICAS = ['r0', 'r1', 'r2', 'r3'];
@@ -28,13 +29,51 @@ const slotOf = (replica: string) =>
     version: fc.integer({ min: 0, max: 4 }),
     updated_at: fc.integer({ min: 0, max: 2 }),
     routes: fc.dictionary(fc.constantFrom(...ROUTES), fc.dictionary(fc.constantFrom(...ARMS), stats, { maxKeys: 2 }), { maxKeys: 2 }),
-    flags: fc.constant({}),
   }) as fc.Arbitrary<SlotSnapshot>;
 
+/**
+ * An operator or guardrail record. Its content is a function of its key and
+ * stamp, as in production (one replica never makes the same stamp twice);
+ * small stamp ranges make equal ms and counters common, so the replica-id
+ * tie-break is exercised.
+ */
+const MODES = ['active', 'paused', 'frozen'] as const;
+const recordArb: fc.Arbitrary<FleetRecord> = fc
+  .record({
+    kind: fc.constantFrom('mode', 'reset', 'manual', 'guard'),
+    route: fc.constantFrom(...ROUTES),
+    arm: fc.constantFrom(...ARMS),
+    ms: fc.integer({ min: 0, max: 2 }),
+    c: fc.integer({ min: 0, max: 1 }),
+    r: fc.constantFrom(...REPLICAS),
+  })
+  .map(({ kind, route, arm, ms, c, r }) => {
+    const stamp = { ms, c, r };
+    const by = { who: `op-${r}`, replica: r };
+    const v = ms + c + REPLICAS.indexOf(r);
+    switch (kind) {
+      case 'mode':
+        return { kind, route, mode: MODES[v % 3]!, stamp, by };
+      case 'reset':
+        return { kind, route, stamp, by };
+      case 'manual':
+        return { kind, route, arm, state: v % 2 ? 'quarantined' : 'released', stamp, by };
+      default:
+        return { kind: 'guard', route, arm, state: v % 2 ? 'quarantined' : 'released', rule: 'error_rate', until: 10 + v, stamp, by };
+    }
+  });
+const recordsArb: fc.Arbitrary<Records> = fc.array(recordArb, { maxLength: 6 }).map((rs) => rs.reduce<Records>((acc, r) => mergeRecords(acc, { [recordKey(r)]: r }), {}));
+const tombstonesArb: fc.Arbitrary<Record<string, Tombstone>> = fc.dictionary(
+  fc.constantFrom(...REPLICAS),
+  fc.record({ version: fc.integer({ min: 0, max: 4 }), updated_at: fc.integer({ min: 0, max: 2 }) }),
+  { maxKeys: 2 },
+);
+
+/** Snapshots as a replica holds them: normalized by a merge (no slot a tombstone of its own buries). */
 const snapshotArb: fc.Arbitrary<Snapshot> = fc
   .subarray(REPLICAS)
-  .chain((ids) => fc.tuple(...ids.map(slotOf)))
-  .map((slots) => ({ slots: Object.fromEntries(slots.map((s) => [s.replica, s])) }));
+  .chain((ids) => fc.tuple(fc.tuple(...ids.map(slotOf)), recordsArb, tombstonesArb))
+  .map(([slots, records, tombstones]) => mergeSnapshots({ slots: Object.fromEntries(slots.map((s) => [s.replica, s])), records, tombstones }, { slots: {} }));
 
 const view = (s: Snapshot) => ROUTES.flatMap((r) => ARMS.map((a) => fleetStats(s, r, a)));
 
@@ -81,7 +120,7 @@ function history(replica: string, rewards: Array<[number, number, number]>): Slo
     s.n += 1;
     s.sum += x;
     s.sumSq += x * x;
-    out.push({ replica, version: i + 1, updated_at: 1000 + i, routes: structuredClone(acc), flags: {} });
+    out.push({ replica, version: i + 1, updated_at: 1000 + i, routes: structuredClone(acc) });
   });
   return out;
 }

@@ -67,11 +67,11 @@ describe('ReplicaState', () => {
     expect(s.local(0, 1, stats()).n).toBe(0);
   });
 
-  it('flags from peers are in force until their `until` passes', () => {
+  it('a guardrail quarantine written on a peer is in force here until its `until` passes', () => {
     const clock = new ManualClock(1000);
     const r1 = new ReplicaState('r1', routes, clock);
     const r2 = new ReplicaState('r2', routes, clock);
-    r2.setFlag('chat', 'b', { state: 'quarantined', until: 5000, rule: 'error_rate', since: 1000 });
+    r2.write({ kind: 'guard', route: 'chat', arm: 'b', state: 'quarantined', rule: 'error_rate', until: 5000 }, 'guardrail');
     const v = r1.flagsVersion;
     r1.merge(r2.snapshot());
     expect(r1.flagsVersion).not.toBe(v);
