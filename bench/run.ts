@@ -2,9 +2,10 @@
  * `npm run bench`: every benchmark, each printing its figures as ratios to a
  * baseline measured side by side in the same run. Nothing here asserts; the
  * README quotes the figures. `--only a,b` runs a subset
- * (policy, contextual, extproc, aggregator, gossip, sticky, e2e).
+ * (policy, contextual, extproc, aggregator, gossip, sticky, body-rewrite, e2e).
  */
 import { formatAggregatorResult, runAggregatorBench } from './aggregator.js';
+import { formatBodyRewriteRows, runBodyRewriteBench } from './body-rewrite.js';
 import { formatContextualRows, runContextualBench } from './contextual.js';
 import { formatE2eResult, runEnvoyE2eBench } from './envoy-e2e.js';
 import { runExtProcBench } from './extproc.js';
@@ -42,6 +43,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
     run: async () => formatFlatResult(await runFlatBench()),
   },
   sticky: { title: 'Sticky sessions: RSS holding 1,000,000 sessions vs the previous raw-key LRU (target <= 250 MB)', run: async () => formatStickyMemoryResult(await runStickyMemoryBench()) },
+  'body-rewrite': { title: 'Per-arm model rewrite (Envoy buffers the body) vs a headers-only route, same Envoy and sidecar', run: async () => formatBodyRewriteRows(await runBodyRewriteBench()) },
   e2e: { title: 'Envoy + envoy-bandit vs Envoy weighted_clusters, same backends, same load tools', run: async () => formatE2eResult(await runEnvoyE2eBench()) },
 };
 

@@ -11,6 +11,7 @@ import { SumCount } from './sum-count.js';
 export type DecisionReason = 'policy' | 'sticky' | 'forced' | 'fallback' | 'paused' | 'quarantine';
 export const DECISION_REASONS: readonly DecisionReason[] = ['policy', 'sticky', 'forced', 'fallback', 'paused', 'quarantine'];
 export type RewardSource = 'response' | 'feedback' | 'default';
+export type BodyRewriteOutcome = 'rewritten' | 'too_large' | 'not_json' | 'no_model_field';
 export const REWARD_SOURCES: readonly RewardSource[] = ['response', 'feedback', 'default'];
 export type ArmStateName = 'active' | 'quarantined' | 'paused';
 export const ARM_STATES: readonly ArmStateName[] = ['active', 'quarantined', 'paused'];
@@ -40,6 +41,7 @@ export interface Metrics {
   gossipDropped: Counter<'reason'>;
   gossipPeers: Gauge<'state'>;
   stateStaleness: Gauge<'peer'>;
+  bodyRewrites: Counter<'route' | 'arm' | 'outcome'>;
 }
 
 const PREFIX = 'envoy_bandit_';
@@ -78,5 +80,6 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     gossipDropped: new Counter({ name: `${PREFIX}gossip_dropped_total`, help: 'Slots, records and tombstones left out of a gossip message by its caps.', labelNames: ['reason'], registers: r }),
     gossipPeers: new Gauge({ name: `${PREFIX}gossip_peers`, help: 'Known gossip peers by state.', labelNames: ['state'], registers: r }),
     stateStaleness: new Gauge({ name: `${PREFIX}state_staleness_seconds`, help: 'Seconds since the peer slot last advanced.', labelNames: ['peer'], registers: r }),
+    bodyRewrites: new Counter({ name: `${PREFIX}body_rewrites_total`, help: 'Request bodies seen on body_rewrite routes, by outcome (rewritten, or why unchanged).', labelNames: ['route', 'arm', 'outcome'], registers: r }),
   };
 }

@@ -39,6 +39,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   validate: lazy('validate', 'check a config file and print every issue with its path'),
   demo: lazy('demo', 'run Envoy, sidecars, aggregator, simulated backends and load; report the outcome'),
   ctl: lazy('ctl', "operate a running fleet through any replica's admin API: status, pause, quarantine, ..."),
+  loadtest: lazy('loadtest', 'open-loop load with sticky sessions against your deployment; per-arm table, sticky violations'),
   simulate: lazy('simulate', 'run the policies offline through a scenario or a replay file and compare them'),
   evaluate: lazy('evaluate', 'estimate off-policy what candidate policies would have earned on a decision log'),
 };

@@ -1,19 +1,47 @@
-/** `envoy-bandit validate --config FILE`: check a config, print every issue, exit 1 on any. */
+/**
+ * `envoy-bandit validate --config FILE [--envoy FILE] [--json]`: check a
+ * config (and, with --envoy, the Envoy bootstrap it runs with); print every
+ * issue with its path; warnings for what is legal but probably wrong.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { checkEnvoyConfig } from '../config/envoy-check.js';
 import { formatIssues, loadConfigFile } from '../config/load.js';
+import type { ConfigIssue } from '../config/types.js';
+import { configWarnings } from '../config/warnings.js';
+import { packageVersion } from '../util/version.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
 
 const FLAGS = {
   config: { type: 'string', short: 'c' },
+  envoy: { type: 'string', short: 'e' },
+  json: { type: 'boolean' },
+  version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const USAGE = [
-  'usage: envoy-bandit validate --config FILE',
+  'usage: envoy-bandit validate --config FILE [--envoy FILE] [--json]',
   '',
   'Parses and checks a config file (env references expanded from this environment).',
-  'Prints "ok: N routes (names)" and exits 0, or every issue with its path and exits 1.',
+  'With --envoy, also checks it against the Envoy bootstrap: every arm\'s cluster exists, the catch-all',
+  '(fail-open) route goes to the default arm, the ext_proc filter is fail-open and a client-sent',
+  'x-bandit-cluster is stripped before routing (docs/backends.md).',
+  'Prints "ok: N routes (names)" and exits 0 (warnings do not fail), or every error with its path and exits 1.',
+  '  --json      one JSON document on stdout: {ok, config, envoy, errors, warnings}',
+  '  --version   print the version',
 ];
+
+interface Outcome {
+  ok: boolean;
+  version: string;
+  config: string;
+  envoy: string | null;
+  routes: string[];
+  errors: ConfigIssue[];
+  warnings: ConfigIssue[];
+}
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseFlags(argv, FLAGS, { maxPositionals: 1 });
@@ -27,6 +55,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     for (const line of USAGE) io.stdout(line);
     return 0;
   }
+  if (values.version) {
+    io.stdout(`envoy-bandit ${packageVersion()}`);
+    return 0;
+  }
   // `validate FILE` is accepted as a shorthand for `validate --config FILE`.
   const file = values.config ?? positionals[0];
   if (file === undefined || (values.config !== undefined && positionals.length > 0)) {
@@ -35,14 +67,50 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
 
+  const out: Outcome = { ok: false, version: packageVersion(), config: file, envoy: values.envoy ?? null, routes: [], errors: [], warnings: [] };
   const loaded = await loadConfigFile(file, { env: io.env });
-  if (!loaded.ok) {
-    const n = loaded.error.length;
-    io.stderr(`invalid config ${file}: ${n} issue${n === 1 ? '' : 's'}`);
-    for (const line of formatIssues(loaded.error)) io.stderr(`  ${line}`);
-    return 1;
+  if (!loaded.ok) out.errors.push(...loaded.error);
+  else {
+    out.routes = loaded.value.routes.map((r) => r.name);
+    out.warnings.push(...configWarnings(loaded.value));
+    if (values.envoy !== undefined) {
+      const envoy = await readEnvoy(values.envoy);
+      if ('error' in envoy) out.errors.push(envoy.error);
+      else {
+        const r = checkEnvoyConfig(loaded.value, envoy.doc);
+        out.errors.push(...r.errors);
+        out.warnings.push(...r.warnings);
+      }
+    }
   }
-  const names = loaded.value.routes.map((r) => r.name);
-  io.stdout(`ok: ${names.length} route${names.length === 1 ? '' : 's'} (${names.join(', ')})`);
-  return 0;
+  out.ok = out.errors.length === 0;
+
+  if (values.json) io.stdout(JSON.stringify(out, null, 2));
+  else report(out, io);
+  return out.ok ? 0 : 1;
+}
+
+async function readEnvoy(path: string): Promise<{ doc: unknown } | { error: ConfigIssue }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    return { error: { path: 'envoy:', message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } };
+  }
+  try {
+    return { doc: parse(text, { maxAliasCount: 100 }) as unknown };
+  } catch (e) {
+    return { error: { path: 'envoy:', message: `${path} is not YAML/JSON: ${(e as Error).message.split('\n')[0]}` } };
+  }
+}
+
+function report(o: Outcome, io: CliIo): void {
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const against = o.envoy ? ` against ${o.envoy}` : '';
+  if (!o.ok) {
+    io.stderr(`invalid config ${o.config}${against}: ${plural(o.errors.length, 'issue')}`);
+    for (const line of formatIssues(o.errors)) io.stderr(`  ${line}`);
+  }
+  for (const line of formatIssues(o.warnings)) io.stderr(`warning: ${line}`);
+  if (o.ok) io.stdout(`ok: ${plural(o.routes.length, 'route')} (${o.routes.join(', ')})${against}${o.warnings.length ? `, ${plural(o.warnings.length, 'warning')}` : ''}`);
 }

@@ -51,6 +51,16 @@ function checkRoute(route: Obj, i: number, issues: ConfigIssue[]): void {
     if (first !== undefined) issues.push(issue(['routes', i, 'arms', j, 'name'], `duplicate arm name ${JSON.stringify(name)} (also arms[${first}])`));
     else arms.set(name, j);
   });
+  // A model rewrite needs the body, which Envoy buffers only on routes that ask for it.
+  const bodyRewrite = route.body_rewrite;
+  if (bodyRewrite === undefined || bodyRewrite === null) {
+    route.arms.forEach((arm, j) => {
+      const rw = isObj(arm) ? arm.rewrite : undefined;
+      if (isObj(rw) && rw.model !== undefined && rw.model !== null) {
+        issues.push(issue(['routes', i, 'arms', j, 'rewrite', 'model'], 'needs body_rewrite on the route (the request body is only read, and Envoy only buffers it, on routes that opt in)'));
+      }
+    });
+  }
   const notAnArm = (what: string) => `${what} is not an arm of this route (arms: ${listOf(arms.keys())})`;
 
   const defaultArm = str(route.default_arm);

@@ -17,6 +17,14 @@ export const DEFAULT_AGGREGATOR_ADDRESS = '127.0.0.1:50061';
 /** No cost penalty unless the arm says otherwise. */
 export const DEFAULT_ARM_COST = 0;
 
+// --- request rewrites ---
+/**
+ * Largest request body whose `model` field is rewritten: Envoy's default
+ * per-connection buffer limit, so a body Envoy could buffer whole is never
+ * refused here; a larger one arrives partial and passes unchanged.
+ */
+export const DEFAULT_BODY_REWRITE_MAX_BYTES = 1024 * 1024;
+
 // --- sticky sessions (on by default) ---
 export const DEFAULT_STICKY_HEADER = 'x-session-id';
 export const DEFAULT_STICKY_COOKIE: string | null = null;

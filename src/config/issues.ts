@@ -96,12 +96,18 @@ export const configErrorMap: z.core.$ZodErrorMap = (iss) => {
   }
 };
 
-/** Zod issues → ConfigIssues; an unknown-keys issue becomes one issue per key, at that key. */
-export function fromZodIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+/**
+ * Zod issues → ConfigIssues; an unknown-keys issue becomes one issue per key,
+ * at that key, with the nearest key `suggest` knows ("did you mean").
+ */
+export function fromZodIssues(issues: readonly z.core.$ZodIssue[], suggest: (key: string) => string | undefined = () => undefined): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const iss of issues) {
     if (iss.code === 'unrecognized_keys') {
-      for (const key of iss.keys) out.push(issue([...iss.path, key], 'unknown key'));
+      for (const key of iss.keys) {
+        const near = suggest(key);
+        out.push(issue([...iss.path, key], near === undefined ? 'unknown key' : `unknown key (did you mean ${JSON.stringify(near)}?)`));
+      }
     } else {
       out.push(issue(iss.path, iss.message));
     }

@@ -10,6 +10,7 @@ import { checkRelations } from './checks.js';
 import { envProblemMessage, expandWithMap, lineCol, toSourceOffset, type Env } from './env.js';
 import { configErrorMap, formatPath, fromZodIssues, type PathSegment } from './issues.js';
 import { buildConfigSchema } from './schema.js';
+import { schemaKeys, suggestKey } from './suggest.js';
 import type { Config, ConfigIssue } from './types.js';
 
 export { expandEnv } from './env.js';
@@ -20,6 +21,12 @@ export interface LoadOptions {
   env?: Env;
   /** Default replica_id; default os.hostname(). */
   hostname?: string;
+}
+
+let keyCache: Set<string> | undefined;
+/** The schema's keys do not depend on the options it was built with; walked once. */
+function knownKeys(schema: ReturnType<typeof buildConfigSchema>): Set<string> {
+  return (keyCache ??= schemaKeys(schema));
 }
 
 /** Larger than any sane config; guards against reading something that is not one. */
@@ -68,7 +75,7 @@ function parseUnsafe(text: string, opts: LoadOptions): Result<Config, ConfigIssu
 
   const schema = buildConfigSchema({ hostname });
   const parsed = schema.safeParse(data, { error: configErrorMap });
-  const found = [...(parsed.success ? [] : fromZodIssues(parsed.error.issues)), ...checkRelations(data)];
+  const found = [...(parsed.success ? [] : fromZodIssues(parsed.error.issues, (key) => suggestKey(key, knownKeys(schema)))), ...checkRelations(data)];
   // A field whose variable is unset gets the env issue only, not the schema's complaint about ''.
   const envPaths = envIssues.map((i) => i.path);
   const covered = (path: string) => envPaths.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));

@@ -214,10 +214,47 @@ const matchSchema = z.strictObject({
 });
 const EMPTY_MATCH = { path_prefix: null, authority: null, header: null };
 
+/** Headers an arm may not set: the steering and identity headers the sidecar owns, and what Envoy derives routing from. */
+export const RESERVED_REWRITE_HEADERS = ['x-bandit-cluster', 'x-bandit-decision-id', 'x-bandit-arm', 'host', 'content-length', 'transfer-encoding'];
+function rewriteHeaderProblem(name: string): string | undefined {
+  if (!HTTP_TOKEN_RE.test(name)) return `invalid header name ${describeValue(name)}: not an HTTP token`;
+  if (RESERVED_REWRITE_HEADERS.includes(name.toLowerCase())) {
+    return `header ${describeValue(name)} cannot be rewritten (${RESERVED_REWRITE_HEADERS.join(', ')} are reserved; set the Host/:authority with host:)`;
+  }
+  return undefined;
+}
+/** A mapping keyed by header name: names checked (path names the key) and lower-cased, as Envoy hands them over. */
+function headerMap<T extends z.ZodType>(value: T) {
+  return z
+    .record(z.string(), value)
+    .superRefine((m, ctx) => {
+      for (const key of Object.keys(m)) {
+        const problem = rewriteHeaderProblem(key);
+        if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+      }
+    })
+    .transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v])) as Record<string, z.output<T>>);
+}
+/** Printable ASCII without CR/LF: what may travel in a header value. */
+const HEADER_VALUE_RE = /^[\x20-\x7e\t]*$/;
+const headerValue = z.string().regex(HEADER_VALUE_RE, { error: 'header values must be printable ASCII without line breaks' });
+
+const armRewriteSchema = z.strictObject({
+  host: z.string().min(1).regex(/^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/, { error: (iss) => `invalid host ${describeValue(iss.input)}: expected name or name:port` }).nullable().default(null),
+  headers: headerMap(headerValue).default({}),
+  secret_headers: headerMap(z.strictObject({ file: filePath, prefix: headerValue.default('') })).default({}),
+  model: z.string().min(1).nullable().default(null),
+});
+
 const armSchema = z.strictObject({
   name: name('arm'),
   cluster,
   cost: nonNegative.default(D.DEFAULT_ARM_COST),
+  rewrite: armRewriteSchema.nullable().default(null),
+});
+
+const bodyRewriteSchema = z.strictObject({
+  max_bytes: z.int().min(1).max(64 * 1024 * 1024).default(D.DEFAULT_BODY_REWRITE_MAX_BYTES),
 });
 
 const stickySchema = z
@@ -326,6 +363,7 @@ const routeSchema = z
     allow_force_arm: z.boolean().default(false),
     features: featuresSchema.nullable().default(null),
     slo: sloSchema.nullable().default(null),
+    body_rewrite: bodyRewriteSchema.nullable().default(null),
   })
   .transform((r): RouteConfig => {
     let policy = r.policy;

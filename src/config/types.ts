@@ -17,10 +17,36 @@ export interface RouteMatch {
   header: { name: string; value: string } | null;
 }
 
+/** A request header whose value is read from a file at start and on reload (an API key, a bearer token). */
+export interface SecretHeader {
+  file: string;
+  /** Put before the file's (trimmed) content, e.g. `Bearer `. */
+  prefix: string;
+}
+
+/** Request rewrites applied after the decision, for requests sent to this arm. */
+export interface ArmRewrite {
+  /** New `:authority` (Host), e.g. a KServe InferenceService's virtual host. */
+  host: string | null;
+  /** Headers set (overwriting a client's) on requests to this arm. */
+  headers: Record<string, string>;
+  /** Headers whose value comes from a file. */
+  secret_headers: Record<string, SecretHeader>;
+  /** The JSON body's top-level `model` field; needs the route's `body_rewrite`. */
+  model: string | null;
+}
+
 export interface ArmConfig {
   name: string;
   cluster: string;
   cost: number;
+  rewrite: ArmRewrite | null;
+}
+
+/** The route buffers request bodies (Envoy per-route BUFFERED_PARTIAL) so arms can rewrite `model`. */
+export interface BodyRewriteConfig {
+  /** Larger bodies pass unchanged (counted `too_large`). */
+  max_bytes: number;
 }
 
 export type DriftConfig =
@@ -128,6 +154,8 @@ export interface RouteConfig {
   guardrails: GuardrailsConfig | null;
   /** Honour a client's `x-bandit-force-arm` header (off by default: clients cannot pick the arm). */
   allow_force_arm: boolean;
+  /** Rewrite the JSON body's `model` per arm (null: bodies are never read). */
+  body_rewrite: BodyRewriteConfig | null;
   /** Request features the contextual policies read (null: none; required by linucb and lints). */
   features: FeatureSpec[] | null;
   /** Success objective over a rolling window; exploration shrinks as its error budget burns (null: off). */

@@ -1,8 +1,12 @@
+import type { BodyRewriteOutcome, Metrics } from '../admin/metrics.js';
+import { EMPTY_REWRITES, type RewriteTable } from '../rewrite/arm-rewrites.js';
+import { rewriteModel } from '../rewrite/json-model.js';
 import type {
   AccessLogEntry,
   ExtProcHandler,
   HeaderEdit,
   HeaderList,
+  RequestBodyReply,
   RequestHeadersReply,
   ResponseHeadersReply,
   StreamContext,
@@ -31,9 +35,14 @@ const STRIP_CLIENT_CLUSTER: RequestHeadersReply = { set: [], remove: [CLUSTER_HE
  *   carries `x-bandit-arm` so Envoy can echo it to the client itself.
  */
 export class EngineExtProcHandler implements ExtProcHandler<Decision> {
+  /** Per-arm request rewrites, replaced as a whole on start and reload. */
+  rewrites: RewriteTable = EMPTY_REWRITES;
   readonly pending: PendingDecisions<Decision>;
 
-  constructor(private readonly engine: Engine) {
+  constructor(
+    private readonly engine: Engine,
+    private readonly metrics: Pick<Metrics, 'bodyRewrites'> | null = null,
+  ) {
     const o = engine.config.outcomes;
     this.pending = new PendingDecisions<Decision>(o.max_pending, o.pending_ttl_ms, (_d, why) =>
       engine.metricsOrNull?.extprocErrors.inc({ kind: why === 'expired' ? 'outcome_expired' : 'outcome_overflow' }),
@@ -65,7 +74,37 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
       [CLUSTER_HEADER, route.clusters[d.arm]!],
       [DECISION_ID_HEADER, d.id],
     ];
+    // After the decision: the chosen arm's own host, headers and secrets.
+    const rw = this.rewrites.get(route.name)?.[d.arm];
+    if (rw) for (const edit of rw.headers) set.push(edit);
     return { set, remove: route.stripOnRequest, clearRouteCache: true };
+  }
+
+  /**
+   * The buffered body of a request on a `body_rewrite` route: the chosen arm's
+   * `model` goes into the JSON. Bodies Envoy could not buffer whole, bodies
+   * over the route's limit, non-JSON bodies and bodies without a `model`
+   * string pass unchanged, each counted by reason. The response (SSE streams
+   * included) is never touched.
+   */
+  onRequestBody(body: Buffer, endOfStream: boolean, stream: StreamContext<Decision>): RequestBodyReply | null {
+    const d = stream.decision;
+    if (!d) return null;
+    const limit = d.route.config.body_rewrite;
+    const model = limit ? this.rewrites.get(d.route.name)?.[d.arm]?.model : undefined;
+    if (!limit || !model) return null;
+    let outcome: BodyRewriteOutcome;
+    let reply: RequestBodyReply | null = null;
+    if (!endOfStream || body.length > limit.max_bytes) outcome = 'too_large';
+    else {
+      const r = rewriteModel(body, model);
+      if (r.ok) {
+        outcome = 'rewritten';
+        reply = { body: r.body };
+      } else outcome = r.reason;
+    }
+    this.metrics?.bodyRewrites.inc({ route: d.route.name, arm: d.route.armNames[d.arm]!, outcome });
+    return reply;
   }
 
   onResponseHeaders(headers: HeaderList, stream: StreamContext<Decision>): ResponseHeadersReply | null {

@@ -58,6 +58,9 @@ const HM_HEADERS = 1;
 const HV_KEY = 1;
 const HV_VALUE = 2;
 const HV_RAW_VALUE = 3;
+// HttpBody field numbers.
+const HB_BODY = 1;
+const HB_END_OF_STREAM = 2;
 
 export class ExtProcMalformedError extends BanditError {
   constructor(message: string) {
@@ -75,6 +78,9 @@ export class DecodedRequest implements HeaderList {
   phase: Phase = Phase.None;
   observabilityMode = false;
   endOfStream = false;
+  /** Byte range of the body in the wire buffer (request/response body phases). */
+  bodyStart = 0;
+  bodyEnd = 0;
   /** keyStart, keyEnd, valueStart, valueEnd per header. */
   private readonly offsets: number[] = [];
   private count = 0;
@@ -93,6 +99,11 @@ export class DecodedRequest implements HeaderList {
   value(i: number): string {
     this.check(i);
     return this.buf.toString('latin1', this.offsets[i * 4 + 2]!, this.offsets[i * 4 + 3]!);
+  }
+
+  /** The body of a body phase: a view on the wire buffer (copy it to keep it). */
+  body(): Buffer {
+    return this.buf.subarray(this.bodyStart, this.bodyEnd);
   }
 
   /** First value of `name` (exact, lower-case match, as Envoy sends names). */
@@ -249,6 +260,22 @@ function decodeHttpHeaders(out: DecodedRequest, limit: number): void {
   }
 }
 
+function decodeHttpBody(out: DecodedRequest, limit: number): void {
+  while (rpos < limit) {
+    const tag = readTag(limit);
+    const field = Math.floor(tag / 8);
+    const wt = tag & 7;
+    if (field === HB_BODY && wt === WIRE_LEN) {
+      const end = readLenEnd(limit);
+      out.bodyStart = rpos;
+      out.bodyEnd = end;
+      rpos = end;
+    } else if (field === HB_END_OF_STREAM && wt === WIRE_VARINT) {
+      out.endOfStream = readVarint(limit) !== 0;
+    } else skipField(wt, field, limit, 0);
+  }
+}
+
 /**
  * Decodes a ProcessingRequest. Throws `ExtProcMalformedError`
  * (code EB_EXTPROC_MALFORMED) on truncated or invalid input.
@@ -269,7 +296,9 @@ export function decodeProcessingRequest(buf: Buffer): DecodedRequest {
         out.phase = field as Phase;
         out.endOfStream = false;
         out.resetHeaders();
+        out.bodyStart = out.bodyEnd = 0;
         if (field === Phase.RequestHeaders || field === Phase.ResponseHeaders) decodeHttpHeaders(out, end);
+        else if (field === Phase.RequestBody || field === Phase.ResponseBody) decodeHttpBody(out, end);
         rpos = end;
       } else if (field === PR_OBSERVABILITY_MODE && wt === WIRE_VARINT) {
         out.observabilityMode = readVarint(limit) !== 0;
@@ -410,6 +439,39 @@ export function encodeRequestHeadersResponse(reply: RequestHeadersReply): Buffer
 /** ProcessingResponse{response_headers: HeadersResponse{...}} (scratch view, see above). */
 export function encodeResponseHeadersResponse(reply: ResponseHeadersReply): Buffer {
   return encodeHeadersResponse(RESPONSE_RESPONSE_HEADERS, reply.set, NO_REMOVE, false);
+}
+
+const RESPONSE_REQUEST_BODY = 3;
+const TAG_BODY_RESPONSE_RESPONSE = (1 << 3) | WIRE_LEN;
+const TAG_COMMON_BODY_MUTATION = (3 << 3) | WIRE_LEN;
+const TAG_BODY_MUTATION_BODY = (1 << 3) | WIRE_LEN;
+
+/**
+ * ProcessingResponse{request_body: BodyResponse{response: CommonResponse{
+ * body_mutation: {body}}}}: replaces the buffered request body. A fresh
+ * buffer (bodies are large and rare; the scratch stays small).
+ */
+export function encodeRequestBodyResponse(body: Buffer): Buffer {
+  const mutation = 1 + varintSize(body.length) + body.length;
+  const common = 1 + varintSize(mutation) + mutation;
+  const bodyResponse = 1 + varintSize(common) + common;
+  const total = 1 + varintSize(bodyResponse) + bodyResponse;
+  const saved = scratch;
+  scratch = Buffer.allocUnsafe(total);
+  wpos = 0;
+  scratch[wpos++] = (RESPONSE_REQUEST_BODY << 3) | WIRE_LEN;
+  writeVarint(bodyResponse);
+  scratch[wpos++] = TAG_BODY_RESPONSE_RESPONSE;
+  writeVarint(common);
+  scratch[wpos++] = TAG_COMMON_BODY_MUTATION;
+  writeVarint(mutation);
+  scratch[wpos++] = TAG_BODY_MUTATION_BODY;
+  writeVarint(body.length);
+  body.copy(scratch, wpos);
+  wpos += body.length;
+  const out = scratch;
+  scratch = saved;
+  return out;
 }
 
 /**

@@ -11,7 +11,7 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { listenAddress } from '../util/address.js';
-import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestHeadersResponse, encodeResponseHeadersResponse } from './codec.js';
+import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestBodyResponse, encodeRequestHeadersResponse, encodeResponseHeadersResponse } from './codec.js';
 import { ACCESS_LOG_METHOD_PATH, ACCESS_LOG_RESPONSE, decodeStreamAccessLogsMessage } from './accesslog-codec.js';
 import { EXT_PROC_METHOD_PATH } from './proto-files.js';
 import { Action, ExtProcStream, MalformedMessage, type Incoming, type StreamHooks } from './stream-logic.js';
@@ -171,6 +171,10 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
             return;
           case Action.ResponseReply:
             writer.write(frame(encodeResponseHeadersResponse(s.responseReply!)));
+            return;
+          case Action.BodyReply:
+            writer.write(frame(encodeRequestBodyResponse(s.bodyReply!.body)));
+            s.bodyReply = null;
             return;
           case Action.Fail:
             fail(Code.INVALID_ARGUMENT, s.failDetails);

@@ -39,6 +39,11 @@ export interface ResponseHeadersReply {
   set: readonly HeaderEdit[];
 }
 
+/** Reply to `request_body` (buffered): the body Envoy forwards instead. `null`: unchanged. */
+export interface RequestBodyReply {
+  body: Buffer;
+}
+
 /** One HTTP entry of Envoy's gRPC access log, as much of it as the sidecar reads (accesslog-codec.ts decodes it). */
 export interface AccessLogEntry {
   /** `response_code`; 0 when Envoy sent none (the downstream went away first). */
@@ -80,6 +85,12 @@ export interface ExtProcHandler<D = unknown> {
   onAccessLog?(entries: readonly AccessLogEntry[]): void;
   onRequestHeaders(headers: HeaderList, stream: StreamContext<D>): RequestHeadersReply | null;
   onResponseHeaders(headers: HeaderList, stream: StreamContext<D>): ResponseHeadersReply | null;
+  /**
+   * A buffered request body (only on Envoy routes that buffer it). `body` is a
+   * view on the wire message, valid during the call; `endOfStream` false means
+   * Envoy sent what fitted its buffer and the rest follows unseen.
+   */
+  onRequestBody?(body: Buffer, endOfStream: boolean, stream: StreamContext<D>): RequestBodyReply | null;
   /** Always called once per stream, whatever ended it. */
   onStreamEnd(stream: StreamContext<D>, reason: StreamEndReason): void;
 }

@@ -13,7 +13,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestHeadersResponse, encodeResponseHeadersResponse, Phase } from './codec.js';
+import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestBodyResponse, encodeRequestHeadersResponse, encodeResponseHeadersResponse, Phase } from './codec.js';
 import type { ExtProcHandler, RequestHeadersReply, ResponseHeadersReply, StreamEndReason } from './handler.js';
 import { createH2Transport } from './h2-transport.js';
 import { ACCESS_LOG_METHOD_PATH, ACCESS_LOG_RESPONSE, decodeStreamAccessLogsMessage } from './accesslog-codec.js';
@@ -67,7 +67,8 @@ export interface ExtProcServer {
 type Outgoing =
   | Buffer
   | { readonly phase: typeof Phase.RequestHeaders; readonly reply: RequestHeadersReply }
-  | { readonly phase: typeof Phase.ResponseHeaders; readonly reply: ResponseHeadersReply };
+  | { readonly phase: typeof Phase.ResponseHeaders; readonly reply: ResponseHeadersReply }
+  | { readonly phase: typeof Phase.RequestBody; readonly body: Buffer };
 
 function deserialize(buf: Buffer): Incoming {
   // grpc-js answers a throwing deserializer with INTERNAL and never tells the
@@ -82,6 +83,7 @@ function deserialize(buf: Buffer): Incoming {
 function serialize(out: Outgoing): Buffer {
   if (Buffer.isBuffer(out)) return out;
   // Scratch view: grpc-js copies it into its frame before returning.
+  if (out.phase === Phase.RequestBody) return encodeRequestBodyResponse(out.body);
   return out.phase === Phase.RequestHeaders ? encodeRequestHeadersResponse(out.reply) : encodeResponseHeadersResponse(out.reply);
 }
 
@@ -155,6 +157,10 @@ function grpcJsTransport(address: string, grpcOptions: grpc.ServerOptions | unde
           return;
         case Action.ResponseReply:
           call.write({ phase: Phase.ResponseHeaders, reply: s.responseReply! });
+          return;
+        case Action.BodyReply:
+          call.write({ phase: Phase.RequestBody, body: s.bodyReply!.body });
+          s.bodyReply = null;
           return;
         case Action.Fail:
           s.end('error');

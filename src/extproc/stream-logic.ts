@@ -6,7 +6,7 @@
  */
 import { BanditError, ErrorCodes } from '../util/errors.js';
 import { DecodedRequest, ExtProcMalformedError, Phase } from './codec.js';
-import type { ExtProcHandler, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from './handler.js';
+import type { ExtProcHandler, RequestBodyReply, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from './handler.js';
 
 export type ExtProcErrorKind = 'malformed' | 'out_of_order' | 'handler' | 'unexpected_phase';
 
@@ -36,6 +36,8 @@ export const Action = {
   ResponseReply: 3,
   /** End the call with INVALID_ARGUMENT (`stream.failDetails`). */
   Fail: 4,
+  /** Encode and send `stream.bodyReply`. */
+  BodyReply: 5,
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 
@@ -55,6 +57,8 @@ export class ExtProcStream<D = unknown> implements StreamContext<D> {
   constPhase: Phase = Phase.RequestHeaders;
   requestReply: RequestHeadersReply | null = null;
   responseReply: ResponseHeadersReply | null = null;
+  bodyReply: RequestBodyReply | null = null;
+  sawRequestBody = false;
   failDetails = '';
 
   constructor(
@@ -101,6 +105,21 @@ export class ExtProcStream<D = unknown> implements StreamContext<D> {
         if (!reply || reply.set.length === 0) return this.constant(phase);
         this.responseReply = reply;
         return Action.ResponseReply;
+      }
+      case Phase.RequestBody: {
+        if (!this.sawRequestHeaders) return this.outOfOrder(phase, 'request_body before request_headers');
+        // Buffered modes send the body once; anything after is streamed chunks we pass through.
+        if (this.sawRequestBody || !hooks.handler.onRequestBody) return this.constant(phase);
+        this.sawRequestBody = true;
+        let reply: RequestBodyReply | null = null;
+        try {
+          reply = hooks.handler.onRequestBody(msg.body(), msg.endOfStream, this);
+        } catch (e) {
+          this.handlerThrew(e, 'request body');
+        }
+        if (!reply) return this.constant(phase);
+        this.bodyReply = reply;
+        return Action.BodyReply;
       }
       case Phase.None:
         hooks.onError('malformed', new ExtProcMalformedError('no request oneof set'));

@@ -1,6 +1,7 @@
 import type { Config, ConfigIssue } from '../config/types.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Sidecar } from './sidecar.js';
+import { loadRewrites } from '../rewrite/arm-rewrites.js';
 
 export type ReloadResult = { ok: true; routes: string[] } | { ok: false; issues: ConfigIssue[] };
 
@@ -23,6 +24,8 @@ export async function reloadFromFile(sidecar: Sidecar, path: string, env: NodeJS
   if (!res.ok) return { ok: false, issues: res.error };
   const issues = immutableChanges(sidecar.ctx.config, res.value);
   if (issues.length) return { ok: false, issues };
-  await sidecar.reconfigure(res.value);
+  const rewrites = await loadRewrites(res.value);
+  if (!rewrites.ok) return { ok: false, issues: rewrites.error };
+  await sidecar.reconfigure(res.value, rewrites.value);
   return { ok: true, routes: res.value.routes.map((r) => r.name) };
 }

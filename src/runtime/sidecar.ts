@@ -16,6 +16,9 @@ import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
 import { reloadFromFile } from './reload.js';
 import { readSecret } from '../util/secret.js';
+import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
+import { formatIssues } from '../config/issues.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 import { PinCodec } from '../sticky/pin.js';
 
 export interface SidecarOptions {
@@ -41,6 +44,7 @@ export class Sidecar {
   readonly metrics: Metrics;
   readonly admin: AdminServer;
   readonly ctx: SidecarContext;
+  readonly handler: EngineExtProcHandler;
   private extproc: ExtProcServer | null = null;
   private components: SidecarComponent[] = [];
   private gaugeTimer: NodeJS.Timeout | undefined;
@@ -50,6 +54,8 @@ export class Sidecar {
 
   static async create(opts: SidecarOptions): Promise<Sidecar> {
     const { config, logger } = opts;
+    const rewrites = await loadRewrites(config);
+    if (!rewrites.ok) throw new BanditError(ErrorCodes.CONFIG_INVALID, `request rewrites: ${formatIssues(rewrites.error).join('; ')}`, rewrites.error);
     let key: Buffer;
     if (config.decision_ids.secret_file) {
       key = await readSecret(config.decision_ids.secret_file);
@@ -59,7 +65,9 @@ export class Sidecar {
     }
     let token: string | null = null;
     if (config.admin.token_file) token = (await readSecret(config.admin.token_file)).toString('utf8');
-    return new Sidecar(opts, key, token);
+    const sidecar = new Sidecar(opts, key, token);
+    sidecar.handler.rewrites = rewrites.value;
+    return sidecar;
   }
 
   private constructor(
@@ -81,6 +89,7 @@ export class Sidecar {
       ids: new DecisionIdCodec(key, config.replica_id),
       pins: new PinCodec(key),
     });
+    this.handler = new EngineExtProcHandler(this.engine, this.metrics);
     this.admin = new AdminServer({
       address: config.listen.admin,
       logger: opts.logger,
@@ -126,7 +135,7 @@ export class Sidecar {
     const a = await this.admin.start();
     this.addresses.admin = `${a.host}:${a.port}`;
     this.extproc = createExtProcServer({
-      handler: new EngineExtProcHandler(this.engine),
+      handler: this.handler,
       address: this.ctx.config.listen.ext_proc,
       transport: this.ctx.config.listen.ext_proc_transport,
       logger: log,
@@ -143,9 +152,10 @@ export class Sidecar {
     return this.addresses;
   }
 
-  /** Applies a validated new config; components follow. */
-  async reconfigure(config: Config): Promise<void> {
+  /** Applies a validated new config (with its rewrites, secrets read); components follow. */
+  async reconfigure(config: Config, rewrites: RewriteTable): Promise<void> {
     this.engine.reload(config);
+    this.handler.rewrites = rewrites;
     this.ctx.config = config;
     for (const c of this.components) await c.reconfigure?.(config);
     refreshArmGauges(this.engine, this.metrics);

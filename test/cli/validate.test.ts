@@ -48,7 +48,7 @@ describe('main', () => {
   });
 
   it('every command of the contract is in the table', () => {
-    expect(Object.keys(COMMANDS).sort()).toEqual(['aggregator', 'ctl', 'demo', 'evaluate', 'serve', 'simulate', 'validate']);
+    expect(Object.keys(COMMANDS).sort()).toEqual(['aggregator', 'ctl', 'demo', 'evaluate', 'loadtest', 'serve', 'simulate', 'validate']);
   });
 
   it('reports a command whose module does not exist yet cleanly, exit 2', async () => {
@@ -84,7 +84,7 @@ describe('main', () => {
   it('help <command> shows the command’s help', async () => {
     const r = await run(['help', 'validate']);
     expect(r.code).toBe(0);
-    expect(r.out[0]).toBe('usage: envoy-bandit validate --config FILE');
+    expect(r.out[0]).toBe('usage: envoy-bandit validate --config FILE [--envoy FILE] [--json]');
   });
 });
 

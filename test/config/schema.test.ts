@@ -128,8 +128,8 @@ ${route(`    sticky: { cookie: sid }
     );
     expect(r.match).toEqual({ path_prefix: '/v1/chat', authority: 'api.example.com', header: { name: 'x-tenant', value: 'gold' } });
     expect(r.arms).toEqual([
-      { name: 'model-a', cluster: 'model_a', cost: 1 },
-      { name: 'model-b', cluster: 'model_b', cost: 0.4 },
+      { name: 'model-a', cluster: 'model_a', cost: 1, rewrite: null },
+      { name: 'model-b', cluster: 'model_b', cost: 0.4, rewrite: null },
     ]);
     expect(r.default_arm).toBe('model-b');
     expect(r.allow_force_arm).toBe(true);

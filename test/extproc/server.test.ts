@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ExtProcHandler, HeaderList, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
+import type { ExtProcHandler, HeaderList, RequestBodyReply, RequestHeadersReply, ResponseHeadersReply, StreamContext, StreamEndReason } from '../../src/extproc/handler.js';
 import { createExtProcServer, type ExtProcErrorKind, type ExtProcServer, type ExtProcTransport } from '../../src/extproc/server.js';
 import { createFakeEnvoy, healthCheck, requestHeadersMsg, responseHeadersMsg, setHeadersOf } from '../support/extproc-client.js';
 
@@ -19,6 +19,10 @@ class ScriptedHandler implements ExtProcHandler<string> {
     clearRouteCache: true,
   });
   responseReply: ((h: HeaderList, s: StreamContext<string>) => ResponseHeadersReply | null) = (h) => ({ set: [['x-bandit-arm', `arm-for-${h.get(':status')}`]] });
+  bodyReply: ((body: Buffer, eos: boolean) => RequestBodyReply | null) = () => null;
+  /** Per request body: its text, end_of_stream, and whether the stream's own decision came with it. */
+  bodies: [string, boolean][] = [];
+  bodyDecisionsOk = true;
   requestCalls = 0;
   responseCalls = 0;
   ends: [number, StreamEndReason][] = [];
@@ -34,6 +38,11 @@ class ScriptedHandler implements ExtProcHandler<string> {
     this.responseCalls++;
     this.readBack.push([s.id, s.decision]);
     return this.responseReply(h, s);
+  }
+  onRequestBody(body: Buffer, eos: boolean, s: StreamContext<string>): RequestBodyReply | null {
+    if (s.decision !== `decision-${s.id}`) this.bodyDecisionsOk = false;
+    this.bodies.push([body.toString('utf8'), eos]);
+    return this.bodyReply(body, eos);
   }
   onStreamEnd(s: StreamContext<string>, reason: StreamEndReason): void {
     this.ends.push([s.id, reason]);
@@ -56,6 +65,7 @@ describe.each(TRANSPORTS)('ext_proc server (%s) with a grpc-js fake Envoy', (tra
       handler: {
         onRequestHeaders: (h, s) => handler.onRequestHeaders(h, s),
         onResponseHeaders: (h, s) => handler.onResponseHeaders(h, s),
+        onRequestBody: (b, e, s) => handler.onRequestBody(b, e, s),
         onStreamEnd: (s, r) => handler.onStreamEnd(s, r),
       },
       address: '127.0.0.1:0',
@@ -149,7 +159,35 @@ describe.each(TRANSPORTS)('ext_proc server (%s) with a grpc-js fake Envoy', (tra
     }
     s.end();
     expect((await s.status).code).toBe(grpc.status.OK);
-    expect(errors).toEqual(['unexpected_phase', 'unexpected_phase', 'unexpected_phase', 'unexpected_phase']);
+    // a request body before any request headers is out of order; the others are phases never configured
+    expect(errors).toEqual(['out_of_order', 'unexpected_phase', 'unexpected_phase', 'unexpected_phase']);
+    expect(handler.bodies).toEqual([]);
+  });
+
+  it('a buffered request body reaches the handler once; its reply replaces the body, null continues', async () => {
+    handler.bodyReply = (b) => ({ body: Buffer.from(b.toString('utf8').toUpperCase()) });
+    const s = envoy.open();
+    s.send(requestHeadersMsg({ ':path': '/a' }));
+    await s.next();
+    s.send({ request_body: { body: Buffer.from('{"model":"x"}'), end_of_stream: true } });
+    const r = (await s.next()) as { request_body: { response: { body_mutation: { body: Buffer } } } };
+    expect(Buffer.from(r.request_body.response.body_mutation.body).toString('utf8')).toBe('{"MODEL":"X"}');
+    // a second body message (streamed chunks after a partial buffer) is not shown to the handler
+    s.send({ request_body: { body: Buffer.from('tail'), end_of_stream: true } });
+    expect(await s.next()).toEqual({ request_body: {}, response: 'request_body' });
+    s.end();
+    await s.status;
+    const s2 = envoy.open();
+    handler.bodyReply = () => null;
+    s2.send(requestHeadersMsg({ ':path': '/a' }));
+    await s2.next();
+    s2.send({ request_body: { body: Buffer.from('partial'), end_of_stream: false } });
+    expect(await s2.next()).toEqual({ request_body: {}, response: 'request_body' });
+    s2.end();
+    await s2.status;
+    expect(handler.bodies).toEqual([['{"model":"x"}', true], ['partial', false]]);
+    expect(handler.bodyDecisionsOk).toBe(true);
+    handler.bodies.length = 0;
   });
 
   it('observability_mode messages get no answer and do not reach the handler', async () => {

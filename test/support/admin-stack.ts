@@ -34,6 +34,8 @@ export async function startStack(opts: {
   yaml: (dir: string) => string;
   backends: Record<string, Partial<BackendBehaviour>>;
   seed?: number;
+  /** See RenderOptions.extProcMessageTimeout. */
+  extProcMessageTimeout?: string;
 }): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'eb-stack-'));
   await writeFile(join(dir, 'token'), STACK_TOKEN);
@@ -57,6 +59,7 @@ export async function startStack(opts: {
     const envoy = await startEnvoy({
       extProc: { host: '127.0.0.1', port: extPort },
       clusters: Object.fromEntries(Object.entries(backends).map(([n, b]) => [n, b.port])),
+      ...(opts.extProcMessageTimeout !== undefined ? { extProcMessageTimeout: opts.extProcMessageTimeout } : {}),
     });
     cleanup.push(() => envoy.stop());
     const adminBase = `http://${sidecar.addresses.admin}`;

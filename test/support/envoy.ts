@@ -34,6 +34,12 @@ export interface RenderOptions {
   clusters: Record<string, number>;
   /** Defaults to envoy/envoy.yaml. */
   configPath?: string;
+  /**
+   * Overrides the ext_proc filter's message_timeout (e.g. '2s'): for tests that
+   * check accounting rather than fail-open timing, so a stalled shared machine
+   * does not turn decisions into fail-open passes.
+   */
+  extProcMessageTimeout?: string;
   /** Edits the parsed config before ports are rewritten (e.g. add clusters, shorten timeouts). */
   mutate?: (doc: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any -- untyped YAML tree
 }
@@ -64,6 +70,17 @@ export function renderEnvoyConfig(opts: RenderOptions): { path: string; dir: str
     const c = byName.get(name);
     if (!c) throw new Error(`cluster ${name} missing from the Envoy config`);
     endpointAddress(c).address = { socket_address: { address: '127.0.0.1', port_value: port } };
+  }
+  if (opts.extProcMessageTimeout !== undefined) {
+    for (const l of doc.static_resources.listeners) {
+      for (const fc of l.filter_chains ?? []) {
+        for (const f of fc.filters ?? []) {
+          for (const hf of f.typed_config?.http_filters ?? []) {
+            if (hf.name === 'envoy.filters.http.ext_proc') hf.typed_config.message_timeout = opts.extProcMessageTimeout;
+          }
+        }
+      }
+    }
   }
   const dir = mkdtempSync(join(tmpdir(), 'envoy-bandit-envoy-'));
   const path = join(dir, 'envoy.yaml');

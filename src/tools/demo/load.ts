@@ -1,14 +1,13 @@
 /**
  * Load with sticky-session headers: `wrk` with a generated Lua script when
- * /usr/bin/wrk (or wrk on PATH) exists, else a bounded Node loop. Sessions
+ * /usr/bin/wrk (or wrk on PATH) exists, else the loadtest's open loop. Sessions
  * come from a bounded pool; each request renews its session with a small
  * probability, so new sessions keep arriving and meet the current policy
  * while old ones stay on their arm (the sticky table's job).
  */
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { delimiter, join } from 'node:path';
-import { createRng } from '../../util/rng.js';
+import { startRun } from '../loadtest/runner.js';
 import type { ProcessGroup } from './procs.js';
 
 export type LoadKind = 'wrk' | 'node';
@@ -122,71 +121,30 @@ export function startWrk(group: ProcessGroup, wrk: string, dir: string, target: 
   return { done, stop: () => void group.stop(proc, 1_000) };
 }
 
-const percentile = (sorted: number[], q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
-
-/** The fallback: an open loop at `rps` with bounded concurrency, same session scheme as the Lua script. */
+/** The fallback: the loadtest's open loop (src/tools/loadtest/) at `rps`, same session scheme as the Lua script. */
 export function startNodeLoad(target: LoadTarget, opts: LoadOptions): RunningLoad {
-  const rng = createRng(target.seed);
-  const gen = new Array<number>(opts.sessions).fill(0);
-  const maxInFlight = Math.max(8, Math.ceil(target.rps));
-  const agent = new Agent({ keepAlive: true, maxSockets: maxInFlight });
-  const latencies: number[] = [];
-  let requests = 0;
-  let non2xx = 0;
-  let socketErrors = 0;
-  let inFlight = 0;
-  let stopped = false;
-  const interval = 1000 / target.rps;
-  const t0 = performance.now();
-  let sent = 0;
-  const one = () => {
-    const i = Math.floor(rng.next() * opts.sessions);
-    if (rng.next() < opts.churn) gen[i]!++;
-    const start = performance.now();
-    inFlight++;
-    const req = request(target.url, { method: 'GET', agent, headers: { 'x-session-id': `${target.prefix}-${i + 1}-${gen[i]}` } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        inFlight--;
-        requests++;
-        latencies.push(performance.now() - start);
-        if ((res.statusCode ?? 0) >= 400) non2xx++;
-      });
-    });
-    req.setTimeout(CLIENT_TIMEOUT_S * 1000, () => req.destroy(new Error('timeout')));
-    req.on('error', () => {
-      inFlight--;
-      requests++;
-      socketErrors++;
-    });
-    req.end();
-  };
-  const done = new Promise<LoadResult>((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = performance.now() - t0;
-      if (stopped || elapsed >= opts.durationMs) {
-        clearInterval(timer);
-        const finish = () => {
-          agent.destroy();
-          latencies.sort((a, b) => a - b);
-          resolve({ requests, non2xx, socketErrors, p50Ms: percentile(latencies, 0.5), p95Ms: percentile(latencies, 0.95), p99Ms: percentile(latencies, 0.99) });
-        };
-        const waitStart = performance.now();
-        const drain = setInterval(() => {
-          if (inFlight === 0 || performance.now() - waitStart > CLIENT_TIMEOUT_S * 1000) {
-            clearInterval(drain);
-            finish();
-          }
-        }, 20);
-        return;
-      }
-      const due = Math.floor(elapsed / interval);
-      while (sent < due && inFlight < maxInFlight) {
-        sent++;
-        one();
-      }
-      if (sent < due) sent = due; // over the concurrency cap: drop, do not queue (bounded)
-    }, 5);
+  const run = startRun({
+    urls: [new URL(target.url)],
+    method: 'GET',
+    headers: {},
+    body: null,
+    rps: target.rps,
+    durationMs: opts.durationMs,
+    requests: null,
+    concurrency: Math.max(8, Math.ceil(target.rps)),
+    sessions: opts.sessions,
+    churn: opts.churn,
+    sessionHeader: 'x-session-id',
+    sessionCookie: null,
+    sessionPrefix: target.prefix,
+    stream: false,
+    timeoutMs: CLIENT_TIMEOUT_S * 1000,
+    seed: target.seed,
   });
-  return { done, stop: () => void (stopped = true) };
+  const done = run.done.then((r): LoadResult => {
+    const t = r.obs.tally;
+    const p = r.obs.overall();
+    return { requests: t.completed, non2xx: t.failed - t.noResponse, socketErrors: t.noResponse, p50Ms: p.p50, p95Ms: p.p95, p99Ms: p.p99 };
+  });
+  return { done, stop: () => run.stop() };
 }
