@@ -63,12 +63,11 @@ function contextualRunner(type: 'linucb' | 'lints', shape: 'hashed' | 'dense', l
   // Warm the models with 2,000 observations so the inverses are not the prior.
   for (let t = 0; t < 2000; t++) {
     const h = reqs[t % REQUESTS]!;
-    c.setContext((n) => h.get(n)).observe(t % ARMS, rng.next() < 0.5 ? 1 : 0);
+    c.setContext(h).observe(t % ARMS, rng.next() < 0.5 ? 1 : 0);
   }
-  const getters = reqs.map((h) => (n: string) => h.get(n));
   const runner: Runner = {
     step(i) {
-      c.setContext(getters[i % REQUESTS]!);
+      c.setContext(reqs[i % REQUESTS]!);
       const arm = c.choose(rng);
       if (live) c.observe(arm, (i & 1) === 0 ? 1 : 0);
       return arm;

@@ -7,7 +7,7 @@
  *
  *   npm run build && node dist/bench/policy.js
  */
-import type { PolicyParams } from '../src/config/types.js';
+import type { ContextFreePolicyParams } from '../src/config/types.js';
 import { createPolicy } from '../src/policy/registry.js';
 import { PolicyInputBuffer } from '../src/policy/input.js';
 import type { PolicyInput } from '../src/policy/types.js';
@@ -35,7 +35,7 @@ export interface BenchOptions {
 
 const DEFAULTS = { armCounts: [2, 10, 100], rounds: 7, batchMs: 40 } as const;
 
-function cases(armNames: readonly string[]): Array<[string, PolicyParams]> {
+function cases(armNames: readonly string[]): Array<[string, ContextFreePolicyParams]> {
   const weights: Record<string, number> = {};
   armNames.forEach((name, i) => (weights[name] = i + 1));
   return [
@@ -151,8 +151,8 @@ export async function runPolicyBench(opts: BenchOptions = {}): Promise<Row[]> {
     const armNames = Array.from({ length: k }, (_, i) => `arm-${i}`);
     const fixedInput = benchInput(k);
     const weighted = new WeightedRandom(Float64Array.from(armNames, (_, i) => i + 1));
-    const live = cases(armNames).filter(([name]) => name === 'thompson_beta').map(([name, params]): [string, PolicyParams, boolean] => [`${name} (live)`, params, true]);
-    for (const [name, params, isLive] of [...cases(armNames).map(([n, p]): [string, PolicyParams, boolean] => [n, p, false]), ...live]) {
+    const live = cases(armNames).filter(([name]) => name === 'thompson_beta').map(([name, params]): [string, ContextFreePolicyParams, boolean] => [`${name} (live)`, params, true]);
+    for (const [name, params, isLive] of [...cases(armNames).map(([n, p]): [string, ContextFreePolicyParams, boolean] => [n, p, false]), ...live]) {
       const input = isLive ? benchInput(k) : fixedInput;
       const policy: Chooser = isLive ? new OneArmUpdatedPerDecision(createPolicy(params, armNames), input) : createPolicy(params, armNames);
       const baseline: Chooser = isLive ? new OneArmUpdatedPerDecision(weighted, input) : weighted;

@@ -73,6 +73,10 @@ function checkRoute(route: Obj, i: number, issues: ConfigIssue[]): void {
   const policy = route.policy;
   if (!isObj(policy)) return;
   const type = str(policy.type);
+  const contextual = type === 'linucb' || type === 'lints';
+  const hasFeatures = route.features !== undefined && route.features !== null;
+  if (contextual && !hasFeatures) issues.push(issue(['routes', i, 'features'], `required by policy ${type}: the request features its models read`));
+  if (!contextual && type !== undefined && hasFeatures) issues.push(issue(['routes', i, 'features'], `only linucb and lints read features; policy ${type} would ignore them`));
   if (type === 'static' && isObj(policy.weights)) {
     for (const key of Object.keys(policy.weights)) {
       if (!arms.has(key)) issues.push(issue(['routes', i, 'policy', 'weights', key], notAnArm(JSON.stringify(key))));

@@ -94,6 +94,13 @@ export const DEFAULT_GUARDRAIL_COUNT_CLIENT_ERRORS = false;
 export const DEFAULT_GUARDRAIL_ACTION = 'quarantine' as const;
 export const DEFAULT_GUARDRAIL_COOLDOWN_MS = 60_000;
 
+// --- SLO error budget (off unless a route declares one) ---
+export const DEFAULT_SLO_WINDOW_MS = 60 * 60_000;
+/** Exploration is full while this much of the budget remains... */
+export const DEFAULT_SLO_THROTTLE_BELOW = 0.75;
+/** ...and none (every policy decision to the incumbent) at or below this much. */
+export const DEFAULT_SLO_STOP_BELOW = 0.5;
+
 // --- aggregator (off unless configured) ---
 export const DEFAULT_AGGREGATOR_BATCH = 256;
 export const DEFAULT_AGGREGATOR_FLUSH_MS = 100;

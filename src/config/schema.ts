@@ -7,6 +7,10 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { parseAddress } from '../util/address.js';
+import { featuresSchema } from '../contextual/config.js';
+import type { FeatureSpec } from '../contextual/features.js';
+import { DEFAULT_RIDGE_LAMBDA } from '../contextual/model.js';
+import { DEFAULT_LINTS_V, DEFAULT_LINUCB_ALPHA } from '../contextual/policies.js';
 import * as D from './defaults.js';
 import { describeValue } from './issues.js';
 import type { Config, DriftConfig, PolicyConfig, PolicyParams, RouteConfig } from './types.js';
@@ -24,6 +28,7 @@ export const POLICY_TYPES = [
   'thompson', 'ucb1', 'epsilon_greedy', 'static', 'fixed',
   'discounted_thompson', 'discounted_ucb1', 'discounted_epsilon_greedy',
   'sliding_thompson', 'sliding_ucb1', 'sliding_epsilon_greedy',
+  'linucb', 'lints',
 ] as const;
 
 // ---------- field types ----------
@@ -194,6 +199,10 @@ export const policySchema = z.discriminatedUnion('type', [
     .transform((v) => withPolicy({ type: 'static', weights: v.weights }, v.min_share, { mode: 'none' })),
   z.strictObject({ type: z.literal('fixed'), arm: z.string().min(1), min_share: baselineMinShare })
     .transform((v) => withPolicy({ type: 'fixed', arm: v.arm }, v.min_share, { mode: 'none' })),
+  z.strictObject({ type: z.literal('linucb'), alpha: nonNegative.default(DEFAULT_LINUCB_ALPHA), lambda: z.number().gt(0).default(DEFAULT_RIDGE_LAMBDA), min_share: learningMinShare })
+    .transform((v) => withPolicy({ type: 'linucb', alpha: v.alpha, lambda: v.lambda }, v.min_share, { mode: 'none' })),
+  z.strictObject({ type: z.literal('lints'), v: z.number().gt(0).default(DEFAULT_LINTS_V), lambda: z.number().gt(0).default(DEFAULT_RIDGE_LAMBDA), min_share: learningMinShare })
+    .transform((v) => withPolicy({ type: 'lints', v: v.v, lambda: v.lambda }, v.min_share, { mode: 'none' })),
 ]);
 
 // ---------- route sections ----------
@@ -331,6 +340,16 @@ const guardrailsSchema = z
   })
   .transform(({ window, cooldown, ...rest }) => ({ ...rest, window_ms: window, cooldown_ms: cooldown }));
 
+const sloSchema = z
+  .strictObject({
+    objective: z.number().gt(0).lt(1),
+    window: duration().default(D.DEFAULT_SLO_WINDOW_MS),
+    throttle_below: fraction.default(D.DEFAULT_SLO_THROTTLE_BELOW),
+    stop_below: fraction.default(D.DEFAULT_SLO_STOP_BELOW),
+  })
+  .refine((s) => s.stop_below < s.throttle_below, { message: 'stop_below must be below throttle_below', path: ['stop_below'] })
+  .transform(({ window, ...rest }) => ({ ...rest, window_ms: window }));
+
 const routeSchema = z
   .strictObject({
     name: name('route'),
@@ -342,6 +361,8 @@ const routeSchema = z
     reward: rewardSchema.prefault({}),
     guardrails: guardrailsSchema.nullable().prefault({}),
     allow_force_arm: z.boolean().default(false),
+    features: featuresSchema.nullable().default(null),
+    slo: sloSchema.nullable().default(null),
     body_rewrite: bodyRewriteSchema.nullable().default(null),
   })
   .transform((r): RouteConfig => {
@@ -352,7 +373,7 @@ const routeSchema = z
       for (const arm of r.arms) weights[arm.name] = policy.weights[arm.name] ?? 0;
       policy = { ...policy, weights };
     }
-    return { ...r, match: r.match ?? { ...EMPTY_MATCH }, default_arm: r.default_arm ?? r.arms[0]!.name, policy };
+    return { ...r, match: r.match ?? { ...EMPTY_MATCH }, default_arm: r.default_arm ?? r.arms[0]!.name, policy, features: r.features as FeatureSpec[] | null };
   });
 
 // ---------- top-level sections ----------

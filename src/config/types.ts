@@ -5,6 +5,8 @@
  * handle `undefined`.
  */
 
+import type { FeatureSpec } from '../contextual/features.js';
+
 export type DurationMs = number;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -66,7 +68,13 @@ export type PolicyParams =
   /** epsilon_t = epsilon / (1 + decay * t); decay 0 is fixed epsilon. */
   | { type: 'epsilon_greedy'; epsilon: number; decay: number }
   | { type: 'static'; weights: Record<string, number> }
-  | { type: 'fixed'; arm: string };
+  | { type: 'fixed'; arm: string }
+  /** Contextual (docs/contextual.md): per-arm ridge regression on the route's features; lambda is the ridge prior. */
+  | { type: 'linucb'; alpha: number; lambda: number }
+  | { type: 'lints'; v: number; lambda: number };
+
+export type ContextualPolicyParams = Extract<PolicyParams, { type: 'linucb' | 'lints' }>;
+export type ContextFreePolicyParams = Exclude<PolicyParams, ContextualPolicyParams>;
 
 export type PolicyType = PolicyParams['type'];
 
@@ -148,6 +156,19 @@ export interface RouteConfig {
   allow_force_arm: boolean;
   /** Rewrite the JSON body's `model` per arm (null: bodies are never read). */
   body_rewrite: BodyRewriteConfig | null;
+  /** Request features the contextual policies read (null: none; required by linucb and lints). */
+  features: FeatureSpec[] | null;
+  /** Success objective over a rolling window; exploration shrinks as its error budget burns (null: off). */
+  slo: SloConfig | null;
+}
+
+export interface SloConfig {
+  /** Target success ratio, e.g. 0.99 (success: reward.success.statuses). */
+  objective: number;
+  window_ms: DurationMs;
+  /** Full exploration at or above this budget remaining, none at or below stop_below, linear between. */
+  throttle_below: number;
+  stop_below: number;
 }
 
 export interface AggregatorConfig {

@@ -32,8 +32,10 @@ export function featureWidth(f: FeatureSpec): number {
   return 1;
 }
 
-/** Reads a header value (lower-case name) from whatever carries the request. */
-export type HeaderGetter = (name: string) => string | undefined;
+/** Whatever carries the request's headers (lower-case names): the ext_proc HeaderList, a Map. */
+export interface HeaderGetter {
+  get(name: string): string | undefined;
+}
 
 /** FNV-1a over the UTF-16 code units of s: stable across processes and versions. */
 export function hashString(s: string): number {
@@ -72,7 +74,7 @@ export class FeatureMap {
     const specs = this.specs;
     for (let i = 0; i < specs.length; i++) {
       const f = specs[i]!;
-      const raw = get(this.lowerHeaders[i]!);
+      const raw = get.get(this.lowerHeaders[i]!);
       if (raw === undefined || raw === '') continue;
       const o = this.offsets[i]!;
       if (f.type === 'categorical') {
@@ -106,9 +108,14 @@ export class FeatureMap {
 
   /** x from a plain record of header → value (logs, replay files). */
   extractRecord(values: Readonly<Record<string, string | number | undefined>>, out: Float64Array): Float64Array {
-    return this.extract((h) => {
-      const v = values[h];
-      return v === undefined ? undefined : String(v);
-    }, out);
+    return this.extract(
+      {
+        get: (h) => {
+          const v = values[h];
+          return v === undefined ? undefined : String(v);
+        },
+      },
+      out,
+    );
   }
 }

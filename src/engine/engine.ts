@@ -15,7 +15,7 @@ import { guardKey, manualKey, type RouteMode } from '../state/records.js';
 import { randomBytes } from 'node:crypto';
 import { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
-import { DecisionContext, DecisionPipeline, fillPolicyInput, standardSteps, type DecisionStep } from './pipeline.js';
+import { DecisionContext, DecisionPipeline, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
 import { RouteRuntime } from './route-runtime.js';
 
 export { PROBATION_MAX_TOTAL_SHARE, PROBATION_MIN_SHARE, UNTIL_RELEASED } from './eligibility.js';
@@ -48,6 +48,8 @@ export interface Decision {
   startedAt: number;
   /** Probability this arm had of being chosen, when known (decision log). */
   propensity: number | undefined;
+  /** Contextual routes: the header values the features read (the reward learns with them; the decision log records them). */
+  context: Readonly<Record<string, string>> | undefined;
   /** Sticky session hash (0: none, or the route is not sticky). */
   session: number;
   /** The client's echoed pin, when valid, fresh and for this arm (sent back unchanged). */
@@ -224,7 +226,13 @@ export class Engine {
   }
 
   private build(config: Config): void {
-    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.pins));
+    const old = this.byName;
+    this.routes = config.routes.map((rc) => {
+      const r = new RouteRuntime(rc, this.pins);
+      const prev = old.get(rc.name);
+      if (r.contextual && prev?.contextual) r.contextual.adoptFrom(prev.contextual, prev.armNames, r.armNames);
+      return r;
+    });
     this.byName = new Map(this.routes.map((r) => [r.name, r]));
     this.propCache.clear();
     const maxArms = Math.max(1, ...this.routes.map((r) => r.armNames.length));
@@ -259,6 +267,7 @@ export class Engine {
     ctx.headers = null;
     const armName = route.armNames[arm] ?? '';
     const d: Decision = {
+      context: route.contextual ? route.contextual.contextRecord(headers) : undefined,
       id: this.opts.ids.issue(route.name, armName, now, route.config.reward.feedback !== null),
       route,
       arm,
@@ -310,10 +319,26 @@ export class Engine {
     route.eligibility.refresh(this.opts.state, now);
   }
 
-  /** Traffic share per configured arm (0 for ineligible ones), including the floor and probation slices. */
+  /**
+   * Traffic share per configured arm (0 for ineligible ones), including the
+   * floor and probation slices. A contextual route's shares depend on the
+   * request: here they are for a request without features (the intercept
+   * alone), never cached.
+   */
   shares(route: RouteRuntime, now = this.opts.clock.now()): Float64Array {
+    if (route.contextual) {
+      route.contextual.setContext(null);
+      return this.computeShares(route, now);
+    }
     const cached = this.propCache.get(route);
     if (cached && now - cached.at < PROPENSITY_REFRESH_MS && cached.at <= now) return cached.shares;
+    const shares = this.computeShares(route, now);
+    this.propCache.set(route, { at: now, shares });
+    return shares;
+  }
+
+  /** Shares for the context currently set on a contextual route's policy (any route: as `shares`, uncached). */
+  private computeShares(route: RouteRuntime, now: number): Float64Array {
     const shares = new Float64Array(route.armNames.length);
     this.syncRecords(route);
     const e = route.eligibility;
@@ -329,14 +354,20 @@ export class Engine {
       const rest = 1 - probing * slice;
       for (let p = 0; p < route.input.k; p++) shares[route.input.armIndex[p] ?? 0] = (out[p] ?? 0) * rest;
       if (probing > 0) for (let a = 0; a < shares.length; a++) if (e.eligible[a] && e.probation[a]) shares[a] = slice;
+      const scale = route.slo?.explorationScale(now) ?? 1;
+      if (scale < 1) {
+        for (let a = 0; a < shares.length; a++) shares[a] = (shares[a] ?? 0) * scale;
+        const inc = incumbentArm(route, this.opts.state, this.scratch);
+        shares[inc] = (shares[inc] ?? 0) + (1 - scale);
+      }
     }
-    this.propCache.set(route, { at: now, shares });
     return shares;
   }
 
   private propensityOf(route: RouteRuntime, arm: number, reason: DecisionReason, now: number): number {
     if (reason !== 'policy') return 1;
-    return this.shares(route, now)[arm] ?? 0;
+    // A contextual route's policy still holds the decided request's context (the context step set it).
+    return (route.contextual ? this.computeShares(route, now) : this.shares(route, now))[arm] ?? 0;
   }
 
   /** A plain response (status, time since the decision unless given): see onExchange. */
@@ -363,8 +394,9 @@ export class Engine {
     });
     const outcome: Outcome = { status: ex.status, grpcStatus: ex.grpcStatus, latencyMs: latency, failure, exchange: ex, reward, recorded: false, source: 'response' };
     let deferred = false;
+    route.slo?.record(failure === '', this.opts.clock.now());
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
-    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id);
+    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id, d.context);
     const m = this.opts.metrics;
     if (m) {
       const h = this.handles(route, m);
@@ -378,9 +410,17 @@ export class Engine {
   /**
    * Adds a reward to this replica's slot. Resolves the route and arm by name so
    * a reward for a decision made before a reload lands on the right arm (or is
-   * dropped if the arm is gone). Returns whether it was recorded.
+   * dropped if the arm is gone). Returns whether it was recorded. A
+   * contextual route's models learn only when the decision's context is given.
    */
-  applyRewardByName(routeName: string, armName: string, reward: number, source: RewardSource, decisionId: string): boolean {
+  applyRewardByName(
+    routeName: string,
+    armName: string,
+    reward: number,
+    source: RewardSource,
+    decisionId: string,
+    context?: Readonly<Record<string, string>>,
+  ): boolean {
     const current = this.byName.get(routeName);
     if (!current) return false;
     this.syncRecords(current);
@@ -389,6 +429,7 @@ export class Engine {
     const ri = this.opts.state.routeIndex(routeName);
     if (arm === undefined || ri === undefined) return false;
     this.opts.state.record(ri, arm, reward);
+    if (current.contextual && context) current.contextual.setContextRecord(context).observe(arm, reward);
     const m = this.opts.metrics;
     if (m) {
       const h = this.handles(current, m);

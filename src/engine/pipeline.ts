@@ -3,7 +3,7 @@
  * Inference Extension's endpoint picker runs named plugins in a fixed order:
  * each step either decides (an arm and a reason) or passes to the next one.
  *
- *   paused → forced → all-quarantined → sticky → probation → policy (+ floor)
+ *   paused → forced → all-quarantined → sticky → context → budget → probation → policy (+ floor)
  *
  * Eligibility is refreshed once before the first step, so every step sees the
  * same view of which arms may be chosen. Once a step has decided, every step
@@ -195,6 +195,64 @@ export function stickyStep({ shares, metrics }: Pick<StepDeps, 'shares' | 'metri
   };
 }
 
+/**
+ * Contextual routes (linucb, lints): extracts this request's features from its
+ * headers onto the route's policy, so the probation and policy steps — and
+ * the propensity the engine computes after — read them. Never decides.
+ */
+export const contextStep: DecisionStep = {
+  name: 'context',
+  appliesTo: (route) => route.contextual !== null,
+  run(ctx) {
+    ctx.route.contextual?.setContext(ctx.headers);
+    return false;
+  },
+};
+
+/**
+ * The incumbent: the eligible arm with the best fleet mean reward (the
+ * default arm, when eligible, while no eligible arm has evidence).
+ */
+export function incumbentArm(route: RouteRuntime, state: ReplicaState, scratch: ArmStats): number {
+  const ri = state.routeIndex(route.name);
+  const e = route.eligibility;
+  let best = -1;
+  let bestMean = -Infinity;
+  if (ri !== undefined) {
+    for (let a = 0; a < route.armNames.length; a++) {
+      if (e.eligible[a] !== 1) continue;
+      const s = state.fleet(ri, a, scratch);
+      if (s.n > 0 && s.sum / s.n > bestMean) {
+        bestMean = s.sum / s.n;
+        best = a;
+      }
+    }
+  }
+  if (best >= 0) return best;
+  if (e.eligible[route.defaultArm] === 1) return route.defaultArm;
+  for (let a = 0; a < route.armNames.length; a++) if (e.eligible[a] === 1) return a;
+  return route.defaultArm;
+}
+
+/**
+ * Routes with an SLO: as the error budget burns, exploration shrinks. With
+ * probability 1 − scale (slo/budget.ts) the decision goes to the incumbent
+ * before probation probes and the policy (with its floor) are consulted; at
+ * scale 0 no non-incumbent arm is explored. Guardrails act on their own.
+ */
+export function budgetStep({ state, rng }: StepDeps): DecisionStep {
+  const scratch: ArmStats = { n: 0, sum: 0, sumSq: 0 };
+  return {
+    name: 'budget',
+    appliesTo: (route) => route.slo !== null,
+    run(ctx) {
+      const scale = ctx.route.slo?.explorationScale(ctx.now) ?? 1;
+      if (scale >= 1 || rng.next() < scale) return false;
+      return ctx.choose(incumbentArm(ctx.route, state, scratch), 'policy');
+    },
+  };
+}
+
 /** Probation arms take their fixed slice outside the policy (eligibility.ts rule 4). Reason `policy`: it is the route's split. */
 export function probationStep(rng: Rng): DecisionStep {
   return {
@@ -240,7 +298,7 @@ export function policyStep({ state, rng }: StepDeps): DecisionStep {
 
 /** The standard pipeline, in order. */
 export function standardSteps(deps: StepDeps): DecisionStep[] {
-  return [pausedStep, forcedStep, allQuarantinedStep, stickyStep(deps), probationStep(deps.rng), policyStep(deps)];
+  return [pausedStep, forcedStep, allQuarantinedStep, stickyStep(deps), contextStep, budgetStep(deps), probationStep(deps.rng), policyStep(deps)];
 }
 
 /** Runs the steps in order until one decides; the default arm (`fallback`) if none does. */

@@ -1,4 +1,6 @@
-import type { RouteConfig } from '../config/types.js';
+import type { ContextFreePolicyParams, RouteConfig } from '../config/types.js';
+import { ContextualRoutePolicy } from '../contextual/route-policy.js';
+import { SloBudget } from '../slo/budget.js';
 import type { HeaderList } from '../extproc/handler.js';
 import { createPolicy } from '../policy/registry.js';
 import type { Policy } from '../policy/types.js';
@@ -15,7 +17,11 @@ import type { RouteMode } from '../state/records.js';
 /** Everything the engine needs per configured route, built once per (re)load. */
 export class RouteRuntime {
   readonly policy: Policy;
+  /** The contextual policy (also `policy`) when the route is linucb or lints: the engine sets each request's context on it. */
+  readonly contextual: ContextualRoutePolicy | null;
   readonly input: PolicyInputBuffer;
+  /** The route's SLO error budget (this replica's outcomes), when it declares one. */
+  readonly slo: SloBudget | null;
   readonly sticky: StickySessions | null;
   /** The route's success sets, compiled for classifyExchange. */
   readonly success: SuccessRules;
@@ -50,8 +56,12 @@ export class RouteRuntime {
     this.maxCost = Math.max(0, ...this.costs);
     this.armIndex = new Map(this.armNames.map((n, i) => [n, i]));
     this.defaultArm = this.armIndex.get(config.default_arm) ?? 0;
-    this.policy = createPolicy(config.policy, this.armNames);
+    const p = config.policy;
+    this.contextual = p.type === 'linucb' || p.type === 'lints' ? new ContextualRoutePolicy(p, config.features ?? [], this.armNames.length) : null;
+    this.policy = this.contextual ?? createPolicy(p as ContextFreePolicyParams, this.armNames);
     this.input = new PolicyInputBuffer(this.armNames.length);
+    const slo = config.slo;
+    this.slo = slo ? new SloBudget({ objective: slo.objective, windowMs: slo.window_ms, throttleBelow: slo.throttle_below, stopBelow: slo.stop_below }) : null;
     this.sticky = config.sticky ? new StickySessions(config.sticky, config.name, this.armNames, pins) : null;
     this.stripOnRequest = config.sticky?.pin_header ? [config.sticky.pin_header] : [];
     this.success = compileSuccessRules(config.reward);

@@ -33,6 +33,8 @@ export interface DecisionLine {
   propensity: number | null;
   reason: string;
   replica: string;
+  /** Contextual routes: the header values the route's features read (offline evaluation needs them). */
+  context?: Readonly<Record<string, string>>;
 }
 export interface RewardLine {
   type: 'reward';
@@ -108,6 +110,7 @@ export class DecisionLog implements EngineObserver {
       reason: d.reason,
       replica: this.opts.replica,
     };
+    if (d.context) line.context = d.context;
     this.push(JSON.stringify(line));
   }
 

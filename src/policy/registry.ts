@@ -1,4 +1,4 @@
-import type { PolicyParams } from '../config/types.js';
+import type { ContextFreePolicyParams } from '../config/types.js';
 import type { Policy } from './types.js';
 import { ThompsonBetaPolicy } from './thompson-beta.js';
 import { ThompsonGaussianPolicy } from './thompson-gaussian.js';
@@ -8,12 +8,13 @@ import { StaticPolicy } from './static.js';
 import { FixedPolicy } from './fixed.js';
 
 /**
- * Builds the policy a route's config names. `armNames` is the route's
+ * Builds the context-free policy a route's config names (contextual ones,
+ * which need the route's features, are built by the route runtime). `armNames` is the route's
  * configured arm list (PolicyInput.armIndex indexes into it). Never throws:
  * names that do not resolve degrade as each policy documents; config
  * validation (the schema and config/checks.ts) rejects them up front.
  */
-export function createPolicy(params: PolicyParams, armNames: readonly string[]): Policy {
+export function createPolicy(params: ContextFreePolicyParams, armNames: readonly string[]): Policy {
   switch (params.type) {
     case 'thompson':
       return params.model === 'beta'

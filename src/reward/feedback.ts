@@ -53,6 +53,8 @@ interface Pending {
   time: number;
   /** Epoch ms after which feedback is refused and the default applies. */
   deadline: number;
+  /** Contextual routes: the decision's context, so the delayed reward trains the right model. */
+  context: Readonly<Record<string, string>> | undefined;
 }
 
 interface Settled {
@@ -150,7 +152,7 @@ export class FeedbackManager implements EngineObserver {
     if (this.pendingCount >= this.maxPending) this.evictOldest();
     let m = this.pending.get(d.route.name);
     if (!m) this.pending.set(d.route.name, (m = new Map()));
-    m.set(key, { id: d.id, route: d.route.name, arm: d.route.armNames[d.arm]!, time: d.time, deadline: d.time + fb.wait_ms });
+    m.set(key, { id: d.id, route: d.route.name, arm: d.route.armNames[d.arm]!, time: d.time, deadline: d.time + fb.wait_ms, context: d.context });
     this.pendingCount++;
     return true;
   }
@@ -200,7 +202,7 @@ export class FeedbackManager implements EngineObserver {
     }
     if (held) this.dropHeld(fields.route, key);
     this.remember(key, fields.time, 'feedback');
-    const recorded = this.opts.engine.applyRewardByName(fields.route, fields.arm, reward, 'feedback', held?.id ?? id);
+    const recorded = this.opts.engine.applyRewardByName(fields.route, fields.arm, reward, 'feedback', held?.id ?? id, held?.context);
     return { decision_id: id, outcome: 'accepted', recorded };
   }
 
@@ -241,7 +243,7 @@ export class FeedbackManager implements EngineObserver {
   private settleWithoutFeedback(key: string, p: Pending, outcome: 'defaulted' | 'evicted'): void {
     const def = this.opts.engine.route(p.route)?.config.reward.feedback?.default ?? null;
     const counted: SettleOutcome = def === null && outcome === 'defaulted' ? 'unanswered' : outcome;
-    if (def !== null) this.opts.engine.applyRewardByName(p.route, p.arm, def, 'default', p.id);
+    if (def !== null) this.opts.engine.applyRewardByName(p.route, p.arm, def, 'default', p.id, p.context);
     this.remember(key, p.time, def === null ? 'unanswered' : 'default');
     this.opts.metrics?.feedback.inc({ outcome: counted });
   }

@@ -24,9 +24,9 @@ const request = (extra: Record<string, string> = {}) => headerList({ ':path': '/
 const clock = () => new ManualClock(1_700_000_000_000);
 
 describe('Decision pipeline', () => {
-  it('runs the named steps in order: paused → forced → all-quarantined → sticky → probation → policy', () => {
+  it('runs the named steps in order: paused → forced → all-quarantined → sticky → context → budget → probation → policy', () => {
     const { engine } = testEngine(testConfig(CONFIG));
-    expect(engine.steps.map((s) => s.name)).toEqual(['paused', 'forced', 'all-quarantined', 'sticky', 'probation', 'policy']);
+    expect(engine.steps.map((s) => s.name)).toEqual(['paused', 'forced', 'all-quarantined', 'sticky', 'context', 'budget', 'probation', 'policy']);
   });
 
   it('an inserted step sees the request headers and decides with its reason before the later steps', () => {
@@ -38,7 +38,7 @@ describe('Decision pipeline', () => {
       steps: (std) => [...std.slice(0, 3), byTenant, ...std.slice(3)],
     });
     const route = engine.route('chat')!;
-    expect(engine.steps.map((s) => s.name)).toEqual(['paused', 'forced', 'all-quarantined', 'tenant', 'sticky', 'probation', 'policy']);
+    expect(engine.steps.map((s) => s.name)).toEqual(['paused', 'forced', 'all-quarantined', 'tenant', 'sticky', 'context', 'budget', 'probation', 'policy']);
     for (let i = 0; i < 20; i++) expect(engine.decide(route, request({ 'x-tenant': 'gold' }))).toMatchObject({ arm: 2, reason: 'forced' });
     // Earlier steps still win: a paused route ignores the tenant step.
     engine.setMode('chat', 'paused');

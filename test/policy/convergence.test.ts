@@ -6,7 +6,7 @@
  * below is one a non-learning policy fails. Several seeds, each must pass.
  */
 import { describe, expect, it } from 'vitest';
-import type { PolicyParams } from '../../src/config/types.js';
+import type { ContextFreePolicyParams } from '../../src/config/types.js';
 import { createPolicy } from '../../src/policy/registry.js';
 import { runBernoulli } from './helpers.js';
 
@@ -17,7 +17,7 @@ const TAIL = T / 5;
 const SEEDS = [1, 2, 3, 4, 5];
 const ARMS = ['good', 'worse'];
 
-function worseShares(params: PolicyParams): Array<{ tail: number; total: number }> {
+function worseShares(params: ContextFreePolicyParams): Array<{ tail: number; total: number }> {
   return SEEDS.map((seed) => {
     const { tailPulls, totalPulls } = runBernoulli(createPolicy(params, ARMS), PROBS, T, TAIL, seed);
     return { tail: tailPulls[1]! / TAIL, total: totalPulls[1]! };
@@ -71,7 +71,7 @@ describe('learning policies find the better arm (p = 0.7 vs 0.5)', () => {
   it('thompson gaussian (Normal-Gamma): also concentrates on 0/1 rewards', () => {
     // The Gaussian model is misspecified for 0/1 rewards but its posterior on the mean
     // narrows as 1/√n all the same; we allow twice the Beta model's bounds.
-    const params: PolicyParams = { type: 'thompson', model: 'gaussian', prior: { mu: 0.5, kappa: 1, alpha: 1, beta: 1 } };
+    const params: ContextFreePolicyParams = { type: 'thompson', model: 'gaussian', prior: { mu: 0.5, kappa: 1, alpha: 1, beta: 1 } };
     for (const { tail, total } of worseShares(params)) {
       expect(tail).toBeLessThan(0.1);
       expect(total).toBeLessThan(1200);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { PolicyParams } from '../../src/config/types.js';
+import type { ContextFreePolicyParams } from '../../src/config/types.js';
 import { createPolicy } from '../../src/policy/registry.js';
 import { chooseWithFloor, propensitiesWithFloor } from '../../src/policy/floor.js';
 import { createRng } from '../../src/util/rng.js';
@@ -14,7 +14,7 @@ import { arbInput } from './helpers.js';
 const RUNS = 200;
 const ARM_NAMES = Array.from({ length: 16 }, (_, i) => `arm-${i}`);
 
-const POLICIES: Array<[string, PolicyParams]> = [
+const POLICIES: Array<[string, ContextFreePolicyParams]> = [
   ['thompson beta (uniform prior)', { type: 'thompson', model: 'beta', prior: { alpha: 1, beta: 1 } }],
   ['thompson beta (Jeffreys prior, shape < 1)', { type: 'thompson', model: 'beta', prior: { alpha: 0.5, beta: 0.5 } }],
   ['thompson gaussian', { type: 'thompson', model: 'gaussian', prior: { mu: 0, kappa: 0.01, alpha: 0.5, beta: 0.5 } }],

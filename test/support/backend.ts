@@ -15,6 +15,8 @@ export interface BackendBehaviour {
   latencyMs: number;
   /** When set, sent as `x-reward: <value>`. */
   rewardHeader?: number;
+  /** When set, the error rate for requests whose `header` has a listed value (others: errorRate). */
+  errorRateByHeader?: { header: string; rates: Record<string, number> };
 }
 
 export interface SeenRequest {
@@ -44,6 +46,7 @@ export async function startBackend(
     errorRate: opts.errorRate ?? BACKEND_DEFAULTS.errorRate,
     latencyMs: opts.latencyMs ?? BACKEND_DEFAULTS.latencyMs,
     ...(opts.rewardHeader !== undefined ? { rewardHeader: opts.rewardHeader } : {}),
+    ...(opts.errorRateByHeader !== undefined ? { errorRateByHeader: opts.errorRateByHeader } : {}),
   };
   const rng: Rng = createRng(opts.seed ?? BACKEND_DEFAULTS.seed);
   let requests = 0;
@@ -54,7 +57,10 @@ export async function startBackend(
       requests++;
       seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
       if (seen.length > BACKEND_DEFAULTS.keepSeen) seen.shift();
-      const fail = rng.next() < behaviour.errorRate;
+      const by = behaviour.errorRateByHeader;
+      const value = by ? req.headers[by.header] : undefined;
+      const rate = by && typeof value === 'string' && by.rates[value] !== undefined ? by.rates[value]! : behaviour.errorRate;
+      const fail = rng.next() < rate;
       const reply = () => {
         const headers: Record<string, string> = { 'content-type': 'application/json', 'x-backend': behaviour.name };
         if (behaviour.rewardHeader !== undefined) headers['x-reward'] = String(behaviour.rewardHeader);

@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { formatIssues } from '../../config/issues.js';
-import type { ConfigIssue, PolicyConfig } from '../../config/types.js';
+import type { ConfigIssue, ContextFreePolicyParams, PolicyConfig } from '../../config/types.js';
 import { ContextualChooser } from '../../contextual/chooser.js';
 import { isContextualType, parseContextual } from '../../contextual/config.js';
 import { chooseWithFloor, propensitiesWithFloor } from '../../policy/floor.js';
@@ -56,7 +56,7 @@ class ContextFreeCandidate implements OfflinePolicy {
     private readonly cfg: PolicyConfig,
     arms: readonly string[],
   ) {
-    this.policy = createPolicy(cfg, arms);
+    this.policy = createPolicy(cfg as PolicyConfig & ContextFreePolicyParams, arms);
     this.acc = createAccumulator(arms.length, cfg.drift);
     this.input = new PolicyInputBuffer(arms.length);
     this.pos = new Float64Array(arms.length);
