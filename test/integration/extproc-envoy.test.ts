@@ -79,6 +79,10 @@ describe.each(['grpc-js', 'http2'] as ExtProcTransport[])('ext_proc server (%s) 
     envoy = await startEnvoy({
       extProc: { host: '127.0.0.1', port: extProcPort },
       clusters: Object.fromEntries(ARMS.map((a) => [a, backends[a]!.port])),
+      // These tests count streams and fail-opens caused by the protocol (resets,
+      // GOAWAY, a server that is down), not by a shared machine stalling the
+      // handler past envoy.yaml's 200 ms.
+      extProcMessageTimeout: '2s',
     });
     base = `http://127.0.0.1:${envoy.port}`;
   });

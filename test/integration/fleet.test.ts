@@ -110,7 +110,8 @@ describe('a fleet of three replicas and an aggregator', () => {
     backends.model_b = await startBackend({ name: 'model_b', errorRate: 0.5, seed: 2 });
     backends.model_c = await startBackend({ name: 'model_c', errorRate: 0.9, seed: 3 });
     const [host, port] = replicas[0]!.addresses.extProc.split(':');
-    envoy = await startEnvoy({ extProc: { host: host!, port: Number(port) }, clusters: Object.fromEntries(Object.entries(backends).map(([k, b]) => [k, b.port])) });
+    // Counts decided requests exactly: a stalled shared machine must not turn decisions into fail-open passes.
+    envoy = await startEnvoy({ extProc: { host: host!, port: Number(port) }, clusters: Object.fromEntries(Object.entries(backends).map(([k, b]) => [k, b.port])), extProcMessageTimeout: '2s' });
     await until(() => replicas.every((r) => r.readiness().ready), 5000, 'replicas ready');
   });
 
