@@ -107,7 +107,12 @@ export function setHeadersOf(resp: Record<string, unknown>, oneof: string): [str
 
 /** grpc.health.v1 Check over a raw call (hand-encoded: request {1: service}, response {1: status enum}). */
 export function healthCheck(address: string, service: string): Promise<number> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  // Its own connection, as a prober's would be: grpc-js otherwise shares the
+  // subchannel (and so the HTTP/2 connection) with the test's fake Envoy, and a
+  // new stream on a connection the server has sent GOAWAY on makes Node 22's
+  // HTTP/2 server reset that connection's open streams (seen on 22.12; Node 20
+  // refuses only the new stream).
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
   const req = Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(service)]), Buffer.from(service)]);
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
