@@ -9,7 +9,8 @@ import type { Registry } from 'prom-client';
  */
 type Values = Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>;
 
-function labelKey<L extends string>(names: readonly L[], labels: Record<L, string>): string {
+/** The map key of one label set, in `names` order (also SumCount's). */
+export function labelKey<L extends string>(names: readonly L[], labels: Record<L, string>): string {
   let key = '';
   for (const l of names) key += `${labels[l]}\u0000`;
   return key;

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { labelKey } from './fast-metrics.js';
 
 /**
  * A summary without quantiles: exposes `<name>_sum` and `<name>_count` per
@@ -29,8 +30,7 @@ export class SumCount<L extends string> {
 
   /** The series for `labels` (created empty on first use); the hot path adds to `sum` and `count` directly. */
   handle(labels: Record<L, string>): { sum: number; count: number } {
-    let key = '';
-    for (const l of this.labelNames) key += `${labels[l]}\u0000`;
+    const key = labelKey(this.labelNames, labels);
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: { ...labels }, sum: 0, count: 0 }));
     return s;
