@@ -7,6 +7,7 @@
  */
 import { err, ok, type Result } from '../../util/errors.js';
 import type { Context } from './candidate.js';
+import { jsonLines } from './jsonl.js';
 
 export interface LoggedEvent {
   time: number;
@@ -46,17 +47,9 @@ export function readDecisionLog(text: string, route?: string): Result<LogRead, s
   const decisions = new Map<string, RawDecision>();
   const rewards = new Map<string, number>();
   const routes = new Set<string>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const where = `line ${i + 1}`;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      return err(`${where}: not valid JSON`);
-    }
+  for (const line of jsonLines(text)) {
+    if (line.error !== undefined) return err(line.error);
+    const { where, value: v } = line;
     if (!isObj(v) || typeof v.id !== 'string' || typeof v.route !== 'string' || typeof v.arm !== 'string') return err(`${where}: expected a decision or reward line with id, route and arm`);
     if (v.type === 'decision') {
       if (v.propensity !== null && (typeof v.propensity !== 'number' || !(v.propensity >= 0 && v.propensity <= 1))) return err(`${where}: propensity: expected null or a number in [0, 1]`);

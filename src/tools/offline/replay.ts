@@ -11,6 +11,7 @@
 import { err, ok, type Result } from '../../util/errors.js';
 import { createRng } from '../../util/rng.js';
 import { buildCandidate, candidateIssues, type Context, type PolicySpec } from './candidate.js';
+import { jsonLines } from './jsonl.js';
 
 export interface ReplayRow {
   context: Context;
@@ -31,17 +32,9 @@ export function parseReplay(text: string): Result<ReplayData, string> {
   const rows: ReplayRow[] = [];
   let arms: string[] | null = null;
   const keys = new Set<string>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const where = `line ${i + 1}`;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      return err(`${where}: not valid JSON`);
-    }
+  for (const line of jsonLines(text)) {
+    if (line.error !== undefined) return err(line.error);
+    const { where, value: v } = line;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return err(`${where}: expected an object with context and rewards`);
     const o = v as Record<string, unknown>;
     const ctxRaw = o.context ?? {};
