@@ -88,7 +88,19 @@ export const DEFAULT_GUARDRAIL_MIN_SAMPLES = 30;
 export const DEFAULT_GUARDRAIL_WINDOW_MS = 10_000;
 export const DEFAULT_GUARDRAIL_ERROR_RATE_MAX = 0.2;
 export const DEFAULT_GUARDRAIL_LATENCY_P95_MAX_MS = 2_000;
+/**
+ * The EWMA rules' parameters when a route turns them on (`ewma: {}`; off by default: the
+ * sequential test below subsumes them, and their false-trip rate has no stated bound). The
+ * alpha is also the baseline's memory when they are off.
+ */
 export const DEFAULT_GUARDRAIL_EWMA = { alpha: 0.2, sigmas: 4 } as const;
+/**
+ * Sequential detection (docs/guardrails.md#sequential-detection). Threshold 19 is the smallest
+ * integer whose worst case (the true rate at the chart's reference) keeps both charts together
+ * under one false trip per arm per 30 days at 200 req/s on the arm: one per 72 days by importance
+ * sampling (18 gives 26 days). Shift 0.2 tunes the charts to a 20-point rise in rate.
+ */
+export const DEFAULT_GUARDRAIL_SEQUENTIAL = { threshold: 19, shift: 0.2 } as const;
 /** Client errors (4xx, gRPC client codes) are not the arm's fault unless a route opts in. */
 export const DEFAULT_GUARDRAIL_COUNT_CLIENT_ERRORS = false;
 export const DEFAULT_GUARDRAIL_ACTION = 'quarantine' as const;

@@ -333,6 +333,17 @@ const guardrailsSchema = z
         sigmas: z.number().gt(0).default(D.DEFAULT_GUARDRAIL_EWMA.sigmas),
       })
       .nullable()
+      .default(null), // off unless configured: the sequential test subsumes it (docs/guardrails.md)
+    sequential: z
+      .strictObject({
+        threshold: z
+          .number()
+          .min(1, 'the threshold is a log-likelihood ratio; below 1 a single error trips the arm (the default 19 allows one false trip per 144 days per chart at 200 req/s)')
+          .max(100)
+          .default(D.DEFAULT_GUARDRAIL_SEQUENTIAL.threshold),
+        shift: z.number().gt(0, 'shift is the rise in error rate to detect, a fraction in (0, 0.9]').max(0.9).default(D.DEFAULT_GUARDRAIL_SEQUENTIAL.shift),
+      })
+      .nullable()
       .prefault({}),
     count_client_errors: z.boolean().default(D.DEFAULT_GUARDRAIL_COUNT_CLIENT_ERRORS),
     action: z.enum(['quarantine', 'alert_only']).default(D.DEFAULT_GUARDRAIL_ACTION),

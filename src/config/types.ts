@@ -137,6 +137,13 @@ export interface GuardrailsConfig {
   error_rate: { max: number } | null;
   latency_p95: { max_ms: DurationMs } | null;
   ewma: { alpha: number; sigmas: number } | null;
+  /**
+   * Sequential detection (guardrails/cusum.ts): CUSUMs on the arm's error rate
+   * and latency exceedances against its baseline. `threshold` h bounds false
+   * trips (mean requests between them ≥ e^h per chart); `shift` is the rise in
+   * rate each chart is tuned to catch fastest.
+   */
+  sequential: { threshold: number; shift: number } | null;
   /** Count client errors (HTTP 4xx, gRPC client codes) as the arm's errors (guardrails/blame.ts). */
   count_client_errors: boolean;
   action: 'quarantine' | 'alert_only';

@@ -2,6 +2,7 @@ import type { Metrics } from '../admin/metrics.js';
 import type { Config } from '../config/types.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { Guardrails } from './guardrails.js';
+import { isLatencyMs } from './verdict.js';
 
 /** envoy_bandit_guardrail_value / _limit are refreshed this often. */
 export const GUARDRAIL_GAUGE_MS = 1_000;
@@ -41,7 +42,7 @@ export function refreshGuardrailGauges(g: Guardrails, config: Config, metrics: M
     if (!rc.guardrails) continue;
     for (const arm of rc.arms) {
       for (const r of g.ruleReadings(rc.name, arm.name)) {
-        const scale = r.rule === 'latency_p95' || r.rule === 'ewma_latency' ? 1 / 1000 : 1;
+        const scale = isLatencyMs(r.rule) ? 1 / 1000 : 1;
         const labels = { route: rc.name, arm: arm.name, rule: r.rule };
         if (Number.isFinite(r.value)) metrics.guardrailValue.set(labels, r.value * scale);
         if (Number.isFinite(r.limit)) metrics.guardrailLimit.set(labels, r.limit * scale);

@@ -9,7 +9,7 @@ import type { EventSink } from '../notify/events.js';
 import type { Clock } from '../util/clock.js';
 import { ArmGuard, type GuardReadings } from './arm-guard.js';
 import { isArmError } from './blame.js';
-import { signalOf, type GuardSignal, type RuleReading, type Verdict } from './verdict.js';
+import { signalOf, type GuardRule, type GuardSignal, type RuleReading, type Verdict } from './verdict.js';
 
 /** Every arm is evaluated this often by the timer. */
 export const EVAL_INTERVAL_MS = 250;
@@ -44,6 +44,22 @@ export const COMMON_MODE_DRAIN_SHIFT = 0.25;
  * moves smoothly on every arm).
  */
 export const LATENCY_CONFIRM_MS = EVAL_INTERVAL_MS;
+/**
+ * The error CUSUM's verdict must still fail this long after it first failed.
+ * When every arm fails at once, their statistics cross the threshold some
+ * requests apart (a CUSUM is a random walk); a tick later the peers have
+ * crossed too, and the common-mode check sees them. In 100 simulated runs of
+ * 50 % errors on all three arms for 3 s at 200 req/s, 2 still quarantined one
+ * arm (docs/guardrails.md). A lone sick arm's statistic keeps growing, so
+ * this adds 250 ms to its detection.
+ */
+export const SEQUENTIAL_CONFIRM_MS = LATENCY_CONFIRM_MS;
+
+/** How long a failing rule must keep failing before it acts (0: at once). */
+export function confirmMs(rule: GuardRule): number {
+  if (signalOf(rule) === 'latency') return LATENCY_CONFIRM_MS;
+  return rule === 'cusum_error_rate' ? SEQUENTIAL_CONFIRM_MS : 0;
+}
 
 export type HoldReason = 'common_mode' | 'last_arm';
 
@@ -63,8 +79,8 @@ interface ArmTrack {
   last: Verdict | null;
   /** Why the latest failing verdict was held, if it was (logged on change). */
   held: HoldReason | null;
-  /** When a latency verdict started failing (LATENCY_CONFIRM_MS), or null. */
-  latencyFailSince: number | null;
+  /** When a verdict that needs confirming (confirmMs) started failing, or null. */
+  failSince: number | null;
 }
 
 interface RouteTrack {
@@ -135,7 +151,7 @@ export class Guardrails implements EngineObserver {
         if (p && same) return p;
         const guard = new ArmGuard(rc.guardrails!);
         if (p) return { ...p, guard, last: null };
-        return { arm: a.name, guard, phase: 'active', flagUntil: 0, alerted: false, failures: 0, lastEval: Number.NEGATIVE_INFINITY, last: null, held: null, latencyFailSince: null };
+        return { arm: a.name, guard, phase: 'active', flagUntil: 0, alerted: false, failures: 0, lastEval: Number.NEGATIVE_INFINITY, last: null, held: null, failSince: null };
       });
       const commonUntil = prev?.commonUntil ?? { errors: Number.NEGATIVE_INFINITY, latency: Number.NEGATIVE_INFINITY };
       this.routes.set(rc.name, { name: rc.name, cfg: rc.guardrails, arms, byArm: new Map(arms.map((t) => [t.arm, t])), commonUntil });
@@ -149,7 +165,8 @@ export class Guardrails implements EngineObserver {
     const now = this.opts.clock.now();
     // An exchange that did not complete (timeout, reset, connect failure, no response) has no valid status: blame() reads it as status 0.
     t.guard.record(now, isArmError(o.exchange.end === 'complete' ? o : { status: 0, grpcStatus: o.grpcStatus }, rt.cfg), o.latencyMs);
-    if (now - t.lastEval >= EAGER_EVAL_MIN_MS) this.evaluateArm(rt, t, now);
+    // A sequential chart that has just crossed its threshold is judged at once (its confirmation clock starts now).
+    if (now - t.lastEval >= EAGER_EVAL_MIN_MS || (t.failSince === null && t.phase !== 'quarantined' && t.guard.sequentialFailing)) this.evaluateArm(rt, t, now);
   }
 
   /** Evaluates every arm (the timer calls this; tests call it with a manual clock). */
@@ -178,7 +195,7 @@ export class Guardrails implements EngineObserver {
     if (!this.syncPhase(rt, t, route, a, now)) return;
     const v = t.guard.evaluate(now);
     t.last = v;
-    if (v.kind !== 'fail' || signalOf(v.rule) !== 'latency') t.latencyFailSince = null;
+    if (v.kind !== 'fail' || confirmMs(v.rule) === 0) t.failSince = null;
     if (v.kind === 'inconclusive') return;
     if (v.kind === 'pass') t.held = null;
     if (t.phase === 'probation') {
@@ -187,9 +204,10 @@ export class Guardrails implements EngineObserver {
       return;
     }
     if (v.kind === 'fail') {
-      if (signalOf(v.rule) === 'latency') {
-        t.latencyFailSince ??= now;
-        if (now - t.latencyFailSince < LATENCY_CONFIRM_MS) return;
+      const wait = confirmMs(v.rule);
+      if (wait > 0) {
+        t.failSince ??= now;
+        if (now - t.failSince < wait) return;
       }
       if (!this.hold(rt, t, v, now, route, a, true)) this.trip(rt, t, v, now);
     } else if (t.alerted) {
@@ -305,7 +323,7 @@ export class Guardrails implements EngineObserver {
     t.guard.dropWindow();
     t.phase = 'quarantined';
     t.flagUntil = until;
-    t.latencyFailSince = null;
+    t.failSince = null;
   }
 
   private flagsUntil(route: RouteRuntime, a: number, now: number): number {

@@ -1,15 +1,25 @@
 import type { GuardrailsConfig } from '../config/types.js';
+import type { BernoulliCusum } from './cusum.js';
 import type { Ewma } from './ewma.js';
 import type { Tally } from './tally.js';
 
-export type GuardRule = 'error_rate' | 'latency_p95' | 'ewma_error_rate' | 'ewma_latency';
+export type GuardRule = 'error_rate' | 'latency_p95' | 'cusum_error_rate' | 'cusum_latency' | 'ewma_error_rate' | 'ewma_latency';
 
 /** The signal a rule reads: the common-mode check compares arms per signal. */
 export type GuardSignal = 'errors' | 'latency';
-export const signalOf = (rule: GuardRule): GuardSignal => (rule === 'error_rate' || rule === 'ewma_error_rate' ? 'errors' : 'latency');
+export const signalOf = (rule: GuardRule): GuardSignal => (rule === 'error_rate' || rule === 'ewma_error_rate' || rule === 'cusum_error_rate' ? 'errors' : 'latency');
+/** Rules whose value and limit are in ms (the others: ratios, or a CUSUM's log-likelihood units). */
+export const isLatencyMs = (rule: GuardRule): boolean => rule === 'latency_p95' || rule === 'ewma_latency';
+export const isSequential = (rule: GuardRule): boolean => rule === 'cusum_error_rate' || rule === 'cusum_latency';
 
 /** Rules in the order they are checked (absolute limits first): the first that fails is reported. */
-export const RULES: readonly GuardRule[] = ['error_rate', 'latency_p95', 'ewma_error_rate', 'ewma_latency'];
+export const RULES: readonly GuardRule[] = ['error_rate', 'latency_p95', 'cusum_error_rate', 'cusum_latency', 'ewma_error_rate', 'ewma_latency'];
+
+/** The sequential charts of one arm (guardrails/cusum.ts): errors, and latency exceedances. */
+export interface Charts {
+  errors: BernoulliCusum;
+  latency: BernoulliCusum;
+}
 
 /**
  * Three-valued: `inconclusive` (fewer than min_samples) neither quarantines
@@ -87,18 +97,28 @@ export function controlLimit(base: Ewma, sigmas: number, minSd: number, sampling
  * p + sigmas · MIN_SD_ERROR_RATE.
  */
 export function errorRateLimit(b: Baselines, sigmas: number, recent: { count: number; errors: number }): number {
-  const perBucket = b.requests.mean;
-  const p = perBucket > 0 ? Math.min(1, Math.max(0, b.errors.mean / perBucket)) : 0;
+  const { p, nBase, phi } = baselineErrorRate(b);
   const floor = p + sigmas * MIN_SD_ERROR_RATE;
-  const a = b.requests.alpha;
-  const nBase = (perBucket * (2 - a)) / a;
   const n = recent.count;
   if (!(n > 0 && nBase > 0)) return floor;
-  const binomial = (p * (1 - p)) / perBucket;
-  const phi = binomial > 0 ? Math.max(1, b.errorRate.variance / binomial) : 1;
   const sdT = Math.sqrt(phi * (1 / (4 * n) + 1 / (4 * nBase)));
   const t = Math.min(Math.PI / 2, Math.asin(Math.sqrt(p)) + sigmas * sdT);
   return Math.max(floor, Math.sin(t) ** 2);
+}
+
+/**
+ * The baseline error rate p = EWMA(errors) / EWMA(requests), its effective
+ * size nBase = EWMA(requests) · (2 - alpha) / alpha requests, and the
+ * overdispersion phi ≥ 1 the per-bucket rates showed beyond binomial noise.
+ */
+export function baselineErrorRate(b: Baselines): { p: number; nBase: number; phi: number } {
+  const perBucket = b.requests.mean;
+  const p = perBucket > 0 ? Math.min(1, Math.max(0, b.errors.mean / perBucket)) : 0;
+  const a = b.requests.alpha;
+  const nBase = (perBucket * (2 - a)) / a;
+  const binomial = perBucket > 0 ? (p * (1 - p)) / perBucket : 0;
+  const phi = binomial > 0 ? Math.max(1, b.errorRate.variance / binomial) : 1;
+  return { p, nBase, phi };
 }
 
 /** One rule's reading: fails when value > limit. */
@@ -120,11 +140,16 @@ export interface RuleReading {
  * baseline has EWMA_MIN_HISTORY updates and the recent span holds
  * recentSamples() requests.
  */
-export function ruleReadings(window: Tally, recent: Recent, base: Baselines, cfg: GuardrailsConfig): RuleReading[] {
+export function ruleReadings(window: Tally, recent: Recent, base: Baselines, cfg: GuardrailsConfig, charts: Charts | null = null): RuleReading[] {
   const out: RuleReading[] = [];
   const samples = window.count;
   if (cfg.error_rate) out.push({ rule: 'error_rate', value: window.errorRate, limit: cfg.error_rate.max, samples });
   if (cfg.latency_p95) out.push({ rule: 'latency_p95', value: window.p95, limit: cfg.latency_p95.max_ms, samples });
+  if (cfg.sequential && charts) {
+    const { errors, latency } = charts;
+    if (errors.ready) out.push({ rule: 'cusum_error_rate', value: errors.s, limit: errors.threshold, samples: errors.n });
+    if (latency.ready) out.push({ rule: 'cusum_latency', value: latency.s, limit: latency.threshold, samples: latency.n });
+  }
   if (cfg.ewma) {
     const { sigmas } = cfg.ewma;
     const e = recent.errors;
@@ -150,10 +175,10 @@ export interface Recent {
 }
 
 /** The verdict on a window (and its recent part) against the config and the arm's baselines. Pure. */
-export function judge(window: Tally, recent: Recent, base: Baselines, cfg: GuardrailsConfig): Verdict {
+export function judge(window: Tally, recent: Recent, base: Baselines, cfg: GuardrailsConfig, charts: Charts | null = null): Verdict {
   const samples = window.count;
   if (samples < cfg.min_samples) return { kind: 'inconclusive', samples, needed: cfg.min_samples };
-  for (const r of ruleReadings(window, recent, base, cfg)) {
+  for (const r of ruleReadings(window, recent, base, cfg, charts)) {
     if (r.value > r.limit) return { kind: 'fail', ...r };
   }
   return { kind: 'pass', samples };

@@ -36,6 +36,9 @@ const CASES: BadCase[] = [
   { name: 'unknown key', yaml: 'routes:\n  - name: chat\n    arms:\n      - { name: model-a, cluster: model_a, weight: 2 }\n', path: 'routes[0].arms[0].weight', message: /unknown key/ },
   { name: 'unknown top-level key', yaml: cfg('', 'listn: { admin: 127.0.0.1:1 }\n'), path: 'listn', message: /unknown key/ },
   { name: 'bad duration', yaml: cfg('    guardrails: { cooldown: 60 seconds }\n'), path: 'routes[0].guardrails.cooldown', message: /duration/ },
+  { name: 'sequential threshold below 1', yaml: cfg('    guardrails: { sequential: { threshold: 0.5 } }\n'), path: 'routes[0].guardrails.sequential.threshold', message: /log-likelihood ratio/ },
+  { name: 'sequential shift of 0', yaml: cfg('    guardrails: { sequential: { shift: 0 } }\n'), path: 'routes[0].guardrails.sequential.shift', message: /rise in error rate/ },
+  { name: 'sequential unknown key', yaml: cfg('    guardrails: { sequential: { h: 19 } }\n'), path: 'routes[0].guardrails.sequential.h', message: /unknown key/ },
   { name: 'default_arm not an arm', yaml: cfg('    default_arm: model-z\n'), path: 'routes[0].default_arm', message: /not an arm/ },
   {
     name: 'duplicate arm',

@@ -62,11 +62,18 @@ describe('defaults', () => {
       window_ms: 10_000,
       error_rate: { max: 0.2 },
       latency_p95: { max_ms: 2_000 },
-      ewma: { alpha: 0.2, sigmas: 4 },
+      ewma: null,
+      sequential: { threshold: 19, shift: 0.2 },
       count_client_errors: false,
       action: 'quarantine',
       cooldown_ms: 60_000,
     });
+  });
+
+  it('turns the EWMA rules on with their defaults when a route writes `ewma: {}`, and sequential detection off with `sequential: null`', () => {
+    const r = firstRoute(parseOk(route('    guardrails: { ewma: {}, sequential: null }\n')));
+    expect(r.guardrails?.ewma).toEqual({ alpha: 0.2, sigmas: 4 });
+    expect(r.guardrails?.sequential).toBeNull();
   });
 
   it('fills section defaults when a section is given partially', () => {
@@ -96,6 +103,7 @@ ${route(`    sticky: { cookie: sid }
     expect(r.reward.weights).toEqual({ success: 1, latency: 0.5, header: 1, cost: 0 });
     expect(r.guardrails?.error_rate).toEqual({ max: 0.5 });
     expect(r.guardrails?.ewma).toBeNull();
+    expect(r.guardrails?.sequential).toEqual({ threshold: 19, shift: 0.2 });
     expect(r.guardrails?.latency_p95).toEqual({ max_ms: 2_000 });
   });
 

@@ -23,17 +23,17 @@ describe('guardrails on a live engine (simulated time)', () => {
     expect(guardrails.phase(ROUTE, 'b')).toBe('quarantined');
     const trippedAt = clock.now();
     expect(trippedAt - T0 - 20_000).toBeLessThan(2000);
-    expect(engine.state.activeFlags(ROUTE, 'b', clock.now())).toMatchObject([{ rule: 'ewma_error_rate', until: trippedAt + 5000, replica: 'r1', who: 'guardrail' }]);
+    expect(engine.state.activeFlags(ROUTE, 'b', clock.now())).toMatchObject([{ rule: 'cusum_error_rate', until: trippedAt + 5000, replica: 'r1', who: 'guardrail' }]);
     expect(armStateOf(engine, ROUTE, 1)).toBe('quarantined');
-    expect(route.eligibility.quarantineRule[1]).toMatch(/^ewma_error_rate@r1$/);
-    expect(await counterValue(rig.metrics, 'envoy_bandit_guardrail_trips_total', { route: ROUTE, arm: 'b', rule: 'ewma_error_rate' })).toBe(1);
+    expect(route.eligibility.quarantineRule[1]).toMatch(/^cusum_error_rate@r1$/);
+    expect(await counterValue(rig.metrics, 'envoy_bandit_guardrail_trips_total', { route: ROUTE, arm: 'b', rule: 'cusum_error_rate' })).toBe(1);
     const trips = rig.logs.filter((l) => l.msg.startsWith('guardrail trip'));
     expect(trips).toHaveLength(1);
-    expect(trips[0]).toMatchObject({ level: 40, route: ROUTE, arm: 'b', rule: 'ewma_error_rate', samples: expect.any(Number), value: expect.any(Number), limit: expect.any(Number) });
+    expect(trips[0]).toMatchObject({ level: 40, route: ROUTE, arm: 'b', rule: 'cusum_error_rate', samples: expect.any(Number), value: expect.any(Number), limit: expect.any(Number) });
     expect((trips[0]!.value as number) > (trips[0]!.limit as number)).toBe(true);
     // /v1/routes readings for the arm
     const shown = armReadings(engine, ROUTE, 'b') as { guardrail: { phase: string; verdict: { kind: string; rule: string } } };
-    expect(shown.guardrail).toMatchObject({ phase: 'quarantined', verdict: { kind: 'fail', rule: 'ewma_error_rate' } });
+    expect(shown.guardrail).toMatchObject({ phase: 'quarantined', verdict: { kind: 'fail', rule: 'cusum_error_rate' } });
 
     // During the cooldown no new traffic reaches b (b is still failing).
     const cool = simulate(rig, { rps: 200, durationMs: 4900, behaviours: bFails(-1), rng });
@@ -204,7 +204,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     const picks = Array.from({ length: 500 }, () => B.engine.decide(routeB, null).arm);
     expect(picks.every((a) => a === 0)).toBe(true);
     expect(armStateOf(B.engine, ROUTE, 1)).toBe('quarantined');
-    expect(routeB.eligibility.quarantineRule[1]).toBe('ewma_error_rate@r1');
+    expect(routeB.eligibility.quarantineRule[1]).toBe('cusum_error_rate@r1');
     B.guardrails.tick();
     expect(B.guardrails.phase(ROUTE, 'b')).toBe('quarantined');
     // B did not trip itself: nothing counted there.

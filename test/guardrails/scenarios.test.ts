@@ -28,7 +28,8 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
           for (const r of rig.guardrails.ruleReadings(ROUTE, arm)) {
             if (r.samples < rig.config.routes[0]!.guardrails!.min_samples) continue;
             const ratio = r.value / r.limit;
-            if (!(ratio <= (worst[r.rule]?.ratio ?? 0))) worst[r.rule] = { ratio, value: r.value, limit: r.limit };
+            const w = worst[r.rule];
+            if (!w || ratio > w.ratio) worst[r.rule] = { ratio, value: r.value, limit: r.limit };
           }
         }
       },
@@ -38,7 +39,7 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
     expect(rig.guardrails.phase(ROUTE, 'a')).toBe('active');
     expect(rig.guardrails.phase(ROUTE, 'b')).toBe('active');
     // Every rule was actually evaluated, and the closest call stayed below its limit.
-    expect(Object.keys(worst).sort()).toEqual(['error_rate', 'ewma_error_rate', 'ewma_latency', 'latency_p95']);
+    expect(Object.keys(worst).sort()).toEqual(['cusum_error_rate', 'cusum_latency', 'error_rate', 'latency_p95']);
     for (const w of Object.values(worst)) expect(w.ratio).toBeLessThan(1);
     console.log(
       `[guardrails] steady 5% arm, ${stats.requests} requests at 200 rps (${(500).toFixed(0)} s simulated): 0 trips; worst value/limit per rule: ` +
@@ -46,7 +47,9 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
     );
   });
 
-  it('error rate 0% → 50% on one arm is quarantined within 2 s of simulated time', () => {
+  // The default policy (Thompson) moves traffic off the failing arm as it learns, so the arm sees fewer
+  // requests than its half of 200 rps: the chart needs ~14 of them at 50 % errors (cusum.test.ts).
+  it('error rate 0% → 50% on one arm is quarantined within 1 s of simulated time, by the sequential test', () => {
     const rig = makeRig(guardConfig());
     const ok: ArmBehaviour = { errorRate: 0, latency: lognormal(50, 0.2) };
     const bad: ArmBehaviour = { errorRate: 0.5, latency: lognormal(50, 0.2) };
@@ -60,12 +63,13 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
     expect(rig.guardrails.phase(ROUTE, 'b')).toBe('quarantined');
     const ttq = rig.clock.now() - T0 - SWITCH_MS;
     expect(ttq).toBeGreaterThan(0);
-    expect(ttq).toBeLessThanOrEqual(2000);
     const trip = rig.logs.find((l) => l.msg.startsWith('guardrail trip'))!;
+    expect(ttq).toBeLessThanOrEqual(1000);
+    expect(trip.rule).toBe('cusum_error_rate');
     console.log(`[guardrails] 0% → 50% errors at 200 rps: quarantined ${ttq.toFixed(0)} ms (simulated) after the switch by ${String(trip.rule)} (value ${Number(trip.value).toFixed(3)} > limit ${Number(trip.limit).toFixed(3)}, ${String(trip.samples)} samples)`);
   });
 
-  it('latency 50 ms → 1.5 s, under an absolute p95 limit of 2 s, is caught by the EWMA rule', () => {
+  it('latency 50 ms → 1.5 s, under an absolute p95 limit of 2 s, is caught by the sequential latency test', () => {
     const rig = makeRig(guardConfig({ guardrails: '{ latency_p95: { max: 2s } }' }));
     const fast: ArmBehaviour = { errorRate: 0.01, latency: lognormal(50, 0.2) };
     const slow: ArmBehaviour = { errorRate: 0.01, latency: lognormal(1500, 0.1) };
@@ -78,9 +82,11 @@ describe('guardrail scenarios (default config, 200 rps, simulated time)', () => 
     });
     expect(rig.guardrails.phase(ROUTE, 'b')).toBe('quarantined');
     const trip = rig.logs.find((l) => l.msg.startsWith('guardrail trip'))!;
-    expect(trip.rule).toBe('ewma_latency');
-    expect(Number(trip.value)).toBeLessThan(2000);
+    expect(trip.rule).toBe('cusum_latency');
     const ttq = rig.clock.now() - T0 - SWITCH_MS;
-    console.log(`[guardrails] latency 50 ms → 1.5 s (p95 limit 2 s): quarantined ${ttq.toFixed(0)} ms (simulated) after the switch by ewma_latency (p95 ${Number(trip.value).toFixed(0)} ms > limit ${Number(trip.limit).toFixed(0)} ms)`);
+    // The first slow responses land 1.5 s after the switch; the chart needs a dozen of them.
+    expect(ttq).toBeGreaterThan(1500);
+    expect(ttq).toBeLessThan(3000);
+    console.log(`[guardrails] latency 50 ms → 1.5 s (p95 limit 2 s): quarantined ${ttq.toFixed(0)} ms (simulated) after the switch by cusum_latency (statistic ${Number(trip.value).toFixed(1)} > ${Number(trip.limit).toFixed(0)})`);
   });
 });

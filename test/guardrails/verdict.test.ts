@@ -10,6 +10,7 @@ const CFG: GuardrailsConfig = {
   error_rate: { max: 0.2 },
   latency_p95: { max_ms: 2000 },
   ewma: { alpha: 0.2, sigmas: 4 },
+  sequential: null,
   count_client_errors: false,
   action: 'quarantine',
   cooldown_ms: 60_000,
