@@ -159,7 +159,6 @@ describe('BernoulliCusum and the chart design', () => {
     expect(c.shift).toBe(0);
     for (let i = 0; i < 10; i++) c.add(i % 2 === 0); // 50 %: the recent rate is past p1 within ten requests
     expect(c.s).toBeGreaterThan(0);
-    expect(c.s).toBeLessThan(10);
     expect(c.shift).toBeGreaterThan(1);
     for (let i = 0; i < 100; i++) c.add(true);
     expect(c.shift).toBe(SEQ_MAX_RATE_SHIFT);
