@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
-import { feedbackRoute } from '../admin/routes.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
-import type { ComponentFactory } from '../runtime/component.js';
 import type { Clock } from '../util/clock.js';
 import { identityOf, parseDecisionId, type DecisionIdInvalid } from './decision-id.js';
 
@@ -277,20 +275,3 @@ const ID_REASONS: Record<DecisionIdInvalid, string> = {
 function invalid(id: string | null, code: FeedbackCode, reason: string): FeedbackAnswer {
   return { decision_id: id, outcome: 'invalid', code, reason };
 }
-
-/** Holds feedback-configured rewards, sweeps them on a timer, serves POST /v1/feedback. */
-export const feedbackComponent: ComponentFactory = (ctx) => {
-  const manager = new FeedbackManager({ engine: ctx.engine, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger });
-  ctx.engine.observe(manager);
-  ctx.admin.add(feedbackRoute(manager, ctx.logger));
-  return {
-    name: 'feedback',
-    async start() {
-      manager.start();
-    },
-    async stop() {
-      const n = manager.stop();
-      if (n > 0) ctx.logger.info({ settled: n }, 'feedback: held decisions settled with their default at shutdown');
-    },
-  };
-};
