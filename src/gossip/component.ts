@@ -11,7 +11,8 @@ import { createRng, randomSeed } from '../util/rng.js';
 import { GossipNode } from './node.js';
 import { createGossipServer, type GossipServer } from './server.js';
 import { replicaGossipState } from './state.js';
-import { fetchAggregatorSnapshot, GrpcGossipTransport } from './transport.js';
+import { GrpcGossipTransport } from './transport.js';
+import { fetchAggregatorSnapshot } from '../aggregator/connector.js';
 import { readSecret } from '../util/secret.js';
 
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
