@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { refreshArmGauges } from '../../src/runtime/gauges.js';
 import { SloBudget } from '../../src/slo/budget.js';
 import { createRng } from '../../src/util/rng.js';
