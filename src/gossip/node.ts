@@ -107,11 +107,18 @@ export class GossipNode {
     if (this.o.peers.length > 0 || this.o.dns !== null) this.schedule(0);
   }
 
+  /**
+   * Stops the rounds after one last push-pull, so what this member wrote while
+   * stopping (a replica's shutdown defaults, its last rewards) reaches its peers
+   * rather than only its snapshot file and the aggregator.
+   */
   async stop(): Promise<void> {
+    const wasRunning = this.running;
     this.running = false;
     clearTimeout(this.timer);
     clearTimeout(this.syncTimer);
     await this.roundInFlight?.catch(() => undefined);
+    if (wasRunning && (this.o.peers.length > 0 || this.o.dns !== null)) await this.round().catch(() => undefined);
   }
 
   readiness(): true | string {
