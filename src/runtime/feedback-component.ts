@@ -13,9 +13,14 @@ export const feedbackComponent: ComponentFactory = (ctx) => {
   return {
     name: 'feedback',
     async start() {
+      // Gossip starts first (runtime/components.ts): with a mesh, other replicas' decisions are forwarded.
+      const port = ctx.feedback;
+      if (port.forward) manager.forwarder = { forward: (issuer, items) => port.forward?.(issuer, items) ?? Promise.resolve({ ok: false, error: 'the gossip mesh has stopped' }) };
+      port.settle = (body) => manager.settleForwarded(body);
       manager.start();
     },
     async stop() {
+      ctx.feedback.settle = null;
       const n = manager.stop();
       if (n > 0) ctx.logger.info({ settled: n }, 'feedback: held decisions settled with their default at shutdown');
     },

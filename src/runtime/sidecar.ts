@@ -119,6 +119,7 @@ export class Sidecar {
       env: opts.env ?? process.env,
       events: new EventBus(),
       readings: new ArmReadingsBoard(),
+      feedback: { forward: null, settle: null },
     };
     const configPath = opts.configPath;
     if (configPath) this.admin.add(reloadRoute(() => this.reloadFrom(configPath), opts.logger));
