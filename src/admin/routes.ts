@@ -4,14 +4,15 @@ import type { Engine } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { EventSink } from '../notify/events.js';
 import type { FeedbackAnswer, FeedbackManager } from '../reward/feedback.js';
+import { MAX_FEEDBACK_BATCH } from '../reward/feedback-answer.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { armStateOf, refreshArmGauges } from '../runtime/gauges.js';
 import { ANONYMOUS } from '../engine/engine.js';
 import { stampText } from '../state/hlc.js';
 import { ErrorCodes } from '../util/errors.js';
 import { jsonError, type AdminReply, type AdminRequest, type AdminRoute } from './http.js';
-import type { Metrics } from './metrics.js';
-import { armReadings } from './route-info.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ArmReadingsBoard } from './route-info.js';
 import { fleetAdminRoute } from './fleet.js';
 
 /** One audit line per admin mutation: who, what, result (pino adds when). */
@@ -49,22 +50,20 @@ export interface AuditEvent {
   result: string;
 }
 
-/** Items per POST /v1/feedback. */
-export const MAX_FEEDBACK_BATCH = 1_000;
 
 const routeNotFound = (name: string) => jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such route: ${name}`);
 
 /** GET /v1/routes: everything needed to explain the current traffic split. */
-export function describeRoutes(engine: Engine): unknown {
+export function describeRoutes(engine: Engine, readings: ArmReadingsBoard | null = null): unknown {
   const now = engine.clock.now();
   return {
     replica: engine.state.replicaId,
     time: now,
-    routes: engine.routes.map((r) => describeRoute(engine, r, now)),
+    routes: engine.routes.map((r) => describeRoute(engine, r, now, readings)),
   };
 }
 
-function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
+function describeRoute(engine: Engine, r: RouteRuntime, now: number, readings: ArmReadingsBoard | null): unknown {
   const shares = engine.shares(r, now);
   const summary = engine.armSummary(r);
   const { min_share, drift, ...params } = r.config.policy;
@@ -91,7 +90,7 @@ function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
         mean: s.mean,
         samples: s.stats.n,
         share: shares[a] ?? 0,
-        readings: armReadings(engine, r.name, name),
+        readings: readings?.read(r.name, name) ?? null,
       };
     }),
   };
@@ -115,7 +114,7 @@ type RouteAction = 'pause' | 'resume' | 'freeze' | 'reset';
 const MODE_OF: Record<Exclude<RouteAction, 'reset'>, 'active' | 'paused' | 'frozen'> = { pause: 'paused', resume: 'active', freeze: 'frozen' };
 
 /** /v1/routes and its mutations. */
-export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger: Logger, events: EventSink | null = null): AdminRoute[] {
+export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger: Logger, events: EventSink | null = null, readings: ArmReadingsBoard | null = null): AdminRoute[] {
   const refresh = () => {
     if (metrics) refreshArmGauges(engine, metrics);
   };
@@ -181,7 +180,7 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
     },
   });
   return [
-    { method: 'GET', path: '/v1/routes', mutating: false, handle: () => ({ status: 200, body: describeRoutes(engine) }) },
+    { method: 'GET', path: '/v1/routes', mutating: false, handle: () => ({ status: 200, body: describeRoutes(engine, readings) }) },
     { method: 'GET', path: '/v1/audit', mutating: false, handle: () => ({ status: 200, body: describeAudit(engine, trail) }) },
     routeAction('pause'),
     routeAction('resume'),
@@ -195,13 +194,15 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
 /**
  * POST /v1/feedback: one item or an array. Every well-formed request is
  * answered 200 with an outcome per item; only a body that is neither is a 400.
+ * A single item whose issuing replica could not be asked is a 503 (nothing
+ * was counted; retry), with the same answer body.
  */
 export function feedbackRoute(manager: FeedbackManager, logger: Logger): AdminRoute {
   return {
     method: 'POST',
     path: '/v1/feedback',
     mutating: true,
-    handle(req): AdminReply {
+    async handle(req): Promise<AdminReply> {
       const body = req.body;
       const usage = 'body must be {"decision_id": string, "reward": number in [0,1]} or an array of those';
       if (body === undefined || body === null || typeof body !== 'object') {
@@ -212,19 +213,19 @@ export function feedbackRoute(manager: FeedbackManager, logger: Logger): AdminRo
         if (body.length > MAX_FEEDBACK_BATCH) {
           return jsonError(413, ErrorCodes.FEEDBACK_INVALID, `at most ${MAX_FEEDBACK_BATCH} items per request`);
         }
-        const results = body.map((item) => manager.submit(item));
+        const results = await manager.submitBatch(body);
         logger.debug({ caller: req.caller, items: results.length, counts: countOutcomes(results) }, 'feedback received');
         return { status: 200, body: { results, counts: countOutcomes(results) } };
       }
-      const result = manager.submit(body);
-      logger.debug({ caller: req.caller, outcome: result.outcome }, 'feedback received');
-      return { status: 200, body: result };
+      const result = await manager.submit(body);
+      logger.debug({ caller: req.caller, outcome: result.outcome, settled_by: result.settled_by }, 'feedback received');
+      return { status: result.outcome === 'unavailable' ? 503 : 200, body: result };
     },
   };
 }
 
 function countOutcomes(results: FeedbackAnswer[]): Record<string, number> {
-  const counts: Record<string, number> = { accepted: 0, duplicate: 0, expired: 0, invalid: 0 };
+  const counts: Record<string, number> = { accepted: 0, duplicate: 0, expired: 0, invalid: 0, unavailable: 0 };
   for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
   return counts;
 }
@@ -265,7 +266,7 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
 
 /** Registers /v1/routes and the route and arm mutations on the admin server. */
 export const adminRoutesComponent: ComponentFactory = (ctx) => {
-  for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger, ctx.events)) ctx.admin.add(r);
+  for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger, ctx.events, ctx.readings)) ctx.admin.add(r);
   ctx.admin.add(fleetAdminRoute(ctx.engine));
   return { name: 'admin-routes', start: async () => {}, stop: async () => {} };
 };

@@ -13,7 +13,6 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { armReadings } from '../../src/admin/route-info.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { startBackend, type Backend } from '../support/backend.js';
@@ -83,7 +82,7 @@ describe('guardrails at their defaults behind a real Envoy', () => {
     load = new PacedLoad(`http://127.0.0.1:${envoy.port}/v1/chat/completions`, RPS, RPS * 120);
     load.start();
     // Warm-up: the baseline learns from buckets leaving the 10 s window; the sequential charts arm after five.
-    const armed = () => ARMS.every((arm) => (armReadings(sidecar.engine, ROUTE, arm) as { guardrail?: { sequential?: { errors: unknown } } } | null)?.guardrail?.sequential?.errors);
+    const armed = () => ARMS.every((arm) => (sidecar.ctx.readings.read(ROUTE, arm) as { guardrail?: { sequential?: { errors: unknown } } } | null)?.guardrail?.sequential?.errors);
     expect(await until(armed, 25_000)).toBe(true);
     // On this shared machine (load average ~20) the test process has stalled for 2–4 s in its first seconds; the
     // requests in flight then hold an arm's first, small window over the absolute 2 s p95 limit before its peers',
@@ -98,7 +97,7 @@ describe('guardrails at their defaults behind a real Envoy', () => {
       expect(await until(armed, 25_000)).toBe(true);
     }
     mark = logs.length;
-    const limits = ARMS.map((arm) => (armReadings(sidecar.engine, ROUTE, arm) as { guardrail: { sequential: { latency: { exceedance_ms: number } | null } } }).guardrail.sequential.latency?.exceedance_ms);
+    const limits = ARMS.map((arm) => (sidecar.ctx.readings.read(ROUTE, arm) as { guardrail: { sequential: { latency: { exceedance_ms: number } | null } } }).guardrail.sequential.latency?.exceedance_ms);
     console.log(`[guardrails/defaults] warmed up; latency exceedance limits (2x baseline p95, ≥ +100 ms): ${limits.map((l) => l?.toFixed(0)).join(', ')} ms`);
   }, 90_000);
 
