@@ -91,7 +91,7 @@ describe('guardrails across two replicas behind real Envoy', () => {
     const rs = await load(6000);
     const seconds = (Date.now() - t0) / 1000;
     const errors = rs.filter((r) => r.status !== 200).length / rs.length;
-    console.log(`[guardrails-fleet] steady run: ${rs.length} requests in ${seconds.toFixed(1)} s, ${(errors * 100).toFixed(1)}% errors, trips ${await trips(r1)}`);
+    console.log(`[guardrails-fleet] steady run: ${rs.length} requests in ${seconds.toFixed(1)} s, ${(errors * 100).toFixed(1)}% errors, trips ${await trips(r1)}`, JSON.stringify((await r1.metrics.guardrailTrips.get()).values));
     expect(errors).toBeGreaterThan(0.02); // the noise really was there
     expect(await trips(r1)).toBe(0);
     expect(quarantined(r1, 'model-b') || quarantined(r1, 'model-a')).toBe(false);
