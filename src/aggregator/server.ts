@@ -28,6 +28,7 @@ import { DedupeIndex, DEDUPE_DEFAULTS, dedupeKey } from './dedupe.js';
 import { fleetFileOf, readFleetFile, writeFleetFile } from './fleet-file.js';
 import { RewardLog, type LogRecord } from './log.js';
 import { STREAM_AUTH_HEADER, verifyStream } from './stream-auth.js';
+import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 
 /** A stream with this many batches waiting to be written is paused (flow control). */
 export const MAX_PENDING_BATCHES_PER_STREAM = 64;
@@ -90,7 +91,7 @@ export class AggregatorServer {
 
   constructor(private readonly o: AggregatorServerOptions) {
     const agg = o.config.aggregator;
-    if (!agg?.log_file) throw new Error('aggregator.log_file is required to run the aggregator');
+    if (!agg?.log_file) throw new BanditError(ErrorCodes.CONFIG_INVALID, 'aggregator.log_file is required to run the aggregator');
     this.clock = o.clock ?? systemClock;
     this.fleet = new FleetView(o.config.replica_id, this.clock, o.config.state.slot_expiry_ms);
     this.log = new RewardLog(agg.log_file, agg.fsync, {
@@ -219,13 +220,13 @@ export class AggregatorServer {
     let authenticated: string | null = null;
     if (this.secret) {
       const v = verifyStream(this.secret, call.metadata.get(STREAM_AUTH_HEADER)[0], this.clock.now());
-      if ('error' in v) {
+      if (!v.ok) {
         this.extra.ingested.inc({ outcome: 'unauthenticated' });
-        this.o.logger.warn({ peer, reason: v.error }, 'reward stream rejected: not authenticated');
-        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error}` });
+        this.o.logger.warn({ peer, reason: v.error.message, code: v.error.code }, 'reward stream rejected: not authenticated');
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error.message}` });
         return;
       }
-      authenticated = v.replica;
+      authenticated = v.value.replica;
     }
     let chain: Promise<void> = Promise.resolve();
     let pending = 0;
@@ -258,12 +259,16 @@ export class AggregatorServer {
         if (failed) return;
         try {
           const ack = await ingested;
-          if (!call.cancelled && !call.destroyed) call.write(ack);
+          if (!ack.ok) {
+            failed = true;
+            const code = ack.error.code === ErrorCodes.REWARD_BATCH_INVALID ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAVAILABLE;
+            this.o.logger.error({ err: ack.error.message, code: ack.error.code, peer }, 'reward batch not accepted');
+            call.emit('error', { code, details: ack.error.message });
+          } else if (!call.cancelled && !call.destroyed) call.write(ack.value);
         } catch (e) {
           failed = true;
-          const code = (e as { grpcCode?: number }).grpcCode ?? grpc.status.UNAVAILABLE;
-          this.o.logger.error({ err: (e as Error).message, peer }, 'reward batch not accepted');
-          call.emit('error', { code, details: (e as Error).message });
+          this.o.logger.error({ err: (e as Error).message, code: ErrorCodes.INTERNAL, peer }, 'reward batch not accepted');
+          call.emit('error', { code: grpc.status.UNAVAILABLE, details: (e as Error).message });
         } finally {
           pending--;
           if (call.isPaused() && pending < MAX_PENDING_BATCHES_PER_STREAM / 2) call.resume();
@@ -282,12 +287,12 @@ export class AggregatorServer {
   }
 
   /** Dedupe, log (durably, per policy), count; the ack for `batch`. */
-  async ingest(batch: WireRewardBatch): Promise<WireRewardAck> {
+  async ingest(batch: WireRewardBatch): Promise<Result<WireRewardAck>> {
     if (typeof batch.replica !== 'string' || batch.replica === '' || batch.replica.length > MAX_NAME_LENGTH) {
-      throw Object.assign(new Error('RewardBatch.replica is required'), { grpcCode: grpc.status.INVALID_ARGUMENT });
+      return err(new BanditError(ErrorCodes.REWARD_BATCH_INVALID, 'RewardBatch.replica is required'));
     }
     if (this.log.failed) {
-      throw Object.assign(new Error(`reward log not writable (${this.log.failed.message}); retry later`), { grpcCode: grpc.status.UNAVAILABLE });
+      return err(new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, `reward log not writable (${this.log.failed.message}); retry later`));
     }
     const received = this.clock.now();
     const lines: string[] = [];
@@ -317,7 +322,7 @@ export class AggregatorServer {
     } catch (e) {
       // Not written, not acked: the replica resends, and the resend must be logged, not called a duplicate.
       for (const k of keys) this.dedupe.delete(k);
-      throw Object.assign(new Error(`reward log write failed: ${(e as Error).message}`), { grpcCode: grpc.status.UNAVAILABLE });
+      return err(new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, `reward log write failed: ${(e as Error).message}`));
     }
     for (const rec of records) this.countRecord(rec);
     this.counts.duplicates += duplicates;
@@ -326,7 +331,7 @@ export class AggregatorServer {
     if (duplicates) this.extra.ingested.inc({ outcome: 'duplicate' }, duplicates);
     if (invalid) this.extra.ingested.inc({ outcome: 'invalid' }, invalid);
     this.extra.logBytes.set(this.log.bytes);
-    return { seq: batch.seq, accepted: records.length, duplicates };
+    return ok({ seq: batch.seq, accepted: records.length, duplicates });
   }
 
   private countRecord(r: LogRecord): void {

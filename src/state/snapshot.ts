@@ -1,6 +1,9 @@
 import type { ArmStats } from '../policy/types.js';
 import { compareStamps, type Stamp } from './hlc.js';
-import { mergeRecords, parseRecords, parseStamp, resetKey, type Records } from './records.js';
+import { z } from 'zod';
+import { ErrorCodes, type Result } from '../util/errors.js';
+import { parseUntrusted } from '../util/untrusted.js';
+import { mergeRecords, recordsSchema, resetKey, stampSchema, type Records } from './records.js';
 
 /**
  * The replicated state: one slot per replica, written only by its owner,
@@ -185,70 +188,34 @@ export function fleetStats(snapshot: Snapshot, route: string, arm: string): ArmS
   return out;
 }
 
-/** Structural validation of an untrusted snapshot (from a peer or a file). */
-export function parseSnapshot(value: unknown): Snapshot | string {
-  if (!isRecord(value) || !isRecord(value.slots)) return 'snapshot.slots: expected an object';
-  const slots: Record<string, SlotSnapshot> = {};
-  for (const [replica, raw] of Object.entries(value.slots)) {
-    const slot = parseSlot(raw, `slots.${replica}`);
-    if (typeof slot === 'string') return slot;
-    if (slot.replica !== replica) return `slots.${replica}.replica: does not match its key`;
-    slots[replica] = slot;
-  }
-  const records = parseRecords(value.records, 'snapshot.records');
-  if (typeof records === 'string') return records;
-  const tombstones: Record<string, Tombstone> = {};
-  const rawTombs = value.tombstones ?? {};
-  if (!isRecord(rawTombs)) return 'snapshot.tombstones: expected an object';
-  for (const [replica, t] of Object.entries(rawTombs)) {
-    if (!isRecord(t) || !isFiniteNonNeg(t.version) || !isFiniteNonNeg(t.updated_at)) return `snapshot.tombstones.${replica}: expected {version, updated_at}`;
-    tombstones[replica] = { version: t.version, updated_at: t.updated_at };
-  }
-  return { slots, records, tombstones };
-}
+// ---- validation of untrusted snapshots (gossip, files) ----
 
-export function parseSlot(raw: unknown, path: string): SlotSnapshot | string {
-  if (!isRecord(raw)) return `${path}: expected an object`;
-  if (typeof raw.replica !== 'string' || raw.replica === '') return `${path}.replica: expected a string`;
-  if (!isFiniteNonNeg(raw.version)) return `${path}.version: expected a number >= 0`;
-  if (!isFiniteNonNeg(raw.updated_at)) return `${path}.updated_at: expected a number >= 0`;
-  if (!isRecord(raw.routes)) return `${path}.routes: expected an object`;
-  const routes: SlotSnapshot['routes'] = {};
-  for (const [route, arms] of Object.entries(raw.routes)) {
-    if (!isRecord(arms)) return `${path}.routes.${route}: expected an object`;
-    const out: Record<string, ArmStats> = {};
-    for (const [arm, s] of Object.entries(arms)) {
-      if (!isRecord(s) || !isFiniteNonNeg(s.n) || !isFinite(s.sum) || !isFiniteNonNeg(s.sumSq)) {
-        return `${path}.routes.${route}.${arm}: expected {n, sum, sumSq} finite numbers`;
-      }
-      out[arm] = { n: s.n, sum: s.sum, sumSq: s.sumSq };
-    }
-    routes[route] = out;
-  }
-  // `flags` (per-slot quarantines before operator records existed) is accepted and ignored.
-  let resets: Record<string, Stamp> | undefined;
-  if (raw.resets !== undefined) {
-    if (!isRecord(raw.resets)) return `${path}.resets: expected an object`;
-    resets = {};
-    for (const [route, st] of Object.entries(raw.resets)) {
-      const stamp = parseStamp(st, `${path}.resets.${route}`);
-      if (typeof stamp === 'string') return stamp;
-      resets[route] = stamp;
-    }
-  }
-  if (raw.incarnation !== undefined && typeof raw.incarnation !== 'string') return `${path}.incarnation: expected a string`;
-  const slot: SlotSnapshot = { replica: raw.replica, version: raw.version, updated_at: raw.updated_at, routes };
-  if (typeof raw.incarnation === 'string') slot.incarnation = raw.incarnation;
-  if (resets) slot.resets = resets;
-  return slot;
-}
+const nonNeg = z.number().min(0);
+const armStatsSchema = z.object({ n: nonNeg, sum: z.number(), sumSq: nonNeg });
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function isFinite(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-function isFiniteNonNeg(v: unknown): v is number {
-  return isFinite(v) && v >= 0;
+/** One replica's slot. `flags` (per-slot quarantines before operator records existed) is accepted and ignored. */
+export const slotSchema = z.object({
+  replica: z.string().min(1),
+  incarnation: z.string().optional(),
+  version: nonNeg,
+  updated_at: nonNeg,
+  routes: z.record(z.string(), z.record(z.string(), armStatsSchema)),
+  resets: z.record(z.string(), stampSchema).optional(),
+});
+
+const tombstoneSchema = z.object({ version: nonNeg, updated_at: nonNeg });
+
+export const snapshotSchema = z.object({
+  slots: z.record(z.string(), slotSchema).check((ctx) => {
+    for (const [replica, slot] of Object.entries(ctx.value)) {
+      if (slot.replica !== replica) ctx.issues.push({ code: 'custom', path: [replica, 'replica'], message: 'does not match its key', input: ctx.value });
+    }
+  }),
+  records: recordsSchema,
+  tombstones: z.record(z.string(), tombstoneSchema).default({}),
+});
+
+/** Structural validation of an untrusted snapshot (from a peer or a file): EB_STATE_CORRUPT naming the bad field. */
+export function parseSnapshot(value: unknown): Result<Snapshot> {
+  return parseUntrusted(snapshotSchema, value, ErrorCodes.STATE_CORRUPT, 'snapshot');
 }

@@ -181,7 +181,7 @@ describe('FeedbackManager', () => {
     const other = makeEngine(r.config, { replica: 'r2' });
     const rt = other.engine.route('fb')!;
     const d = other.engine.decide(rt, null);
-    expect(r.ids.verify(d.id)).toMatchObject({ replica: 'r2' });
+    expect(r.ids.verify(d.id)).toMatchObject({ ok: true, value: { replica: 'r2' } });
     expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('accepted');
     expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('duplicate');
     expect(samples(r, 'fb', rt.armNames[d.arm]!)).toEqual({ n: 1, sum: 1 });
