@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { GossipNode } from './node.js';
 import type { WireGossipMessage } from './proto.js';
 import type { GossipTransport } from './transport.js';
+import type { WireFeedbackMessage } from './feedback-message.js';
 
 export class LocalTransport implements GossipTransport {
   /** Addresses that fail as if unreachable. */
@@ -18,6 +19,14 @@ export class LocalTransport implements GossipTransport {
     if (!node || this.down.has(address)) throw serviceError(grpc.status.UNAVAILABLE, `${address} unreachable`);
     const r = node.handlePush(msg, this.from);
     if (!r.ok) throw serviceError(r.error.reason === 'invalid' ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAUTHENTICATED, r.error.message);
+    return r.value;
+  }
+
+  async feedback(address: string, msg: WireFeedbackMessage): Promise<unknown> {
+    const node = this.nodes.get(address);
+    if (!node || this.down.has(address)) throw Object.assign(new Error(`${address} unreachable`), { code: 14 });
+    const r = node.handleFeedback(msg, this.from);
+    if (!r.ok) throw Object.assign(new Error(r.error.message), { code: r.error.reason === 'invalid' ? 3 : 16 });
     return r.value;
   }
 

@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { ErrorCodes, type Result } from '../util/errors.js';
 import { parseUntrusted } from '../util/untrusted.js';
 import { mergeRecords, recordsSchema, resetKey, stampSchema, type Records } from './records.js';
+import { parseSloSlot, type SloSlot } from '../slo/tally.js';
+import type { LinearStats } from '../contextual/model.js';
+import { addPacked, parseLinearRoute, type LinearRouteSlot } from './linear.js';
 
 /**
  * The replicated state: one slot per replica, written only by its owner,
@@ -42,6 +45,10 @@ export interface SlotSnapshot {
   routes: Record<string, Record<string, ArmStats>>;
   /** route → the reset record's stamp this slot's stats start from (absent: never reset). */
   resets?: Record<string, Stamp>;
+  /** Contextual routes: route → the linear models' additive statistics per arm (linear.ts), as of updated_at. */
+  linear?: Record<string, LinearRouteSlot>;
+  /** Routes with an SLO: route → this replica's outcome tally by time bucket (slo/tally.ts). */
+  slo?: Record<string, SloSlot>;
 }
 
 /** What is left of an expired slot: enough to refuse every older copy of it. */
@@ -188,7 +195,35 @@ export function fleetStats(snapshot: Snapshot, route: string, arm: string): ArmS
   return out;
 }
 
+/** Fleet linear statistics of one contextual route and arm: the sum over every slot with the given feature key (undecayed, after the route's last reset). */
+export function fleetLinear(snapshot: Snapshot, route: string, arm: string, key: string, out: LinearStats): LinearStats {
+  const reset = snapshot.records?.[resetKey(route)]?.stamp;
+  for (const slot of Object.values(snapshot.slots)) {
+    if (!countsAfterReset(slot, route, reset)) continue;
+    const lr = slot.linear?.[route];
+    const s = lr?.arms[arm];
+    if (s && lr.key === key && lr.d === out.d) addPacked(out, s, 1);
+  }
+  return out;
+}
+
 // ---- validation of untrusted snapshots (gossip, files) ----
+
+/**
+ * A hand-written validator (the value, or a message starting with the path it
+ * was given) as a schema, so parts with their own validators (linear models,
+ * SLO tallies) report at the same paths as the rest.
+ */
+function validatedBy<T>(parse: (raw: unknown, path: string) => T | string) {
+  return z.unknown().transform((raw, ctx): T => {
+    const r = parse(raw, '$');
+    if (typeof r !== 'string') return r;
+    const m = /^\$((?:\.[^.[:]+|\[\d+\])*): (.*)$/s.exec(r);
+    const path = m ? [...m[1]!.matchAll(/\.([^.[:]+)|\[(\d+)\]/g)].map((s) => (s[2] === undefined ? s[1]! : Number(s[2]))) : [];
+    ctx.issues.push({ code: 'custom', message: m ? m[2]! : r, path, input: raw });
+    return z.NEVER;
+  });
+}
 
 const nonNeg = z.number().min(0);
 const armStatsSchema = z.object({ n: nonNeg, sum: z.number(), sumSq: nonNeg });
@@ -201,6 +236,8 @@ export const slotSchema = z.object({
   updated_at: nonNeg,
   routes: z.record(z.string(), z.record(z.string(), armStatsSchema)),
   resets: z.record(z.string(), stampSchema).optional(),
+  linear: z.record(z.string(), validatedBy(parseLinearRoute)).optional(),
+  slo: z.record(z.string(), validatedBy(parseSloSlot)).optional(),
 });
 
 const tombstoneSchema = z.object({ version: nonNeg, updated_at: nonNeg });

@@ -43,6 +43,8 @@ describe('parseSnapshot', () => {
     ['a reset stamp with a fractional counter', (s) => ((s.slots.r1!.resets!.chat!.c = 0.5), s), /^snapshot\.slots\.r1\.resets\.chat\.c: expected an integer/],
     ['a record under the wrong key', (s) => ((s.records!['mode|other'] = s.records!['mode|chat']!), s), /^snapshot\.records\["mode\|other"\]: key does not match the record \(mode\|chat\)/],
     ['a record of unknown kind', (s) => ((s.records!['mode|chat'] as unknown as Record<string, unknown>).kind = 'delete', s), /^snapshot\.records\["mode\|chat"\]\.kind: unknown kind "delete"/],
+    ['an SLO tally with failures above requests (its own validator, reported at its path)', (s) => ((s.slots.r2!.slo = { chat: { bucket_ms: 1000, buckets: [[1, 2, 3]] } }), s), /^snapshot\.slots\.r2\.slo\.chat\.buckets\[0\]: expected \[bucket, requests, failures\]/],
+    ['a linear model of dimension 0', (s) => ((s.slots.r2!.linear = { chat: { key: 'k', d: 0, arms: {} } }), s), /^snapshot\.slots\.r2\.linear\.chat\.d: expected an integer in 1\.\./],
     ['a tombstone without a version', (s) => ((s.tombstones!.r3 = { updated_at: 1 } as never), s), /^snapshot\.tombstones\.r3\.version: required/],
   ];
   it.each(bad)('%s: EB_STATE_CORRUPT naming the field', (_name, mutate, message) => {
