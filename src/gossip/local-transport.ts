@@ -24,9 +24,9 @@ export class LocalTransport implements GossipTransport {
 
   async feedback(address: string, msg: WireFeedbackMessage): Promise<unknown> {
     const node = this.nodes.get(address);
-    if (!node || this.down.has(address)) throw Object.assign(new Error(`${address} unreachable`), { code: 14 });
+    if (!node || this.down.has(address)) throw serviceError(grpc.status.UNAVAILABLE, `${address} unreachable`);
     const r = node.handleFeedback(msg, this.from);
-    if (!r.ok) throw Object.assign(new Error(r.error.message), { code: r.error.reason === 'invalid' ? 3 : 16 });
+    if (!r.ok) throw serviceError(r.error.reason === 'invalid' ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAUTHENTICATED, r.error.message);
     return r.value;
   }
 

@@ -4,7 +4,7 @@ import { feedbackRoute } from '../admin/routes.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import type { Clock } from '../util/clock.js';
-import { identityOf, parseDecisionId, type DecisionIdFields, type DecisionIdInvalid } from './decision-id.js';
+import { identityOf, parseDecisionId, type DecisionIdFields } from './decision-id.js';
 import { parseForwardedItems, parseIssuerAnswers, type FeedbackAnswer, type FeedbackCode, type FeedbackForwarder, type ForwardItem } from './feedback-answer.js';
 
 /** Pending (held) decisions per process; past it the oldest is settled early. */
