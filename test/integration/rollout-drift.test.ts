@@ -40,8 +40,9 @@ const CONCURRENCY = 6;
  * Fleet A's share of the bad arm over the requests after the drift may exceed
  * fleet B's by at most this much. It is noise, not slack: Thompson's share
  * over 450 requests varies by a few points between identical fleets. Measured
- * here (machine at load 15-20), A − B over the 450: +0.002, +0.005, +0.027
- * in three runs; over the first 150 (the transition): +0.008, +0.014, +0.073.
+ * here (machine at load 15-20), A − B over the 450: −0.002, +0.005, +0.027,
+ * +0.028 in four runs; over the first 150 (the transition): +0.008, +0.014,
+ * +0.073, +0.070.
  * The test does not claim to tell half_life from per-observation decay: one
  * run with `discount` (gamma 0.98) gave A − B = +0.045 over the 450 and
  * +0.126 over the first 150 (the dead slot's evidence never fades), inside the
