@@ -409,6 +409,15 @@ const routeSchema = z
     allow_force_arm: z.boolean().default(false),
     features: featuresSchema.nullable().default(null),
     slo: sloSchema.nullable().default(null),
+    warm_start: z
+      .strictObject({
+        from: filePath,
+        kind: z.enum(['decision_log', 'snapshot']),
+        effective_samples: z.number().gt(0).default(D.DEFAULT_WARM_START_EFFECTIVE_SAMPLES),
+        route: z.string().min(1).nullable().default(null),
+      })
+      .nullable()
+      .default(null),
     body_rewrite: bodyRewriteSchema.nullable().default(null),
   })
   .transform((r): RouteConfig => {
