@@ -21,8 +21,10 @@
  * Medians over rounds. Nothing asserts; the README quotes the figures.
  *
  *   npm run bench -- --only envoy-peer
- *   node dist/bench/envoy-peer.js [--rounds 3] [--seconds 4]
+ *   node dist/bench/envoy-peer.js [--rounds 3] [--seconds 4] [--setups bandit-2p,go-2p]
  *   EB_BENCH_SIDECAR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecars.
+ *   EB_BENCH_BEFORE_ROOT=/path/to/older/checkout (built) adds 'before-2p': that
+ *   version's sidecar, two-phase, in the same run (before/after of a change).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +38,9 @@ import { findEnvoyBinary } from '../src/util/envoy-binary.js';
 import { freePort } from '../src/util/free-port.js';
 import { nativeWeightedYaml } from './envoy-e2e.js';
 
-export const SETUPS = ['native', 'bandit-2p', 'bandit-al', 'go-2p', 'go-1p'] as const;
+export const SETUPS = ['native', 'bandit-2p', 'bandit-al', 'go-2p', 'go-1p', 'before-2p'] as const;
+/** Setups run by default; 'before-2p' (an older envoy-bandit checkout, two-phase) only with EB_BENCH_BEFORE_ROOT. */
+const DEFAULT_SETUPS: readonly Setup[] = SETUPS.filter((s) => s !== 'before-2p');
 export type Setup = (typeof SETUPS)[number];
 
 export interface PeerBenchOptions {
@@ -45,6 +49,8 @@ export interface PeerBenchOptions {
   seconds?: number;
   wrkConnections?: number;
   rates?: readonly number[];
+  /** A subset to run (native is always included: added latency is measured against it). */
+  setups?: readonly Setup[];
   log?: (line: string) => void;
 }
 
@@ -58,7 +64,8 @@ export interface SetupFigures {
 }
 
 export interface PeerBenchResult {
-  figures: Record<Setup, SetupFigures>;
+  /** Setups not run (`setups` option) are absent. */
+  figures: Partial<Record<Setup, SetupFigures>> & { native: SetupFigures };
   rounds: number;
   seconds: number;
   loadBefore: number[];
@@ -159,6 +166,9 @@ const median = (xs: number[]): number => {
 
 export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<PeerBenchResult> {
   const o = { ...DEFAULTS, ...opts };
+  const before = process.env.EB_BENCH_BEFORE_ROOT;
+  const all = before ? SETUPS : DEFAULT_SETUPS;
+  const active: readonly Setup[] = opts.setups ? all.filter((s) => s === 'native' || opts.setups!.includes(s)) : all;
   const log = opts.log ?? ((l: string) => console.log(l));
   const root = packageRoot();
   const tools = findTools(root);
@@ -174,13 +184,13 @@ export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<Pe
 
     // ext_proc servers, all on the serving core.
     const nodeArgs = (process.env.EB_BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const servers: Record<'bandit-2p' | 'bandit-al' | 'go', { port: number; proc: TrackedProcess }> = {} as never;
-    for (const mode of ['bandit-2p', 'bandit-al'] as const) {
+    const servers: Record<'bandit-2p' | 'bandit-al' | 'before-2p' | 'go', { port: number; proc: TrackedProcess }> = {} as never;
+    for (const mode of (['bandit-2p', 'bandit-al', 'before-2p'] as const).filter((m) => active.includes(m))) {
       const port = await freePort();
       const admin = await freePort();
       const cfg = join(dir, `${mode}.yaml`);
       writeFileSync(cfg, sidecarYaml(port, admin, mode === 'bandit-al'));
-      const proc = group.spawn(mode, 'taskset', ['-c', CPU_SERVE, process.execPath, ...nodeArgs, binScript(root), 'serve', '--config', cfg, '--seed', '1'], { logFile: join(dir, 'logs', `${mode}.log`) });
+      const proc = group.spawn(mode, 'taskset', ['-c', CPU_SERVE, process.execPath, ...nodeArgs, binScript(mode === 'before-2p' ? before! : root), 'serve', '--config', cfg, '--seed', '1'], { logFile: join(dir, 'logs', `${mode}.log`) });
       await waitFor(mode, proc, () => fetch(`http://127.0.0.1:${admin}/readyz`).then((r) => r.ok, () => false));
       servers[mode] = { port, proc };
     }
@@ -197,9 +207,10 @@ export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<Pe
       'bandit-al': { template: accessLog, server: 'bandit-al' },
       'go-2p': { template: twoPhase, server: 'go' },
       'go-1p': { template: accessLog, server: 'go' },
+      'before-2p': { template: twoPhase, server: 'before-2p' },
     };
     const envoys = {} as Record<Setup, { port: number; proc: TrackedProcess; server: TrackedProcess | null }>;
-    for (const [i, setup] of SETUPS.entries()) {
+    for (const [i, setup] of active.entries()) {
       const p = plan[setup];
       const ports = { listener: await freePort(), admin: await freePort(), extProc: p.server ? servers[p.server].port : goPort, clusters };
       let yaml = renderEnvoyYaml(root, ports, p.template);
@@ -216,17 +227,17 @@ export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<Pe
     const url = (s: Setup) => `http://127.0.0.1:${envoys[s].port}/v1/chat/completions`;
 
     // Warm every path (JIT, connection pools) and check each one routes.
-    for (const s of SETUPS) {
+    for (const s of active) {
       const w = wrk(tools, url(s), 1, o.wrkConnections);
       if (w.errors > 0) throw new Error(`${s}: ${w.errors} errors while warming up (see ${dir}/logs)`);
     }
 
     type Raw = { rps: number[]; envoyCpu: number[]; serverCpu: number[]; lat: Record<number, { p50: number[]; p99: number[]; addP50: number[]; addP99: number[]; errors: number }> };
     const raw = Object.fromEntries(
-      SETUPS.map((s) => [s, { rps: [], envoyCpu: [], serverCpu: [], lat: Object.fromEntries(o.rates.map((r) => [r, { p50: [], p99: [], addP50: [], addP99: [], errors: 0 }])) }]),
+      active.map((s) => [s, { rps: [], envoyCpu: [], serverCpu: [], lat: Object.fromEntries(o.rates.map((r) => [r, { p50: [], p99: [], addP50: [], addP99: [], errors: 0 }])) }]),
     ) as unknown as Record<Setup, Raw>;
     for (let round = 0; round < o.rounds; round++) {
-      const order = SETUPS.map((_, i) => SETUPS[(i + round) % SETUPS.length]!);
+      const order = active.map((_, i) => active[(i + round) % active.length]!);
       const roundLat: Partial<Record<Setup, Record<number, { p50Ms: number; p99Ms: number }>>> = {};
       for (const s of order) {
         const e = envoys[s];
@@ -253,7 +264,7 @@ export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<Pe
             `${e.server ? `, server ${serverCpu.toFixed(0)} µs/req` : ''}; ${lat.join('; ')}`,
         );
       }
-      for (const s of SETUPS) {
+      for (const s of active) {
         for (const rate of o.rates) {
           raw[s].lat[rate]!.addP50.push(roundLat[s]![rate]!.p50Ms - roundLat.native![rate]!.p50Ms);
           raw[s].lat[rate]!.addP99.push(roundLat[s]![rate]!.p99Ms - roundLat.native![rate]!.p99Ms);
@@ -261,7 +272,7 @@ export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<Pe
       }
     }
     const figures = Object.fromEntries(
-      SETUPS.map((s) => {
+      active.map((s) => {
         const r = raw[s];
         return [
           s,
@@ -288,10 +299,10 @@ export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<Pe
 
 export function formatPeerResult(r: PeerBenchResult): string {
   const f = r.figures;
-  const n = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—');
-  const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '—');
+  const n = (x: number | undefined, d = 0) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '—');
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '—');
   const rates = Object.keys(f.native.latency).map(Number);
-  const peerOf = (s: Setup): Setup | null => (s === 'bandit-2p' ? 'go-2p' : s === 'bandit-al' ? 'go-1p' : null);
+  const peerOf = (s: Setup): Setup | null => (s === 'bandit-2p' || s === 'before-2p' ? 'go-2p' : s === 'bandit-al' ? 'go-1p' : null);
   const lines = [
     `Envoy + ext_proc server pinned to cpu ${r.cpus.envoyAndServers}; wrk, vegeta and the backends to cpu ${r.cpus.loadAndBackends}; medians of ${r.rounds} interleaved rounds, ${r.seconds} s each`,
     `load average before ${r.loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${r.loadAfter.map((x) => x.toFixed(1)).join(' ')}`,
@@ -300,30 +311,36 @@ export function formatPeerResult(r: PeerBenchResult): string {
   ];
   for (const s of SETUPS) {
     const x = f[s];
+    if (!x) continue;
     const peer = peerOf(s);
+    const p = peer ? f[peer] : undefined;
     lines.push(
-      `${s.padEnd(10)} ${n(x.rps).padStart(13)}  ${ratio(x.rps, f.native.rps).padStart(9)}  ${(peer ? ratio(x.rps, f[peer].rps) : '').padStart(10)}  ` +
-        `${n(x.serverCpuUsPerReq).padStart(13)}  ${(peer ? ratio(x.serverCpuUsPerReq, f[peer].serverCpuUsPerReq) : '').padStart(10)}  ${n(x.envoyCpuUsPerReq).padStart(12)}  ` +
+      `${s.padEnd(10)} ${n(x.rps).padStart(13)}  ${ratio(x.rps, f.native.rps).padStart(9)}  ${(peer ? ratio(x.rps, p?.rps) : '').padStart(10)}  ` +
+        `${n(x.serverCpuUsPerReq).padStart(13)}  ${(peer ? ratio(x.serverCpuUsPerReq, p?.serverCpuUsPerReq) : '').padStart(10)}  ${n(x.envoyCpuUsPerReq).padStart(12)}  ` +
         rates
           .map((rate) => {
             const l = x.latency[rate]!;
-            const cell = s === 'native' ? `(${l.p50Ms.toFixed(2)}/${l.p99Ms.toFixed(2)} abs)` : `${l.addedP50Ms >= 0 ? '+' : ''}${l.addedP50Ms.toFixed(2)}/${l.addedP99Ms >= 0 ? '+' : ''}${l.addedP99Ms.toFixed(2)}`;
+            const sign = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+            const cell = s === 'native' ? `(${l.p50Ms.toFixed(2)}/${l.p99Ms.toFixed(2)} abs)` : `${sign(l.addedP50Ms)}/${sign(l.addedP99Ms)}`;
             return `${cell}${l.errors ? ` [${l.errors} non-200]` : ''}`.padEnd(26);
           })
           .join(''),
     );
   }
-  const b = f['bandit-2p'];
-  const g = f['go-2p'];
   const top = Math.max(...rates);
-  lines.push(
-    '',
-    `targets: throughput >= 1.0x Go peer two-phase: ${ratio(b.rps, g.rps)} (bandit-al ${ratio(f['bandit-al'].rps, g.rps)}); server CPU/req <= 1.2x peer same mode: ` +
-      `two-phase ${ratio(b.serverCpuUsPerReq, g.serverCpuUsPerReq)}, one-phase ${ratio(f['bandit-al'].serverCpuUsPerReq, f['go-1p'].serverCpuUsPerReq)}; ` +
-      `added p50 @${top}/s <= 0.35 ms: 2p ${b.latency[top]!.addedP50Ms.toFixed(2)}, al ${f['bandit-al'].latency[top]!.addedP50Ms.toFixed(2)}; ` +
-      `p99 @${top}/s <= Go peer two-phase (${g.latency[top]!.p99Ms.toFixed(2)} ms): 2p ${b.latency[top]!.p99Ms.toFixed(2)}, al ${f['bandit-al'].latency[top]!.p99Ms.toFixed(2)}`,
-  );
-  return lines.join('\n');
+  const g = f['go-2p'];
+  const targets: string[] = [];
+  for (const s of ['bandit-2p', 'bandit-al', 'before-2p'] as const) {
+    const b = f[s];
+    if (!b) continue;
+    const peer = f[peerOf(s)!];
+    const l = b.latency[top]!;
+    targets.push(
+      `${s}: throughput ${ratio(b.rps, g?.rps)} of the Go peer two-phase (target >= 1.0); server CPU/req ${ratio(b.serverCpuUsPerReq, peer?.serverCpuUsPerReq)} of the peer, same mode (target <= 1.2); ` +
+        `added p50 @${top}/s ${l.addedP50Ms.toFixed(2)} ms (target <= 0.35); p99 @${top}/s ${l.p99Ms.toFixed(2)} ms vs Go peer two-phase ${n(g?.latency[top]!.p99Ms, 2)} ms (target <=)`,
+    );
+  }
+  return [...lines, '', ...targets].join('\n');
 }
 
 function argValue(name: string): string | undefined {
@@ -336,6 +353,7 @@ if (isMain) {
   const opts: PeerBenchOptions = {};
   if (argValue('rounds')) opts.rounds = Number(argValue('rounds'));
   if (argValue('seconds')) opts.seconds = Number(argValue('seconds'));
+  if (argValue('setups')) opts.setups = argValue('setups')!.split(',') as Setup[];
   runEnvoyPeerBench(opts).then(
     (r) => console.log(formatPeerResult(r)),
     (e: unknown) => {

@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark, each printing its figures as ratios to a
  * baseline measured side by side in the same run. Nothing here asserts; the
  * README quotes the figures. `--only a,b` runs a subset
- * (policy, contextual, extproc, aggregator, gossip, sticky, body-rewrite, e2e, envoy-peer).
+ * (policy, contextual, extproc, aggregator, gossip, sticky, body-rewrite, e2e, envoy-peer, quarantine).
  */
 import { formatAggregatorResult, runAggregatorBench } from './aggregator.js';
 import { formatBodyRewriteRows, runBodyRewriteBench } from './body-rewrite.js';
@@ -13,6 +13,7 @@ import { runExtProcBench } from './extproc.js';
 import { formatFlatResult, runFlatBench } from './flat.js';
 import { formatGossipResult, runGossipBench } from './gossip.js';
 import { formatRows, runPolicyBench } from './policy.js';
+import { formatQuarantineResult, runQuarantineBench } from './quarantine-time.js';
 import { formatStickyMemoryResult, runStickyMemoryBench } from './sticky-memory.js';
 
 const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
@@ -48,6 +49,10 @@ const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   'envoy-peer': {
     title: 'native weighted_clusters vs envoy-bandit (two-phase, access-log) vs the Go ext_proc peer (two-phase, one-phase), Envoy 1 worker, pinned',
     run: async () => formatPeerResult(await runEnvoyPeerBench({ log: (l) => console.log(l) })),
+  },
+  quarantine: {
+    title: 'Time to quarantine a failing arm at 200 req/s and the reward delay, two-phase vs access-log outcomes (target <= 0.5 s)',
+    run: async () => formatQuarantineResult(await runQuarantineBench({ log: (l) => console.log(l) })),
   },
   e2e: { title: 'Envoy + envoy-bandit vs Envoy weighted_clusters, same backends, same load tools', run: async () => formatE2eResult(await runEnvoyE2eBench()) },
 };
