@@ -1,6 +1,7 @@
-/** The gRPC side of the reward stream: one bidi `Rewards` call per connection. */
+/** The aggregator's gRPC client side: the reward stream (one bidi `Rewards` call per connection) and the GetSnapshot bootstrap. */
 import * as grpc from '@grpc/grpc-js';
-import { banditProtos, GRPC_CHANNEL_OPTIONS, type WireRewardAck, type WireRewardBatch } from '../gossip/proto.js';
+import { GRPC_CHANNEL_OPTIONS, unaryCall } from '../util/grpc.js';
+import { aggregatorProto, type WireRewardAck, type WireRewardBatch } from './proto.js';
 import type { RewardConnector } from './client.js';
 import { STREAM_AUTH_HEADER } from './stream-auth.js';
 
@@ -11,7 +12,7 @@ export interface GrpcRewardConnector {
 
 /** `auth`, when given, returns the stream's authentication value (see stream-auth.ts) at each connect. */
 export function grpcRewardConnector(address: string, auth?: () => string): GrpcRewardConnector {
-  const client = new (banditProtos().AggregatorClient)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  const client = new (aggregatorProto().Client)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   const connect: RewardConnector = (h) => {
     const metadata = new grpc.Metadata();
     if (auth) metadata.set(STREAM_AUTH_HEADER, auth());
@@ -35,4 +36,14 @@ export function grpcRewardConnector(address: string, auth?: () => string): GrpcR
     };
   };
   return { connect, close: () => client.close() };
+}
+
+/** One GetSnapshot call to the aggregator; resolves with its raw GossipMessage (validated by the caller). */
+export async function fetchAggregatorSnapshot(address: string, replica: string, timeoutMs: number): Promise<unknown> {
+  const c = new (aggregatorProto().Client)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  try {
+    return await unaryCall(c, 'GetSnapshot', { replica }, timeoutMs);
+  } finally {
+    c.close();
+  }
 }

@@ -4,14 +4,15 @@
  * GetSnapshot at start to bootstrap. Ready after the first sync or the sync
  * timeout; then our own slot stops being adopted from peers.
  */
-import { DEFAULT_GOSSIP_SYNC_TIMEOUT_MS } from '../config/defaults.js';
+import { DEFAULT_GOSSIP_FANOUT, DEFAULT_GOSSIP_INTERVAL_MS, DEFAULT_GOSSIP_SYNC_TIMEOUT_MS } from '../config/defaults.js';
 import type { GossipConfig } from '../config/types.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { createRng, randomSeed } from '../util/rng.js';
 import { GossipNode } from './node.js';
 import { createGossipServer, type GossipServer } from './server.js';
 import { replicaGossipState } from './state.js';
-import { fetchAggregatorSnapshot, GrpcGossipTransport } from './transport.js';
+import { GrpcGossipTransport } from './transport.js';
+import { fetchAggregatorSnapshot } from '../aggregator/connector.js';
 import { readSecret } from '../util/secret.js';
 
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
@@ -41,8 +42,9 @@ export const gossipComponent: ComponentFactory = (ctx) => {
         peers: g?.peers ?? [],
         dns: g?.dns ?? null,
         listen: g?.listen ?? '',
-        intervalMs: g?.interval_ms ?? 1_000,
-        fanout: g?.fanout ?? 1,
+        // Without gossip config (aggregator only) there are no peers: interval and fanout only pace the bootstrap.
+        intervalMs: g?.interval_ms ?? DEFAULT_GOSSIP_INTERVAL_MS,
+        fanout: g?.fanout ?? DEFAULT_GOSSIP_FANOUT,
         syncTimeoutMs,
         secret,
         transport,
@@ -53,6 +55,10 @@ export const gossipComponent: ComponentFactory = (ctx) => {
         bootstrap: agg ? () => fetchAggregatorSnapshot(agg.address, ctx.state.replicaId, bootstrapMs) : null,
       });
       if (g) {
+        const n = node;
+        // Feedback for another replica's decision is settled by that replica: carried over this mesh.
+        n.feedbackHandler = (body, from) => ctx.feedback.settle?.(body, from) ?? 'feedback is not running on this replica';
+        ctx.feedback.forward = (issuer, body) => n.forwardFeedback(issuer, body);
         server = createGossipServer(node, g.listen, ctx.logger);
         const bound = await server.start();
         ctx.logger.info({ listen: bound.address, peers: g.peers, dns: g.dns, authenticated: secret !== null }, 'gossip listening');
@@ -60,6 +66,7 @@ export const gossipComponent: ComponentFactory = (ctx) => {
       node.start();
     },
     async stop() {
+      ctx.feedback.forward = null;
       await node?.stop();
       await server?.stop();
       transport.close();

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AdminServer } from '../admin/http.js';
-import { createMetrics, type Metrics } from '../admin/metrics.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { reloadRoute } from '../admin/routes.js';
 import type { Config } from '../config/types.js';
 import { Engine } from '../engine/engine.js';
@@ -41,6 +41,8 @@ export interface SidecarOptions {
 }
 
 export const DEFAULT_DRAIN_MS = 8000;
+/** Of the drain, what is kept back for the components (reward flush, snapshot write) after ext_proc has drained. */
+export const COMPONENT_STOP_MS = 2000;
 
 
 /** The composition root of `envoy-bandit serve`. */
@@ -115,6 +117,7 @@ export class Sidecar {
       admin: this.admin,
       env: opts.env ?? process.env,
       events: new EventBus(),
+      feedback: { forward: null, settle: null },
     };
     const configPath = opts.configPath;
     if (configPath) this.admin.add(reloadRoute(() => reloadFromFile(this, configPath, this.ctx.env), opts.logger));
@@ -175,7 +178,7 @@ export class Sidecar {
     this.draining = true;
     const log = this.opts.logger;
     log.info({ drain_ms: drainMs }, 'draining');
-    await this.extproc?.drain(Math.max(0, drainMs - 2000));
+    await this.extproc?.drain(Math.max(0, drainMs - COMPONENT_STOP_MS));
     this.listening = false;
     for (const c of [...this.components].reverse()) {
       try {

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { LocalTransport } from '../../src/gossip/local-transport.js';
 import { LEAVE_AFTER_FAILURES } from '../../src/gossip/membership.js';
 import { GossipNode } from '../../src/gossip/node.js';
@@ -64,6 +64,14 @@ describe('GossipNode', () => {
     // log2(8) = 3; push-pull with fanout 2 typically needs 2-3 rounds; 8 is a generous bound.
     expect(rounds).toBeLessThanOrEqual(8);
     expect(nodes.every((n) => n.isSynced)).toBe(true);
+  });
+
+  it('pushes its last state once as it stops, so what it wrote while stopping reaches a peer', async () => {
+    const { nodes, states } = mesh(2);
+    nodes[0]!.start();
+    states[0]!.record(0, 0, 1);
+    await nodes[0]!.stop();
+    expect(fleetA(states[1]!)).toBe(1);
   });
 
   it('is ready at once with no peers, otherwise after the first exchange', async () => {
