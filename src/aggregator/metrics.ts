@@ -1,0 +1,17 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** The aggregator's own series, beside the shared registry (metrics/metrics.ts). */
+export interface AggregatorMetrics {
+  ingested: Counter<'outcome'>;
+  streams: Gauge;
+  logBytes: Gauge;
+}
+
+export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
+  const registers = [registry];
+  return {
+    ingested: new Counter({ name: 'envoy_bandit_aggregator_ingested_total', help: 'Rewards received by the aggregator by outcome.', labelNames: ['outcome'], registers }),
+    streams: new Gauge({ name: 'envoy_bandit_aggregator_streams', help: 'Open reward streams from replicas.', registers }),
+    logBytes: new Gauge({ name: 'envoy_bandit_aggregator_log_bytes', help: 'Size of the reward log.', registers }),
+  };
+}

@@ -1,0 +1,92 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.js';
+import type { AggregatorMetrics } from './metrics.js';
+import type { WireRewardAck, WireRewardBatch } from './proto.js';
+import { STREAM_AUTH_HEADER, verifyStream } from './stream-auth.js';
+import type { SummaryCounts } from './summary.js';
+
+/** A stream with this many batches waiting to be written is paused (flow control). */
+export const MAX_PENDING_BATCHES_PER_STREAM = 64;
+
+export interface StreamDeps {
+  /** The gossip secret: streams must authenticate with it (stream-auth.ts); null = open. */
+  secret: Buffer | null;
+  ingest(batch: WireRewardBatch): Promise<WireRewardAck>;
+  counts: SummaryCounts;
+  metrics: AggregatorMetrics;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * One replica's `Rewards` stream: authenticate it, ingest its batches in
+ * arrival order (their appends share group commits), ack them in order, pause
+ * the stream while too many wait, and end it on the first refused batch.
+ */
+export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>): void {
+  const peer = call.getPeer();
+  let authenticated: string | null = null;
+  if (d.secret) {
+    const v = verifyStream(d.secret, call.metadata.get(STREAM_AUTH_HEADER)[0], d.clock.now());
+    if ('error' in v) {
+      d.metrics.ingested.inc({ outcome: 'unauthenticated' });
+      d.logger.warn({ peer, reason: v.error }, 'reward stream rejected: not authenticated');
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error}` });
+      return;
+    }
+    authenticated = v.replica;
+  }
+  let chain: Promise<void> = Promise.resolve();
+  let pending = 0;
+  let failed = false;
+  d.counts.streams++;
+  d.metrics.streams.set(d.counts.streams);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    d.counts.streams--;
+    d.metrics.streams.set(d.counts.streams);
+  };
+  call.on('data', (batch: WireRewardBatch) => {
+    if (failed) return;
+    if (authenticated !== null && batch.replica !== authenticated) {
+      failed = true;
+      d.metrics.ingested.inc({ outcome: 'unauthenticated' });
+      d.logger.warn({ peer, authenticated, claimed: batch.replica }, 'reward batch names another replica than its stream');
+      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `stream authenticated as ${authenticated}, batch names ${batch.replica}` });
+      return;
+    }
+    pending++;
+    if (pending >= MAX_PENDING_BATCHES_PER_STREAM) call.pause();
+    // Dedupe runs now, in arrival order, and the append joins the log's queue at once,
+    // so a stream's pipelined batches share group commits; acks still leave in order.
+    const ingested = d.ingest(batch);
+    ingested.catch(() => undefined);
+    chain = chain.then(async () => {
+      if (failed) return;
+      try {
+        const ack = await ingested;
+        if (!call.cancelled && !call.destroyed) call.write(ack);
+      } catch (e) {
+        failed = true;
+        const code = (e as { grpcCode?: number }).grpcCode ?? grpc.status.UNAVAILABLE;
+        d.logger.error({ err: (e as Error).message, peer }, 'reward batch not accepted');
+        call.emit('error', { code, details: (e as Error).message });
+      } finally {
+        pending--;
+        if (call.isPaused() && pending < MAX_PENDING_BATCHES_PER_STREAM / 2) call.resume();
+      }
+    });
+  });
+  call.on('end', () => {
+    void chain.then(() => {
+      if (!failed && !call.destroyed) call.end();
+      close();
+    });
+  });
+  call.on('cancelled', close);
+  call.on('error', close);
+  call.on('close', close);
+}
