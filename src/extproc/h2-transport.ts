@@ -15,6 +15,7 @@ import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestBodyResponse, 
 import { ACCESS_LOG_METHOD_PATH, ACCESS_LOG_RESPONSE, decodeStreamAccessLogsMessage } from './accesslog-codec.js';
 import { EXT_PROC_METHOD_PATH } from './proto-files.js';
 import { Action, ExtProcStream, MalformedMessage, type Incoming, type StreamHooks } from './stream-logic.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 
 export const H2_TRANSPORT_DEFAULTS = {
   /** Same default as grpc-js: 4 MiB per message. */
@@ -205,7 +206,7 @@ class ExtProcCall extends CallWriter implements FrameSink {
   }
 
   onFrameError(code: number, message: string): void {
-    this.hooks.onError('malformed', new Error(message));
+    this.hooks.onError('malformed', new BanditError(ErrorCodes.EXTPROC_MALFORMED, message));
     this.fail(code, message);
   }
 
@@ -286,7 +287,7 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
         }
       },
       onFrameError(code, message) {
-        opts.hooks.onError('malformed', new Error(message));
+        opts.hooks.onError('malformed', new BanditError(ErrorCodes.EXTPROC_MALFORMED, message));
         writer.finish(code, message);
       },
     });
