@@ -30,9 +30,7 @@ import { decayFactor, halfLifeOf } from './accumulator.js';
 import { addPacked, featureShape } from './linear.js';
 import { resetKey } from './records.js';
 import { countsAfterReset, parseSnapshot, slotSchema, type Snapshot } from './snapshot.js';
-import { recordsSchema } from './records.js';
 import { parseUntrusted } from '../util/untrusted.js';
-import { z } from 'zod';
 
 export interface WarmPrior {
   /** Epoch ms the prior is as of (the newest observation in the source). */
@@ -194,18 +192,21 @@ export function priorFromSnapshot(snapshot: Snapshot, route: string, t: WarmTarg
 function snapshotOf(doc: unknown): Snapshot | string {
   if (!isObj(doc)) return 'expected a slot file or a fleet snapshot file (a JSON object)';
   if (doc.slot !== undefined) {
-    const r = parseUntrusted(slotFileSchema, { records: {}, ...doc }, ErrorCodes.STATE_CORRUPT, '');
-    if (!r.ok) return r.error.message;
-    return { slots: { [r.value.slot.replica]: r.value.slot }, records: r.value.records };
+    const slot = parseUntrusted(slotSchema, doc.slot, ErrorCodes.STATE_CORRUPT, 'slot');
+    if (!slot.ok) return slot.error.message;
+    const s: Snapshot = { slots: { [slot.value.replica]: slot.value } };
+    if (isObj(doc.records)) {
+      const full = parseSnapshot({ slots: {}, records: doc.records });
+      if (full.ok) s.records = full.value.records ?? {};
+    }
+    return s;
   }
   if (doc.snapshot !== undefined) {
-    const r = parseSnapshot(doc.snapshot);
-    return r.ok ? r.value : r.error.message;
+    const full = parseSnapshot(doc.snapshot);
+    return full.ok ? full.value : full.error.message;
   }
   return 'expected a slot file ({slot: …}) or a fleet snapshot file ({snapshot: …})';
 }
-
-const slotFileSchema = z.object({ slot: slotSchema, records: recordsSchema });
 
 /** Loads a route's warm-start prior from its `warm_start` block. Errors name the file and the problem. */
 export async function loadWarmStart(route: RouteConfig, cfg: WarmStartConfig): Promise<Result<WarmPrior, BanditError>> {
