@@ -28,7 +28,7 @@ import type { ArmStats } from '../policy/types.js';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 import { decayFactor, halfLifeOf } from './accumulator.js';
 import { addPacked, featureShape } from './linear.js';
-import { recordsSchema, resetKey } from './records.js';
+import { resetKey } from './records.js';
 import { countsAfterReset, parseSnapshot, slotSchema, type Snapshot } from './snapshot.js';
 import { parseUntrusted } from '../util/untrusted.js';
 
@@ -196,14 +196,14 @@ function snapshotOf(doc: unknown): Snapshot | string {
     if (!slot.ok) return slot.error.message;
     const s: Snapshot = { slots: { [slot.value.replica]: slot.value } };
     if (isObj(doc.records)) {
-      const records = parseUntrusted(recordsSchema, doc.records, ErrorCodes.STATE_CORRUPT, 'records');
-      if (records.ok) s.records = records.value;
+      const full = parseSnapshot({ slots: {}, records: doc.records });
+      if (full.ok) s.records = full.value.records ?? {};
     }
     return s;
   }
   if (doc.snapshot !== undefined) {
-    const snap = parseSnapshot(doc.snapshot);
-    return snap.ok ? snap.value : snap.error.message;
+    const full = parseSnapshot(doc.snapshot);
+    return full.ok ? full.value : full.error.message;
   }
   return 'expected a slot file ({slot: …}) or a fleet snapshot file ({snapshot: …})';
 }
