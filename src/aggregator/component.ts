@@ -4,7 +4,6 @@ import { createRng, randomSeed } from '../util/rng.js';
 import { RewardStreamClient } from './client.js';
 import { loadGossipSecret } from '../gossip/component.js';
 import { grpcRewardConnector, type GrpcRewardConnector } from './connector.js';
-import { signStream } from './stream-auth.js';
 
 export const rewardStreamComponent: ComponentFactory = (ctx) => {
   const agg = ctx.config.aggregator;
@@ -27,7 +26,7 @@ export const rewardStreamComponent: ComponentFactory = (ctx) => {
     async start() {
       // The fleet's gossip secret authenticates the stream too (none on a loopback-only fleet).
       const secret = ctx.config.gossip ? await loadGossipSecret(ctx.config.gossip) : null;
-      connector = grpcRewardConnector(agg.address, secret ? () => signStream(secret, replica, ctx.clock.now()) : undefined);
+      connector = grpcRewardConnector(agg.address, { auth: secret ? { secret, replica, now: () => ctx.clock.now() } : null });
       client.start();
       ctx.engine.observe({ onReward: (e) => client.offer(e) });
       ctx.logger.info({ aggregator: agg.address, batch: agg.batch, flush_ms: agg.flush_ms, buffer: agg.buffer }, 'reward stream started');

@@ -2,37 +2,84 @@
 import * as grpc from '@grpc/grpc-js';
 import { banditProtos, GRPC_CHANNEL_OPTIONS, type WireRewardAck, type WireRewardBatch } from '../gossip/proto.js';
 import type { RewardConnector } from './client.js';
-import { STREAM_AUTH_HEADER } from './stream-auth.js';
+import { batchMac, signStream, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER } from './stream-auth.js';
+
+/** The fleet secret and who we are: every stream is signed, every batch carries a MAC (stream-auth.ts). */
+export interface StreamAuth {
+  secret: Buffer;
+  replica: string;
+  now(): number;
+}
 
 export interface GrpcRewardConnector {
   connect: RewardConnector;
   close(): void;
 }
 
-/** `auth`, when given, returns the stream's authentication value (see stream-auth.ts) at each connect. */
-export function grpcRewardConnector(address: string, auth?: () => string): GrpcRewardConnector {
-  const client = new (banditProtos().AggregatorClient)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+export interface RewardConnectorOptions {
+  auth?: StreamAuth | null;
+  /** Channel credentials (mutual TLS); read at each connect so reloaded certificates apply to the next stream. */
+  credentials?: () => { credentials: grpc.ChannelCredentials; version: number };
+}
+
+export function grpcRewardConnector(address: string, opts: RewardConnectorOptions = {}): GrpcRewardConnector {
+  let client: grpc.Client | null = null;
+  let version = -1;
+  const channel = (): grpc.Client => {
+    const creds = opts.credentials?.() ?? { credentials: grpc.credentials.createInsecure(), version: 0 };
+    if (client && creds.version === version) return client;
+    client?.close();
+    version = creds.version;
+    client = new (banditProtos().AggregatorClient)(address, creds.credentials, GRPC_CHANNEL_OPTIONS);
+    return client;
+  };
+  const auth = opts.auth ?? null;
   const connect: RewardConnector = (h) => {
     const metadata = new grpc.Metadata();
-    if (auth) metadata.set(STREAM_AUTH_HEADER, auth());
-    const call = (client as unknown as { Rewards(m: grpc.Metadata): grpc.ClientDuplexStream<WireRewardBatch, WireRewardAck> }).Rewards(metadata);
+    if (auth) metadata.set(STREAM_AUTH_HEADER, signStream(auth.secret, auth.replica, auth.now()));
+    const call = (channel() as unknown as { Rewards(m: grpc.Metadata): grpc.ClientDuplexStream<WireRewardBatch, WireRewardAck> }).Rewards(metadata);
     let done = false;
+    // With a secret, batches wait for the aggregator's nonce (its response headers), then are signed with it.
+    let nonce: string | null = null;
+    let waiting: WireRewardBatch[] = [];
+    let endAfterNonce = false;
+    const write = (b: WireRewardBatch) => void call.write(auth && nonce !== null ? { ...b, mac: batchMac(auth.secret, nonce, b) } : b);
     const close = (e: Error | null) => {
       if (done) return;
       done = true;
       h.onClose(e);
     };
+    call.on('metadata', (md: grpc.Metadata) => {
+      if (!auth || nonce !== null) return;
+      const v = md.get(STREAM_NONCE_HEADER)[0];
+      if (typeof v !== 'string' || v === '') {
+        call.cancel();
+        close(new Error(`aggregator sent no ${STREAM_NONCE_HEADER}: it cannot check batch MACs`));
+        return;
+      }
+      nonce = v;
+      const queued = waiting;
+      waiting = [];
+      for (const b of queued) write(b);
+      if (endAfterNonce) call.end();
+    });
     call.on('data', (ack: WireRewardAck) => h.onAck(ack));
     call.on('error', (e: Error) => close(e));
     call.on('end', () => close(null));
     return {
-      send: (b) => void call.write(b),
-      end: () => call.end(),
+      send: (b) => {
+        if (auth && nonce === null) waiting.push(b);
+        else write(b);
+      },
+      end: () => {
+        if (auth && nonce === null) endAfterNonce = true;
+        else call.end();
+      },
       cancel: () => {
         done = true;
         call.cancel();
       },
     };
   };
-  return { connect, close: () => client.close() };
+  return { connect, close: () => client?.close() };
 }

@@ -26,7 +26,8 @@ import { createRng, randomSeed, type Rng } from '../util/rng.js';
 import { DedupeIndex, DEDUPE_DEFAULTS, dedupeKey } from './dedupe.js';
 import { fleetFileOf, readFleetFile, writeFleetFile } from './fleet-file.js';
 import { RewardLog, type LogRecord } from './log.js';
-import { STREAM_AUTH_HEADER, verifyStream } from './stream-auth.js';
+import { newStreamNonce, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER, verifyBatch, verifyStream } from './stream-auth.js';
+import { ErrorCodes } from '../util/errors.js';
 
 /** A stream with this many batches waiting to be written is paused (flow control). */
 export const MAX_PENDING_BATCHES_PER_STREAM = 64;
@@ -62,6 +63,7 @@ export interface AggregatorSummary {
 
 interface AggregatorMetrics {
   ingested: Counter<'outcome'>;
+  authFailures: Counter<'reason'>;
   streams: Gauge;
   logBytes: Gauge;
 }
@@ -107,6 +109,12 @@ export class AggregatorServer {
     const r = [registry];
     this.extra = {
       ingested: new Counter({ name: 'envoy_bandit_aggregator_ingested_total', help: 'Rewards received by the aggregator by outcome.', labelNames: ['outcome'], registers: r }),
+      authFailures: new Counter({
+        name: 'envoy_bandit_aggregator_auth_failures_total',
+        help: 'Reward streams and batches refused as not authentic, by reason (stream_header, missing_mac, bad_mac, replica_mismatch, seq_replay).',
+        labelNames: ['reason'],
+        registers: r,
+      }),
       streams: new Gauge({ name: 'envoy_bandit_aggregator_streams', help: 'Open reward streams from replicas.', registers: r }),
       logBytes: new Gauge({ name: 'envoy_bandit_aggregator_log_bytes', help: 'Size of the reward log.', registers: r }),
     };
@@ -213,18 +221,30 @@ export class AggregatorServer {
     }
   }
 
+  /** Refuses a stream or batch that is not authentic: counted by reason, logged, closed with a coded status. */
+  private refuse(call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>, reason: string, message: string, code: grpc.status): void {
+    this.extra.authFailures.inc({ reason });
+    this.extra.ingested.inc({ outcome: 'unauthenticated' });
+    this.o.logger.warn({ peer: call.getPeer(), reason, err: message, code: ErrorCodes.AGGREGATOR_AUTH }, 'reward stream refused: not authentic');
+    call.emit('error', { code, details: `${ErrorCodes.AGGREGATOR_AUTH}: ${message}` });
+  }
+
   private onStream(call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>): void {
     const peer = call.getPeer();
     let authenticated: string | null = null;
-    if (this.secret) {
-      const v = verifyStream(this.secret, call.metadata.get(STREAM_AUTH_HEADER)[0], this.clock.now());
+    const nonce = newStreamNonce();
+    let lastSeq = 0;
+    const secret = this.secret;
+    if (secret) {
+      const v = verifyStream(secret, call.metadata.get(STREAM_AUTH_HEADER)[0], this.clock.now());
       if ('error' in v) {
-        this.extra.ingested.inc({ outcome: 'unauthenticated' });
-        this.o.logger.warn({ peer, reason: v.error }, 'reward stream rejected: not authenticated');
-        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error}` });
+        this.refuse(call, 'stream_header', `reward stream not authenticated: ${v.error}`, grpc.status.UNAUTHENTICATED);
         return;
       }
       authenticated = v.replica;
+      const md = new grpc.Metadata();
+      md.set(STREAM_NONCE_HEADER, nonce);
+      call.sendMetadata(md);
     }
     let chain: Promise<void> = Promise.resolve();
     let pending = 0;
@@ -240,12 +260,14 @@ export class AggregatorServer {
     };
     call.on('data', (batch: WireRewardBatch) => {
       if (failed) return;
-      if (authenticated !== null && batch.replica !== authenticated) {
-        failed = true;
-        this.extra.ingested.inc({ outcome: 'unauthenticated' });
-        this.o.logger.warn({ peer, authenticated, claimed: batch.replica }, 'reward batch names another replica than its stream');
-        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `stream authenticated as ${authenticated}, batch names ${batch.replica}` });
-        return;
+      if (secret && authenticated !== null) {
+        const bad = verifyBatch(secret, nonce, authenticated, lastSeq, batch);
+        if (bad) {
+          failed = true;
+          this.refuse(call, bad.reason, bad.message, bad.reason === 'replica_mismatch' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED);
+          return;
+        }
+        lastSeq = Number(batch.seq);
       }
       pending++;
       if (pending >= MAX_PENDING_BATCHES_PER_STREAM) call.pause();
@@ -283,10 +305,10 @@ export class AggregatorServer {
   /** Dedupe, log (durably, per policy), count; the ack for `batch`. */
   async ingest(batch: WireRewardBatch): Promise<WireRewardAck> {
     if (typeof batch.replica !== 'string' || batch.replica === '' || batch.replica.length > MAX_NAME_LENGTH) {
-      throw Object.assign(new Error('RewardBatch.replica is required'), { grpcCode: grpc.status.INVALID_ARGUMENT });
+      throw Object.assign(new Error(`${ErrorCodes.AGGREGATOR_INVALID}: RewardBatch.replica is required (1..${MAX_NAME_LENGTH} characters)`), { grpcCode: grpc.status.INVALID_ARGUMENT });
     }
     if (this.log.failed) {
-      throw Object.assign(new Error(`reward log not writable (${this.log.failed.message}); retry later`), { grpcCode: grpc.status.UNAVAILABLE });
+      throw Object.assign(new Error(`${ErrorCodes.AGGREGATOR_UNAVAILABLE}: reward log not writable (${this.log.failed.message}); retry later`), { grpcCode: grpc.status.UNAVAILABLE });
     }
     const received = this.clock.now();
     const lines: string[] = [];
@@ -316,7 +338,7 @@ export class AggregatorServer {
     } catch (e) {
       // Not written, not acked: the replica resends, and the resend must be logged, not called a duplicate.
       for (const k of keys) this.dedupe.delete(k);
-      throw Object.assign(new Error(`reward log write failed: ${(e as Error).message}`), { grpcCode: grpc.status.UNAVAILABLE });
+      throw Object.assign(new Error(`${ErrorCodes.AGGREGATOR_UNAVAILABLE}: reward log write failed: ${(e as Error).message}`), { grpcCode: grpc.status.UNAVAILABLE });
     }
     for (const rec of records) this.countRecord(rec);
     this.counts.duplicates += duplicates;
