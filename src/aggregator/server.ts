@@ -11,7 +11,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { AdminServer } from '../admin/http.js';
+import { AdminServer, type AdminLimits } from '../admin/http.js';
 import { createMetrics, type Metrics } from '../admin/metrics.js';
 import type { Config } from '../config/types.js';
 import { loadGossipSecret } from '../gossip/component.js';
@@ -47,6 +47,8 @@ export interface AggregatorServerOptions {
   dedupe?: { horizonMs: number; maxIds: number };
   /** Start the admin HTTP server on listen.admin (default true). */
   admin?: boolean;
+  /** Admin request limits (tests shorten the slow-client timeouts). */
+  adminLimits?: Partial<AdminLimits>;
 }
 
 export interface AggregatorSummary {
@@ -128,7 +130,7 @@ export class AggregatorServer {
     this.admin =
       o.admin === false
         ? null
-        : new AdminServer({ address: o.config.listen.admin, logger: o.logger, registry, token: null, readiness: () => this.readiness() });
+        : new AdminServer({ address: o.config.listen.admin, logger: o.logger, registry, token: null, readiness: () => this.readiness(), ...(o.adminLimits ? { limits: o.adminLimits } : {}) });
     this.admin?.add({ method: 'GET', path: '/v1/summary', mutating: false, handle: () => ({ status: 200, body: this.summary() }) });
   }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { AdminServer } from '../admin/http.js';
+import { AdminServer, type AdminLimits } from '../admin/http.js';
 import { createMetrics, type Metrics } from '../admin/metrics.js';
 import { reloadRoute } from '../admin/routes.js';
 import type { Config } from '../config/types.js';
@@ -38,6 +38,8 @@ export interface SidecarOptions {
   env?: NodeJS.ProcessEnv;
   /** The config file, re-read by POST /v1/reload (the endpoint exists only when set). */
   configPath?: string;
+  /** Admin request limits (tests shorten the slow-client timeouts). */
+  adminLimits?: Partial<AdminLimits>;
 }
 
 export const GAUGE_REFRESH_MS = 1000;
@@ -104,6 +106,7 @@ export class Sidecar {
       token,
       protectReads: !isLoopbackAddress(config.listen.admin),
       readiness: () => this.readiness(),
+      ...(opts.adminLimits ? { limits: opts.adminLimits } : {}),
     });
     this.ctx = {
       config,

@@ -5,10 +5,11 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcRewardConnector } from '../../src/aggregator/connector.js';
 import { AggregatorServer } from '../../src/aggregator/server.js';
-import { batchMac, signStream, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER, verifyBatch, verifyStream } from '../../src/aggregator/stream-auth.js';
-import { banditProtos, type WireRewardAck, type WireRewardBatch } from '../../src/gossip/proto.js';
+import { batchMac, signStream, verifyBatch, verifyStream } from '../../src/aggregator/stream-auth.js';
+import type { WireRewardBatch } from '../../src/gossip/proto.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
+import { rawRewardStream, waitFor } from '../support/reward-stream.js';
 
 const SECRET = Buffer.from('fleet-secret-0123456789abcdef');
 const reward = (id: string, value = 1) => ({ decision_id: id, route: 'chat', arm: 'model-a', reward: value, source: 'response', time_ms: 1_700_000_000_000 });
@@ -66,32 +67,8 @@ describe('reward stream authentication', () => {
       return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
     };
 
-    /** A raw stream: what an attacker on the path can do. Resolves the nonce, collects acks and the closing status. */
-    function rawStream(header: string | null) {
-      const client = new (banditProtos().AggregatorClient)(address, grpc.credentials.createInsecure()) as unknown as {
-        Rewards(m: grpc.Metadata): grpc.ClientDuplexStream<WireRewardBatch, WireRewardAck>;
-        close(): void;
-      };
-      const md = new grpc.Metadata();
-      if (header !== null) md.set(STREAM_AUTH_HEADER, header);
-      const call = client.Rewards(md);
-      const acks: number[] = [];
-      call.on('data', (a: WireRewardAck) => acks.push(Number(a.seq)));
-      const nonce = new Promise<string>((r) => call.on('metadata', (m: grpc.Metadata) => r(String(m.get(STREAM_NONCE_HEADER)[0] ?? ''))));
-      const status = new Promise<{ code: number; details: string }>((r) => call.on('error', (e: grpc.ServiceError) => r({ code: e.code, details: e.details })));
-      const close = () => {
-        call.cancel();
-        client.close();
-      };
-      return { call, acks, nonce, status, close };
-    }
-
-    async function waitFor(cond: () => boolean): Promise<void> {
-      for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-    }
-
     it('rejects a stream without authentication (UNAUTHENTICATED, EB_AGGREGATOR_AUTH) and logs nothing from it', async () => {
-      const s = rawStream(null);
+      const s = rawRewardStream(address, null);
       s.call.write(batch('replica-1', 1, ['x-1']));
       expect(await s.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('EB_AGGREGATOR_AUTH') });
       s.close();
@@ -116,19 +93,19 @@ describe('reward stream authentication', () => {
       const header = () => signStream(SECRET, 'replica-1', Date.now());
       const before = server.summary().rewards;
 
-      const noMac = rawStream(header());
+      const noMac = rawRewardStream(address, header());
       await noMac.nonce;
       noMac.call.write(batch('replica-1', 1, ['nm-1']));
       expect(await noMac.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('no MAC') });
       noMac.close();
 
-      const forged = rawStream(header());
+      const forged = rawRewardStream(address, header());
       await forged.nonce;
       forged.call.write({ ...batch('replica-1', 1, ['fg-1']), mac: Buffer.alloc(16, 7) });
       expect(await forged.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('bad MAC') });
       forged.close();
 
-      const other = rawStream(header());
+      const other = rawRewardStream(address, header());
       const n = await other.nonce;
       const b2 = batch('replica-2', 1, ['ot-1']);
       other.call.write({ ...b2, mac: batchMac(SECRET, n, b2) });
@@ -136,27 +113,27 @@ describe('reward stream authentication', () => {
       other.close();
 
       // A genuine batch, then the same bytes again on the same stream: the replay is refused.
-      const replay = rawStream(header());
+      const replay = rawRewardStream(address, header());
       const nonce = await replay.nonce;
       const genuine = batch('replica-1', 1, ['rp-1']);
       const signed = { ...genuine, mac: batchMac(SECRET, nonce, genuine) };
       replay.call.write(signed);
       await waitFor(() => replay.acks.length === 1);
-      expect(replay.acks).toEqual([1]);
+      expect(replay.acks.map((a) => Number(a.seq))).toEqual([1]);
       replay.call.write(signed);
       expect(await replay.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('replayed') });
       replay.close();
 
       // The captured stream header and batch, replayed on a new stream: a new nonce, so the batch no longer verifies.
       const capturedHeader = header();
-      const first = rawStream(capturedHeader);
+      const first = rawRewardStream(address, capturedHeader);
       const n1 = await first.nonce;
       const cap = batch('replica-1', 1, ['cp-1']);
       const capSigned = { ...cap, mac: batchMac(SECRET, n1, cap) };
       first.call.write(capSigned);
       await waitFor(() => first.acks.length === 1);
       first.close();
-      const again = rawStream(capturedHeader);
+      const again = rawRewardStream(address, capturedHeader);
       const n2 = await again.nonce;
       expect(n2).not.toBe(n1);
       again.call.write(capSigned);
