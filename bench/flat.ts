@@ -13,7 +13,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
-import { createMetrics } from '../src/admin/metrics.js';
+import { createMetrics } from '../src/metrics/metrics.js';
 import { parseConfig } from '../src/config/load.js';
 import { Engine, type Decision } from '../src/engine/engine.js';
 import { EngineExtProcHandler } from '../src/engine/extproc-bridge.js';

@@ -10,7 +10,7 @@ import { ANONYMOUS } from '../engine/engine.js';
 import { stampText } from '../state/hlc.js';
 import { ErrorCodes } from '../util/errors.js';
 import { jsonError, type AdminReply, type AdminRequest, type AdminRoute } from './http.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { armReadings } from './route-info.js';
 import { fleetAdminRoute } from './fleet.js';
 

@@ -9,7 +9,7 @@
  * and counted. Outcomes: sent, acked, retried (resent), dropped.
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { RewardEvent } from '../engine/engine.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { AdminServer, type AdminLimits } from '../admin/http.js';
-import { createMetrics, type Metrics } from '../admin/metrics.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { Config } from '../config/types.js';
 import { loadGossipSecret } from '../gossip/component.js';
 import { encodeMessage } from '../gossip/message.js';

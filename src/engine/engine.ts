@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderList } from '../extproc/handler.js';
-import { DECISION_REASONS, REWARD_SOURCES, statusClass, type DecisionReason, type Metrics, type RewardSource } from '../admin/metrics.js';
-import type { CounterHandle, HistogramHandle } from '../admin/fast-metrics.js';
+import { DECISION_REASONS, REWARD_SOURCES, statusClass, type DecisionReason, type Metrics, type RewardSource } from '../metrics/metrics.js';
+import type { CounterHandle, HistogramHandle } from '../metrics/fast-metrics.js';
 import { propensitiesWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';
 import { computeReward } from '../reward/compute.js';

@@ -1,4 +1,4 @@
-import type { BodyRewriteOutcome, Metrics } from '../admin/metrics.js';
+import type { BodyRewriteOutcome, Metrics } from '../metrics/metrics.js';
 import { EMPTY_REWRITES, type RewriteTable } from '../rewrite/arm-rewrites.js';
 import { rewriteModel } from '../rewrite/json-model.js';
 import type {

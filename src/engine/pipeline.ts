@@ -15,7 +15,7 @@
  * through `EngineOptions.steps`; they see the request headers on the context
  * and derive any request features from them.
  */
-import type { DecisionReason, Metrics } from '../admin/metrics.js';
+import type { DecisionReason, Metrics } from '../metrics/metrics.js';
 import type { HeaderList } from '../extproc/handler.js';
 import { chooseWithFloor } from '../policy/floor.js';
 import type { ArmStats } from '../policy/types.js';

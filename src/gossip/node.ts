@@ -11,7 +11,7 @@
  * counts as the sync only when no gossip peers are configured.
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
 import { encodeMessage, verifyMessage, DEFAULT_MAX_SKEW_MS, type GossipRejection, type VerifiedMessage } from './message.js';

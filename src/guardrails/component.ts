@@ -1,4 +1,4 @@
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Config } from '../config/types.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { Guardrails } from './guardrails.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { registerArmReadings } from '../admin/route-info.js';
 import type { Config, GuardrailsConfig } from '../config/types.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';

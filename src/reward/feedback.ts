@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { feedbackRoute } from '../admin/routes.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AdminServer } from '../admin/http.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Config } from '../config/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { EventBus } from '../notify/events.js';

@@ -1,4 +1,4 @@
-import { ARM_STATES, type Metrics } from '../admin/metrics.js';
+import { ARM_STATES, type Metrics } from '../metrics/metrics.js';
 import type { Engine } from '../engine/engine.js';
 
 /** Refreshes the per-arm gauges (share, posterior mean, samples, state) from the engine. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AdminServer, type AdminLimits } from '../admin/http.js';
-import { createMetrics, type Metrics } from '../admin/metrics.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { reloadRoute } from '../admin/routes.js';
 import type { Config } from '../config/types.js';
 import { Engine } from '../engine/engine.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { formatIssues, parseConfig } from '../../src/config/load.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- walking untyped manifests */

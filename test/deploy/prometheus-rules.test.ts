@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { DECISION_LOG_METRIC } from '../../src/log/decision-log.js';
 import { REPO_ROOT, startEnvoy } from '../support/envoy.js';
 import { freePort } from '../support/ports.js';

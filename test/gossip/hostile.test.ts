@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { computeMac, encodeMessage } from '../../src/gossip/message.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import { banditProtos, type WireGossipMessage } from '../../src/gossip/proto.js';

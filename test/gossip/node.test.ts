@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { LocalTransport } from '../../src/gossip/local-transport.js';
 import { LEAVE_AFTER_FAILURES } from '../../src/gossip/membership.js';
 import { GossipNode } from '../../src/gossip/node.js';

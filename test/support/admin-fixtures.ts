@@ -1,6 +1,6 @@
 /** Shared by the admin, feedback and decision-log tests: a real Engine on a hand-built config. */
 import { Registry } from 'prom-client';
-import { createMetrics, type Metrics } from '../../src/admin/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Engine } from '../../src/engine/engine.js';

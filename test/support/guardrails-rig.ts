@@ -1,7 +1,7 @@
 /** A real Engine + Guardrails on a ManualClock, and a paced traffic simulator with delayed responses. */
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { createMetrics, type Metrics } from '../../src/admin/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Engine, type Decision } from '../../src/engine/engine.js';
