@@ -15,7 +15,8 @@ import { RewardStreamClient } from '../src/aggregator/client.js';
 import { grpcRewardConnector } from '../src/aggregator/connector.js';
 import { AggregatorServer } from '../src/aggregator/server.js';
 import type { Config } from '../src/config/types.js';
-import { banditProtos, bindServer, GRPC_SERVER_OPTIONS, shutdownServer, type WireRewardAck, type WireRewardBatch } from '../src/gossip/proto.js';
+import { bindServer, GRPC_SERVER_OPTIONS, shutdownServer } from '../src/util/grpc.js';
+import { aggregatorProto, type WireRewardAck, type WireRewardBatch } from '../src/aggregator/proto.js';
 import { systemClock } from '../src/util/clock.js';
 import { silentLogger } from '../src/util/logger.js';
 import { createRng } from '../src/util/rng.js';
@@ -63,7 +64,7 @@ function config(address: string, logFile: string, batch: number, fsync: 'always'
 
 async function noopServer(): Promise<{ address: string; stop(): Promise<void> }> {
   const server = new grpc.Server(GRPC_SERVER_OPTIONS);
-  server.addService(banditProtos().aggregatorService, {
+  server.addService(aggregatorProto().service, {
     Rewards(call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>) {
       call.on('data', (b: WireRewardBatch) => call.write({ seq: b.seq, accepted: b.rewards.length, duplicates: 0 }));
       call.on('end', () => call.end());

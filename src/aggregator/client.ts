@@ -13,7 +13,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { RewardEvent } from '../engine/engine.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
-import type { WireReward, WireRewardAck, WireRewardBatch } from '../gossip/proto.js';
+import type { WireReward, WireRewardAck, WireRewardBatch } from './proto.js';
 
 export const REWARD_STREAM_DEFAULTS = {
   backoffBaseMs: 100,

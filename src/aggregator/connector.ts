@@ -1,6 +1,7 @@
-/** The gRPC side of the reward stream: one bidi `Rewards` call per connection. */
+/** The aggregator's gRPC client side: the reward stream (one bidi `Rewards` call per connection) and the GetSnapshot bootstrap. */
 import * as grpc from '@grpc/grpc-js';
-import { banditProtos, GRPC_CHANNEL_OPTIONS, type WireRewardAck, type WireRewardBatch } from '../gossip/proto.js';
+import { GRPC_CHANNEL_OPTIONS, unaryCall } from '../util/grpc.js';
+import { aggregatorProto, type WireRewardAck, type WireRewardBatch } from './proto.js';
 import type { RewardConnector } from './client.js';
 import { batchMac, signStream, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER } from './stream-auth.js';
 
@@ -30,7 +31,7 @@ export function grpcRewardConnector(address: string, opts: RewardConnectorOption
     if (client && creds.version === version) return client;
     client?.close();
     version = creds.version;
-    client = new (banditProtos().AggregatorClient)(address, creds.credentials, GRPC_CHANNEL_OPTIONS);
+    client = new (aggregatorProto().Client)(address, creds.credentials, GRPC_CHANNEL_OPTIONS);
     return client;
   };
   const auth = opts.auth ?? null;
@@ -82,4 +83,14 @@ export function grpcRewardConnector(address: string, opts: RewardConnectorOption
     };
   };
   return { connect, close: () => client?.close() };
+}
+
+/** One GetSnapshot call to the aggregator; resolves with its raw GossipMessage (validated by the caller). */
+export async function fetchAggregatorSnapshot(address: string, replica: string, timeoutMs: number): Promise<unknown> {
+  const c = new (aggregatorProto().Client)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  try {
+    return await unaryCall(c, 'GetSnapshot', { replica }, timeoutMs);
+  } finally {
+    c.close();
+  }
 }

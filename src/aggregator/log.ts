@@ -18,7 +18,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { WireReward } from '../gossip/proto.js';
+import type { WireReward } from './proto.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
 

@@ -17,7 +17,8 @@ import type { Config } from '../config/types.js';
 import { loadGossipSecret } from '../gossip/component.js';
 import { encodeMessage } from '../gossip/message.js';
 import { GossipNode } from '../gossip/node.js';
-import { bindServer, banditProtos, GRPC_SERVER_OPTIONS, shutdownServer, type WireReward, type WireRewardAck, type WireRewardBatch } from '../gossip/proto.js';
+import { bindServer, GRPC_SERVER_OPTIONS, shutdownServer } from '../util/grpc.js';
+import { aggregatorProto, type WireReward, type WireRewardAck, type WireRewardBatch } from './proto.js';
 import { createGossipServer, type GossipServer } from '../gossip/server.js';
 import { FleetView } from '../gossip/state.js';
 import { GrpcGossipTransport } from '../gossip/transport.js';
@@ -121,7 +122,7 @@ export class AggregatorServer {
       logBytes: new Gauge({ name: 'envoy_bandit_aggregator_log_bytes', help: 'Size of the reward log.', registers: r }),
     };
     this.grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
-    this.grpcServer.addService(banditProtos().aggregatorService, {
+    this.grpcServer.addService(aggregatorProto().service, {
       Rewards: (call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>) => this.onStream(call),
       GetSnapshot: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         cb(null, encodeMessage('pull', this.fleet.id, this.fleet.snapshot(), this.clock.now(), this.secret));

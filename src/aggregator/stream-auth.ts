@@ -19,7 +19,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual, type Hmac } from 'node:crypto';
 import { DEFAULT_MAX_SKEW_MS } from '../gossip/message.js';
-import type { WireRewardBatch } from '../gossip/proto.js';
+import type { WireRewardBatch } from './proto.js';
 
 export const STREAM_AUTH_HEADER = 'x-envoy-bandit-auth';
 export const STREAM_NONCE_HEADER = 'x-envoy-bandit-nonce';

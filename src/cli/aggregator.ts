@@ -2,6 +2,7 @@
 import { AggregatorServer } from '../aggregator/server.js';
 import type { CliIo } from './io.js';
 import { loadServerCommand, untilSignalled } from './server-command.js';
+import { EXIT_RUNTIME, EXIT_USAGE } from '../util/exit-codes.js';
 
 const USAGE = [
   'usage: envoy-bandit aggregator --config FILE [--log-level LEVEL]',
@@ -17,7 +18,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const { config, logger } = loaded;
   if (!config.aggregator?.log_file) {
     io.stderr('aggregator: aggregator.log_file is required (the durable reward log)');
-    return 1;
+    return EXIT_USAGE;
   }
   let server: AggregatorServer;
   try {
@@ -26,7 +27,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     logger.fatal({ err }, 'aggregator failed to start');
     io.stderr(`aggregator: ${(err as Error).message}`);
-    return 2;
+    return EXIT_RUNTIME;
   }
   return untilSignalled(logger, () => server.stop());
 }

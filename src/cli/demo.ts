@@ -8,6 +8,7 @@ import { DEMO_DEFAULTS, DEMO_MAX_DURATION_MS, DEMO_MAX_REPLICAS, DEMO_MAX_RPS, D
 import { parseDuration } from '../util/duration.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
+import { EXIT_OK, EXIT_USAGE } from '../util/exit-codes.js';
 
 const FLAGS = {
   duration: { type: 'string', short: 'd' },
@@ -42,17 +43,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseFlags(argv, FLAGS);
   if (!parsed.ok) {
     io.stderr(`demo: ${parsed.error.message}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const v = parsed.value.values;
   if (v.help) {
     for (const l of help()) io.stdout(l);
-    return 0;
+    return EXIT_OK;
   }
   const durationMs = v.duration === undefined ? DEMO_DEFAULTS.durationMs : parseDuration(v.duration);
   if (durationMs === undefined || durationMs < DEMO_MIN_DURATION_MS || durationMs > DEMO_MAX_DURATION_MS) {
     io.stderr(`demo: --duration must be a duration from ${DEMO_MIN_DURATION_MS / 1000}s to ${DEMO_MAX_DURATION_MS / 60_000}m, got ${JSON.stringify(v.duration)}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const int = (flag: string, raw: string | undefined, dflt: number, min: number, max: number): number | string => {
     if (raw === undefined) return dflt;
@@ -65,13 +66,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   for (const x of [rps, replicas, seed]) {
     if (typeof x === 'string') {
       io.stderr(x);
-      return 1;
+      return EXIT_USAGE;
     }
   }
   const load = v.load ?? 'auto';
   if (load !== 'auto' && load !== 'wrk' && load !== 'node') {
     io.stderr(`demo: --load must be auto, wrk or node, got ${JSON.stringify(load)}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const json = v.json === true;
   const demo = new Demo({

@@ -11,6 +11,7 @@ import { readDecisionLog } from '../tools/offline/log-events.js';
 import { evaluateOffPolicy, type Estimate, type OpeResult } from '../tools/offline/ope.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
+import { EXIT_OK, EXIT_USAGE } from '../util/exit-codes.js';
 
 const FLAGS = {
   log: { type: 'string', short: 'l' },
@@ -40,52 +41,52 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseFlags(argv, FLAGS);
   if (!parsed.ok) {
     io.stderr(`evaluate: ${parsed.error.message}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const v = parsed.value.values;
   if (v.help) {
     for (const l of help()) io.stdout(l);
-    return 0;
+    return EXIT_OK;
   }
   if (v.log === undefined || v.policy === undefined) {
     io.stderr(`evaluate: ${v.log === undefined ? '--log FILE' : '--policy FILE'} is required`);
     for (const l of help()) io.stderr(l);
-    return 1;
+    return EXIT_USAGE;
   }
   let text: string;
   try {
     text = await readFile(v.log, 'utf8');
   } catch (e) {
     io.stderr(`evaluate: cannot read log ${v.log}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const log = readDecisionLog(text, v.route);
   if (!log.ok) {
     io.stderr(`evaluate: log ${v.log}: ${log.error}`);
-    return 1;
+    return EXIT_USAGE;
   }
   if (log.value.events.length === 0) {
     io.stderr(`evaluate: log ${v.log}: no policy decision on route ${log.value.route} has both a propensity and a reward (turn on decision.log and propensities)`);
-    return 1;
+    return EXIT_USAGE;
   }
   const results: Array<{ name: string; result: OpeResult }> = [];
   for (const file of v.policy) {
     const spec = await readPolicyFile(file);
     if (!spec.ok) {
       io.stderr(`evaluate: ${spec.error}`);
-      return 1;
+      return EXIT_USAGE;
     }
     const cand = buildCandidate(spec.value, log.value.arms, log.value.contextKeys);
     if (!cand.ok) {
       io.stderr(`evaluate: ${candidateIssues(`policy file ${file}`, cand.error)}`);
-      return 1;
+      return EXIT_USAGE;
     }
     results.push({ name: spec.value.name, result: evaluateOffPolicy(log.value, cand.value) });
   }
   const L = log.value;
   if (v.json) {
     io.stdout(JSON.stringify({ route: L.route, arms: L.arms, events: L.events.length, skipped: L.skipped, logged: results[0]!.result.logged, candidates: results.map((r) => ({ name: r.name, ...r.result, logged: undefined })) }));
-    return 0;
+    return EXIT_OK;
   }
   const notPolicy = Object.entries(L.skipped.notPolicy).map(([k, n]) => `${n} ${k}`).join(', ');
   io.stdout(`route ${L.route}: ${L.events.length} logged policy decisions with rewards (arms ${L.arms.join(', ')})`);
@@ -97,5 +98,5 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const warn = r.ess < LOW_ESS ? `  (ESS < ${LOW_ESS}: unreliable)` : '';
     io.stdout(`${name.padEnd(w)}  ${fmt(r.ips).padEnd(26)}  ${fmt(r.snips).padEnd(26)}  ${fmt(r.dr).padEnd(26)}  ${r.ess.toFixed(0)}${warn}`);
   }
-  return 0;
+  return EXIT_OK;
 }

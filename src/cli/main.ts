@@ -4,13 +4,11 @@
  * is added by dropping `src/cli/<name>.ts` exporting `run(argv, io)` and a row
  * in COMMANDS.
  */
+import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE } from '../util/exit-codes.js';
 import { VERSION } from '../util/version.js';
 import { processIo, type CliIo } from './io.js';
 
-/** 0 ok, 1 bad config or usage, 2 runtime failure (contract section 1). */
-export const EXIT_OK = 0;
-export const EXIT_USAGE = 1;
-export const EXIT_RUNTIME = 2;
+export { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE };
 
 export interface CommandModule {
   run(argv: string[], io: CliIo): Promise<number>;

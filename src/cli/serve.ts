@@ -4,6 +4,7 @@ import { reloadFromFile } from '../runtime/reload.js';
 import { Sidecar } from '../runtime/sidecar.js';
 import type { CliIo } from './io.js';
 import { loadServerCommand, untilSignalled } from './server-command.js';
+import { EXIT_RUNTIME } from '../util/exit-codes.js';
 
 const USAGE = [
   'usage: envoy-bandit serve --config FILE [--log-level LEVEL]',
@@ -24,7 +25,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     logger.fatal({ err }, 'sidecar failed to start');
     io.stderr(`serve: ${(err as Error).message}`);
-    return 2;
+    return EXIT_RUNTIME;
   }
   process.on('SIGHUP', () => {
     void reloadFromFile(sidecar, configPath, io.env).then((r) => {

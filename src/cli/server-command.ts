@@ -7,6 +7,7 @@ import { ErrorCodes } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { parseFlags, parseLogLevel, SERVER_FLAGS, type FlagOptions } from './args.js';
 import type { CliIo } from './io.js';
+import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE } from '../util/exit-codes.js';
 
 export const HARD_EXIT_MS = 10_000;
 
@@ -29,36 +30,36 @@ export async function loadServerCommand(
   if (!parsed.ok) {
     io.stderr(`${command}: ${parsed.error.message}`);
     for (const line of usage) io.stderr(line);
-    return { ok: false, exitCode: 1 };
+    return { ok: false, exitCode: EXIT_USAGE };
   }
   const values = parsed.value.values as FlagMap;
   if (values.help) {
     for (const line of usage) io.stdout(line);
-    return { ok: false, exitCode: 0 };
+    return { ok: false, exitCode: EXIT_OK };
   }
   const level = parseLogLevel(values['log-level'] as string | undefined);
   if (!level.ok) {
     io.stderr(`${command}: ${level.error.message}`);
-    return { ok: false, exitCode: 1 };
+    return { ok: false, exitCode: EXIT_USAGE };
   }
   const configPath = values.config as string | undefined;
   if (!configPath) {
     io.stderr(`${command}: --config FILE is required`);
     for (const line of usage) io.stderr(line);
-    return { ok: false, exitCode: 1 };
+    return { ok: false, exitCode: EXIT_USAGE };
   }
   const loaded = await loadConfigFile(configPath, { env: io.env });
   if (!loaded.ok) {
     io.stderr(`invalid config ${configPath}:`);
     for (const line of formatIssues(loaded.error)) io.stderr(`  ${line}`);
-    return { ok: false, exitCode: 1 };
+    return { ok: false, exitCode: EXIT_USAGE };
   }
   // Placeholder or weak secrets are refused before anything listens.
   const secretIssues = await checkSecretFiles(loaded.value);
   if (secretIssues.length > 0) {
     io.stderr(`invalid config ${configPath} (${ErrorCodes.CONFIG_INVALID}):`);
     for (const line of formatIssues(secretIssues)) io.stderr(`  ${line}`);
-    return { ok: false, exitCode: 1 };
+    return { ok: false, exitCode: EXIT_USAGE };
   }
   const logger = createLogger(level.value ?? loaded.value.log.level, undefined, logBindings);
   return { ok: true, config: loaded.value, logger, configPath, values };
@@ -77,13 +78,13 @@ export function untilSignalled(logger: Logger, stop: () => Promise<void>): Promi
       logger.info({ signal }, 'shutting down');
       setTimeout(() => {
         logger.error({ limit_ms: HARD_EXIT_MS }, 'drain did not finish in time; exiting');
-        resolve(2);
+        resolve(EXIT_RUNTIME);
       }, HARD_EXIT_MS).unref();
       stop().then(
-        () => resolve(0),
+        () => resolve(EXIT_OK),
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
-          resolve(2);
+          resolve(EXIT_RUNTIME);
         },
       );
     };

@@ -19,6 +19,7 @@ import { readPolicyFile, type PolicySpec } from '../tools/offline/candidate.js';
 import { defaultReplaySpecs, parseReplay, replayTable, runReplay } from '../tools/offline/replay.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
+import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE } from '../util/exit-codes.js';
 
 export const DEFAULT_SEEDS = 5;
 export const MAX_SEEDS = 1000;
@@ -113,28 +114,28 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseFlags(argv, FLAGS);
   if (!parsed.ok) {
     io.stderr(`simulate: ${parsed.error.message}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const v = parsed.value.values;
   if (v.help) {
     for (const l of help()) io.stdout(l);
-    return 0;
+    return EXIT_OK;
   }
   if (v.replay !== undefined) {
     if (v.scenario !== undefined) {
       io.stderr('simulate: give --scenario or --replay, not both');
-      return 1;
+      return EXIT_USAGE;
     }
     return runReplayCommand(v.replay, v.policy ?? [], v.seeds, io);
   }
   if (v.policy !== undefined) {
     io.stderr('simulate: --policy needs --replay (scenarios take --policies)');
-    return 1;
+    return EXIT_USAGE;
   }
   if (v.scenario === undefined) {
     io.stderr('simulate: --scenario NAME|FILE|all or --replay FILE is required');
     for (const l of help()) io.stderr(l);
-    return 1;
+    return EXIT_USAGE;
   }
   const seeds = number('seeds', v.seeds, (x) => Number.isInteger(x) && x >= 1 && x <= MAX_SEEDS, `an integer from 1 to ${MAX_SEEDS}`);
   const duration = number('duration', v.duration, (x) => x > 0, 'a positive number of seconds');
@@ -142,30 +143,30 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   for (const x of [seeds, duration, minShare]) {
     if (isUsage(x)) {
       io.stderr(`simulate: ${x.error}`);
-      return 1;
+      return EXIT_USAGE;
     }
   }
   const scenarios = await resolveScenarios(v.scenario);
   if (isUsage(scenarios)) {
     for (const l of scenarios.error.split('\n')) io.stderr(`simulate: ${l}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const names = v.policies === undefined ? null : v.policies.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names !== null && names.length === 0) {
     io.stderr('simulate: --policies needs at least one policy name');
-    return 1;
+    return EXIT_USAGE;
   }
   const plan: Array<[Scenario, SimPolicy[]]> = [];
   for (const s of scenarios) {
     const sel = selectPolicies(policiesFor(s), names);
     if (sel.unknown.length) {
       io.stderr(`simulate: unknown polic${sel.unknown.length > 1 ? 'ies' : 'y'} ${sel.unknown.map((n) => JSON.stringify(n)).join(', ')}; available: ${policiesFor(s).map((p) => p.name).join(', ')}`);
-      return 1;
+      return EXIT_USAGE;
     }
     const bad = checkPolicies(s, sel.ok, minShare as number | undefined);
     if (bad) {
       io.stderr(`simulate: ${bad}`);
-      return 1;
+      return EXIT_USAGE;
     }
     plan.push([s, sel.ok]);
   }
@@ -194,51 +195,51 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       await writeFile(join(v.out, 'report.html'), reportHtml(results, { seeds: opts.seeds, generated: new Date().toISOString() }));
     } catch (e) {
       io.stderr(`simulate: cannot write results to ${v.out}: ${(e as Error).message}`);
-      return 2;
+      return EXIT_RUNTIME;
     }
     io.stdout(`wrote ${join(v.out, 'results.csv')} and ${join(v.out, 'report.html')}`);
   }
-  return 0;
+  return EXIT_OK;
 }
 
 async function runReplayCommand(file: string, policyFiles: readonly string[], seedsRaw: string | undefined, io: CliIo): Promise<number> {
   const seeds = number('seeds', seedsRaw, (x) => Number.isInteger(x) && x >= 1 && x <= MAX_SEEDS, `an integer from 1 to ${MAX_SEEDS}`);
   if (isUsage(seeds)) {
     io.stderr(`simulate: ${seeds.error}`);
-    return 1;
+    return EXIT_USAGE;
   }
   let text: string;
   try {
     const buf = await readFile(file);
     if (buf.length > MAX_REPLAY_BYTES) {
       io.stderr(`simulate: replay file ${file} is larger than ${MAX_REPLAY_BYTES} bytes`);
-      return 1;
+      return EXIT_USAGE;
     }
     text = buf.toString('utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     io.stderr(`simulate: cannot read replay file ${file}: ${code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const data = parseReplay(text);
   if (!data.ok) {
     io.stderr(`simulate: replay file ${file}: ${data.error}`);
-    return 1;
+    return EXIT_USAGE;
   }
   const specs: PolicySpec[] = [];
   for (const f of policyFiles) {
     const spec = await readPolicyFile(f);
     if (!spec.ok) {
       io.stderr(`simulate: ${spec.error}`);
-      return 1;
+      return EXIT_USAGE;
     }
     specs.push(spec.value);
   }
   const result = runReplay(data.value, specs.length ? specs : defaultReplaySpecs(data.value), (seeds as number | undefined) ?? DEFAULT_SEEDS);
   if (!result.ok) {
     io.stderr(`simulate: ${result.error}`);
-    return 1;
+    return EXIT_USAGE;
   }
   for (const l of replayTable(result.value)) io.stdout(l);
-  return 0;
+  return EXIT_OK;
 }

@@ -12,6 +12,7 @@ import { configWarnings } from '../config/warnings.js';
 import { packageVersion } from '../util/version.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
+import { EXIT_OK, EXIT_USAGE } from '../util/exit-codes.js';
 
 const FLAGS = {
   config: { type: 'string', short: 'c' },
@@ -48,23 +49,23 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (!parsed.ok) {
     io.stderr(`validate: ${parsed.error.message}`);
     for (const line of USAGE) io.stderr(line);
-    return 1;
+    return EXIT_USAGE;
   }
   const { values, positionals } = parsed.value;
   if (values.help) {
     for (const line of USAGE) io.stdout(line);
-    return 0;
+    return EXIT_OK;
   }
   if (values.version) {
     io.stdout(`envoy-bandit ${packageVersion()}`);
-    return 0;
+    return EXIT_OK;
   }
   // `validate FILE` is accepted as a shorthand for `validate --config FILE`.
   const file = values.config ?? positionals[0];
   if (file === undefined || (values.config !== undefined && positionals.length > 0)) {
     io.stderr(file === undefined ? 'validate: --config FILE is required' : `validate: unexpected argument ${JSON.stringify(positionals[0])}`);
     for (const line of USAGE) io.stderr(line);
-    return 1;
+    return EXIT_USAGE;
   }
 
   const out: Outcome = { ok: false, version: packageVersion(), config: file, envoy: values.envoy ?? null, routes: [], errors: [], warnings: [] };
@@ -87,7 +88,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   if (values.json) io.stdout(JSON.stringify(out, null, 2));
   else report(out, io);
-  return out.ok ? 0 : 1;
+  return out.ok ? EXIT_OK : EXIT_USAGE;
 }
 
 async function readEnvoy(path: string): Promise<{ doc: unknown } | { error: ConfigIssue }> {

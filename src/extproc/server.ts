@@ -6,12 +6,13 @@
  * handler's onAccessLog.
  *
  * Two transports, same wire and behaviour:
- * - 'grpc-js' (default): @grpc/grpc-js with a hand-built service definition
+ * - 'grpc-js': @grpc/grpc-js with a hand-built service definition
  *   whose (de)serializers are our codec, so protobufjs is never on the hot path;
  *   health via grpc-health-check.
- * - 'http2': node:http2 directly (h2-transport.ts), for CPU efficiency.
+ * - 'http2' (default, as in config): node:http2 directly (h2-transport.ts), for CPU efficiency.
  */
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_EXTPROC_LISTEN, DEFAULT_EXTPROC_TRANSPORT, type EXTPROC_TRANSPORTS } from '../config/defaults.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestBodyResponse, encodeRequestHeadersResponse, encodeResponseHeadersResponse, Phase } from './codec.js';
 import type { ExtProcHandler, RequestHeadersReply, ResponseHeadersReply, StreamEndReason } from './handler.js';
@@ -23,7 +24,7 @@ import { Action, ExtProcStream, MalformedMessage, type ExtProcErrorKind, type Ex
 
 export type { ExtProcErrorKind, ExtProcLogger } from './stream-logic.js';
 
-export type ExtProcTransport = 'grpc-js' | 'http2';
+export type ExtProcTransport = (typeof EXTPROC_TRANSPORTS)[number];
 
 export interface ExtProcServerOptions<D = unknown> {
   handler: ExtProcHandler<D>;
@@ -40,9 +41,9 @@ export interface ExtProcServerOptions<D = unknown> {
 }
 
 export const EXT_PROC_SERVER_DEFAULTS = {
-  address: '127.0.0.1:50051',
+  address: DEFAULT_EXTPROC_LISTEN,
   drainTimeoutMs: 5_000,
-  transport: 'grpc-js' as ExtProcTransport,
+  transport: DEFAULT_EXTPROC_TRANSPORT as ExtProcTransport,
   /** Health check service names Envoy or Kubernetes may probe. */
   healthServices: ['', EXT_PROC_SERVICE_NAME] as readonly string[],
 } as const;

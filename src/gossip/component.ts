@@ -4,14 +4,15 @@
  * GetSnapshot at start to bootstrap. Ready after the first sync or the sync
  * timeout; then our own slot stops being adopted from peers.
  */
-import { DEFAULT_GOSSIP_SYNC_TIMEOUT_MS } from '../config/defaults.js';
+import { DEFAULT_GOSSIP_FANOUT, DEFAULT_GOSSIP_INTERVAL_MS, DEFAULT_GOSSIP_SYNC_TIMEOUT_MS } from '../config/defaults.js';
 import type { GossipConfig } from '../config/types.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { createRng, randomSeed } from '../util/rng.js';
 import { GossipNode } from './node.js';
 import { createGossipServer, type GossipServer } from './server.js';
 import { replicaGossipState } from './state.js';
-import { fetchAggregatorSnapshot, GrpcGossipTransport } from './transport.js';
+import { GrpcGossipTransport } from './transport.js';
+import { fetchAggregatorSnapshot } from '../aggregator/connector.js';
 import { readSecret } from '../util/secret.js';
 
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
@@ -41,8 +42,9 @@ export const gossipComponent: ComponentFactory = (ctx) => {
         peers: g?.peers ?? [],
         dns: g?.dns ?? null,
         listen: g?.listen ?? '',
-        intervalMs: g?.interval_ms ?? 1_000,
-        fanout: g?.fanout ?? 1,
+        // Without gossip config (aggregator only) there are no peers: interval and fanout only pace the bootstrap.
+        intervalMs: g?.interval_ms ?? DEFAULT_GOSSIP_INTERVAL_MS,
+        fanout: g?.fanout ?? DEFAULT_GOSSIP_FANOUT,
         syncTimeoutMs,
         secret,
         transport,

@@ -1,7 +1,8 @@
 /** The gossip gRPC server: Exchange → GossipNode.handlePush. Never throws on bad input. */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { bindServer, banditProtos, GRPC_SERVER_OPTIONS, shutdownServer, type WireGossipMessage } from './proto.js';
+import { bindServer, GRPC_SERVER_OPTIONS, shutdownServer } from '../util/grpc.js';
+import { gossipProto, type WireGossipMessage } from './proto.js';
 import type { GossipNode } from './node.js';
 
 export const SHUTDOWN_GRACE_MS = 1_000;
@@ -13,7 +14,7 @@ export interface GossipServer {
 
 export function createGossipServer(node: GossipNode, address: string, logger: Logger): GossipServer {
   const server = new grpc.Server(GRPC_SERVER_OPTIONS);
-  server.addService(banditProtos().gossipService, {
+  server.addService(gossipProto().service, {
     Exchange(call: grpc.ServerUnaryCall<WireGossipMessage, WireGossipMessage>, cb: grpc.sendUnaryData<WireGossipMessage>) {
       try {
         const r = node.handlePush(call.request, call.getPeer());

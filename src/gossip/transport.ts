@@ -1,6 +1,7 @@
-/** gRPC transport for gossip exchanges and the aggregator bootstrap. */
+/** gRPC transport for gossip exchanges. */
 import * as grpc from '@grpc/grpc-js';
-import { banditProtos, GRPC_CHANNEL_OPTIONS, type WireGossipMessage } from './proto.js';
+import { GRPC_CHANNEL_OPTIONS, unaryCall } from '../util/grpc.js';
+import { gossipProto, type WireGossipMessage } from './proto.js';
 
 export interface GossipTransport {
   /** Sends a push, resolves with the peer's raw answer (validated by the caller). */
@@ -10,25 +11,16 @@ export interface GossipTransport {
   close(): void;
 }
 
-type UnaryFn = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: unknown) => void) => void;
-
-function unary(client: grpc.Client, method: string, req: unknown, timeoutMs: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, UnaryFn>)[method]!;
-    fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (e, res) => (e ? reject(e) : resolve(res)));
-  });
-}
-
 export class GrpcGossipTransport implements GossipTransport {
   private readonly clients = new Map<string, grpc.Client>();
 
   exchange(address: string, msg: WireGossipMessage, timeoutMs: number): Promise<unknown> {
     let c = this.clients.get(address);
     if (!c) {
-      c = new (banditProtos().GossipClient)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+      c = new (gossipProto().Client)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
       this.clients.set(address, c);
     }
-    return unary(c, 'Exchange', msg, timeoutMs);
+    return unaryCall(c, 'Exchange', msg, timeoutMs);
   }
 
   retain(addresses: ReadonlySet<string>): void {
@@ -43,15 +35,5 @@ export class GrpcGossipTransport implements GossipTransport {
   close(): void {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
-  }
-}
-
-/** One GetSnapshot call to the aggregator; resolves with its raw GossipMessage. */
-export async function fetchAggregatorSnapshot(address: string, replica: string, timeoutMs: number): Promise<unknown> {
-  const c = new (banditProtos().AggregatorClient)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
-  try {
-    return await unary(c, 'GetSnapshot', { replica }, timeoutMs);
-  } finally {
-    c.close();
   }
 }

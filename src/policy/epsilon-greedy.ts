@@ -1,9 +1,8 @@
+import { DEFAULT_EPSILON } from '../config/defaults.js';
 import type { Rng } from '../util/rng.js';
 import { meanOf, type ArmStats, type Policy, type PolicyInput } from './types.js';
 import { addArgmaxShare, argmaxRandomTie, fillUniform, ScoreBuffer } from './select.js';
 import { UNTRIED_N } from './ucb1.js';
-
-export const DEFAULT_EPSILON = 0.1;
 
 /** epsilon_t = epsilon / (1 + decay * t), clamped to [0, 1]; t < 0 counts as 0. */
 export function epsilonAt(epsilon: number, decay: number, total: number): number {

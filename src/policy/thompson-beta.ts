@@ -1,3 +1,4 @@
+import { DEFAULT_BETA_PRIOR } from '../config/defaults.js';
 import type { Rng } from '../util/rng.js';
 import type { ArmStats, Policy, PolicyInput } from './types.js';
 import { fastBeta, SampleStream } from './sampling.js';
@@ -8,7 +9,6 @@ export interface BetaPrior {
   beta: number;
 }
 
-export const DEFAULT_BETA_PRIOR: Readonly<BetaPrior> = { alpha: 1, beta: 1 };
 
 /**
  * Posterior of a Beta-Bernoulli arm from its sufficient statistics. Fractional

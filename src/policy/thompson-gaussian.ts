@@ -1,3 +1,4 @@
+import { DEFAULT_GAUSSIAN_PRIOR } from '../config/defaults.js';
 import type { Rng } from '../util/rng.js';
 import type { ArmStats, Policy, PolicyInput } from './types.js';
 import { fastGamma, fastNormal, SampleStream } from './sampling.js';
@@ -10,9 +11,6 @@ export interface NormalGammaPrior {
   alpha: number;
   beta: number;
 }
-
-/** Weak prior for rewards of order 1: mean 0.5 worth one observation, variance ~1. */
-export const DEFAULT_NORMAL_GAMMA_PRIOR: Readonly<NormalGammaPrior> = { mu: 0.5, kappa: 1, alpha: 1, beta: 1 };
 
 /** Smallest precision used when sampling, so 1/sqrt(kappa tau) stays finite. */
 const MIN_PRECISION = 1e-300;
@@ -76,7 +74,7 @@ export class ThompsonGaussianPolicy implements Policy {
   private readonly post: NormalGammaPosterior = { muN: 0, kappaN: 0, alphaN: 0, betaN: 0 };
 
   constructor(
-    prior: NormalGammaPrior = DEFAULT_NORMAL_GAMMA_PRIOR,
+    prior: NormalGammaPrior = DEFAULT_GAUSSIAN_PRIOR,
     private readonly draws: number = MC_DRAWS,
   ) {
     this.prior = { ...prior };

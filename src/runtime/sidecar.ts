@@ -44,6 +44,8 @@ export interface SidecarOptions {
 
 export const GAUGE_REFRESH_MS = 1000;
 export const DEFAULT_DRAIN_MS = 8000;
+/** Of the drain, what is kept back for the components (reward flush, snapshot write) after ext_proc has drained. */
+export const COMPONENT_STOP_MS = 2000;
 
 
 /** The composition root of `envoy-bandit serve`. */
@@ -181,7 +183,7 @@ export class Sidecar {
     const log = this.opts.logger;
     log.info({ drain_ms: drainMs }, 'draining');
     clearInterval(this.gaugeTimer);
-    await this.extproc?.drain(Math.max(0, drainMs - 2000));
+    await this.extproc?.drain(Math.max(0, drainMs - COMPONENT_STOP_MS));
     this.listening = false;
     for (const c of [...this.components].reverse()) {
       try {

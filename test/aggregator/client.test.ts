@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, RewardStreamClient, type RewardConnectionHandlers } from '../../src/aggregator/client.js';
 import type { RewardEvent } from '../../src/engine/engine.js';
-import type { WireRewardBatch } from '../../src/gossip/proto.js';
+import type { WireRewardBatch } from '../../src/aggregator/proto.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createRng } from '../../src/util/rng.js';

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AggregatorServer } from '../../src/aggregator/server.js';
 import { batchMac, signStream } from '../../src/aggregator/stream-auth.js';
-import type { WireReward, WireRewardBatch } from '../../src/gossip/proto.js';
+import type { WireReward, WireRewardBatch } from '../../src/aggregator/proto.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
 import { actual, expected, HOSTILE_LIMITS, http, runRows, type Row } from '../support/hostile.js';

@@ -8,8 +8,8 @@ import { grpcRewardConnector } from '../../src/aggregator/connector.js';
 import { AggregatorServer } from '../../src/aggregator/server.js';
 import type { RewardEvent } from '../../src/engine/engine.js';
 import { verifyMessage } from '../../src/gossip/message.js';
-import { banditProtos, type WireRewardBatch } from '../../src/gossip/proto.js';
-import { fetchAggregatorSnapshot } from '../../src/gossip/transport.js';
+import { aggregatorProto, type WireRewardBatch } from '../../src/aggregator/proto.js';
+import { fetchAggregatorSnapshot } from '../../src/aggregator/connector.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createRng } from '../../src/util/rng.js';
@@ -87,7 +87,7 @@ describe('AggregatorServer', () => {
 
   it('skips invalid rewards (empty id, NaN, outside [0, 1]), rejects a batch without a replica, and never crashes', async () => {
     const { s, address } = await start();
-    const client = new (banditProtos().AggregatorClient)(address, grpc.credentials.createInsecure()) as unknown as {
+    const client = new (aggregatorProto().Client)(address, grpc.credentials.createInsecure()) as unknown as {
       Rewards(): grpc.ClientDuplexStream<WireRewardBatch, { seq: number; accepted: number }>;
       close(): void;
     };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcRewardConnector } from '../../src/aggregator/connector.js';
 import { AggregatorServer } from '../../src/aggregator/server.js';
 import { batchMac, signStream, verifyBatch, verifyStream } from '../../src/aggregator/stream-auth.js';
-import type { WireRewardBatch } from '../../src/gossip/proto.js';
+import type { WireRewardBatch } from '../../src/aggregator/proto.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
 import { rawRewardStream, waitFor } from '../support/reward-stream.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { computeMac, encodeMessage } from '../../src/gossip/message.js';
 import { GossipNode } from '../../src/gossip/node.js';
-import { banditProtos, type WireGossipMessage } from '../../src/gossip/proto.js';
+import { gossipProto, type WireGossipMessage } from '../../src/gossip/proto.js';
 import { createGossipServer, type GossipServer } from '../../src/gossip/server.js';
 import { replicaGossipState } from '../../src/gossip/state.js';
 import { GrpcGossipTransport } from '../../src/gossip/transport.js';
@@ -52,7 +52,7 @@ describe('gossip endpoint: hostile inputs', () => {
     });
     server = createGossipServer(node, '127.0.0.1:0', silentLogger());
     address = (await server.start()).address;
-    client = new (banditProtos().GossipClient)(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 }) as unknown as ExchangeClient;
+    client = new (gossipProto().Client)(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 }) as unknown as ExchangeClient;
   });
   afterAll(async () => {
     client?.close();

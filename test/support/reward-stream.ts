@@ -1,7 +1,7 @@
 /** A raw `Rewards` stream to an aggregator: what a replica — or an attacker on the path — can send. */
 import * as grpc from '@grpc/grpc-js';
 import { STREAM_AUTH_HEADER, STREAM_NONCE_HEADER } from '../../src/aggregator/stream-auth.js';
-import { banditProtos, type WireRewardAck, type WireRewardBatch } from '../../src/gossip/proto.js';
+import { aggregatorProto, type WireRewardAck, type WireRewardBatch } from '../../src/aggregator/proto.js';
 
 export interface RawRewardStream {
   call: grpc.ClientDuplexStream<WireRewardBatch, WireRewardAck>;
@@ -14,7 +14,7 @@ export interface RawRewardStream {
 }
 
 export function rawRewardStream(address: string, header: string | null, credentials = grpc.credentials.createInsecure()): RawRewardStream {
-  const client = new (banditProtos().AggregatorClient)(address, credentials, { 'grpc.max_send_message_length': 64 << 20 }) as unknown as {
+  const client = new (aggregatorProto().Client)(address, credentials, { 'grpc.max_send_message_length': 64 << 20 }) as unknown as {
     Rewards(m: grpc.Metadata): grpc.ClientDuplexStream<WireRewardBatch, WireRewardAck>;
     close(): void;
   };

@@ -11,8 +11,9 @@ import { DEFAULT_ADMIN_LISTEN } from '../../config/defaults.js';
 import { parseDuration } from '../../util/duration.js';
 import { AdminClient, adminBaseUrl, CtlError, CTL_DEFAULT_TIMEOUT_MS } from './client.js';
 import { AggregateStatusError, gatherStatus, renderStatus } from './status.js';
+import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE } from '../../util/exit-codes.js';
 
-export const CTL_EXIT = { ok: 0, usage: 1, failed: 2 } as const;
+export const CTL_EXIT = { ok: EXIT_OK, usage: EXIT_USAGE, failed: EXIT_RUNTIME } as const;
 export const CTL_ENV = { admin: 'ENVOY_BANDIT_ADMIN', token: 'ENVOY_BANDIT_TOKEN' } as const;
 export const CTL_DEFAULT_WATCH_INTERVAL_MS = 2_000;
 /** ANSI: cursor home, clear screen (a TTY only). */

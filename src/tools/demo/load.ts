@@ -7,6 +7,7 @@
  */
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { DEFAULT_STICKY_HEADER } from '../../config/defaults.js';
 import { startRun } from '../loadtest/runner.js';
 import type { ProcessGroup } from './procs.js';
 
@@ -134,7 +135,7 @@ export function startNodeLoad(target: LoadTarget, opts: LoadOptions): RunningLoa
     concurrency: Math.max(8, Math.ceil(target.rps)),
     sessions: opts.sessions,
     churn: opts.churn,
-    sessionHeader: 'x-session-id',
+    sessionHeader: DEFAULT_STICKY_HEADER,
     sessionCookie: null,
     sessionPrefix: target.prefix,
     stream: false,

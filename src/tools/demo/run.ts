@@ -22,6 +22,7 @@ import { compare, phaseOutcome, summaryLines, type DemoSummary, type PhaseOutcom
 import { LiveTable } from './table.js';
 import { addServed, emptyTally, percentile, RewardCounters, timelineCsv, type ArmTally, type TimelineRow } from './timeline.js';
 import { freePort } from '../../util/free-port.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME } from '../../util/exit-codes.js';
 
 export interface DemoOptions {
   durationMs: number;
@@ -187,7 +188,7 @@ export class Demo {
     const print = o.json ? o.stderr : o.stdout;
     for (const l of summaryLines(summary)) print(l);
     if (o.json) o.stdout(JSON.stringify(summary, null, 2));
-    const code = this.aborted ? 130 : error ? 2 : summary.orphans ? 2 : 0;
+    const code = this.aborted ? EXIT_INTERRUPTED : error ? EXIT_RUNTIME : summary.orphans ? EXIT_RUNTIME : EXIT_OK;
     return { code, summary };
   }
 

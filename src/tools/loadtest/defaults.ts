@@ -1,4 +1,6 @@
 /** Defaults and bounds of `envoy-bandit loadtest`, in one place. */
+import { EXIT_LIMIT_EXCEEDED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE } from '../../util/exit-codes.js';
+import { DEFAULT_STICKY_HEADER } from '../../config/defaults.js';
 
 export const LOADTEST_DEFAULTS = {
   rps: 10,
@@ -7,7 +9,7 @@ export const LOADTEST_DEFAULTS = {
   sessions: 100,
   /** Per request: the chance its session is replaced by a new one (new users keep arriving). */
   churn: 0.01,
-  sessionHeader: 'x-session-id',
+  sessionHeader: DEFAULT_STICKY_HEADER,
   timeoutMs: 60_000,
   /** Progress line period on a terminal; off a terminal (CI logs) every fifth tick. */
   progressMs: 1_000,
@@ -28,7 +30,7 @@ export const LOADTEST_LIMITS = {
 } as const;
 
 /** Exit codes: 0 within limits; 1 bad usage; 2 target unreachable; 3 a --max-* limit exceeded. */
-export const LOADTEST_EXIT = { ok: 0, usage: 1, unreachable: 2, limitExceeded: 3 } as const;
+export const LOADTEST_EXIT = { ok: EXIT_OK, usage: EXIT_USAGE, unreachable: EXIT_RUNTIME, limitExceeded: EXIT_LIMIT_EXCEEDED } as const;
 
 /** The request sent when no --body is given: a small OpenAI chat completion. */
 export function defaultBody(stream: boolean): string {
