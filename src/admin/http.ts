@@ -33,6 +33,8 @@ export interface AdminRoute {
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean | string>;
+  /** Problems that do not make the process unready (a failing snapshot or decision-log disk, being retried). */
+  degraded?: Record<string, string>;
 }
 
 export interface AdminServerOptions {
@@ -99,7 +101,7 @@ export class AdminServer {
       mutating: false,
       handle: () => {
         const r = opts.readiness();
-        return { status: r.ready ? 200 : 503, body: { ready: r.ready, checks: r.checks } };
+        return { status: r.ready ? 200 : 503, body: { ready: r.ready, checks: r.checks, ...(r.degraded ? { degraded: r.degraded } : {}) } };
       },
     });
     this.add({

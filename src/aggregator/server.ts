@@ -103,7 +103,8 @@ export class AggregatorServer {
         o.logger.error({ err: err.message, code: (err as NodeJS.ErrnoException).code, rejected_rewards: rejected, file: agg.log_file }, 'reward log write failed; batches refused (replicas keep and resend them); probing the disk');
       },
       recovered: (downMs) => o.logger.warn({ down_ms: downMs, file: agg.log_file }, 'reward log writable again; accepting batches'),
-    });
+      rotated: (file) => o.logger.info({ file, keep: agg.log_keep }, 'reward log rotated'),
+    }, { maxBytes: agg.log_max_bytes, keep: agg.log_keep });
     this.snapshotFile = fleetFileOf(agg.log_file);
     const d = o.dedupe ?? DEDUPE_DEFAULTS;
     this.dedupe = new DedupeIndex(d.horizonMs, d.maxIds);

@@ -386,6 +386,8 @@ const aggregatorSchema = z
     buffer: z.int().min(1).default(D.DEFAULT_AGGREGATOR_BUFFER),
     log_file: filePath.nullable().default(null),
     fsync: z.enum(['always', 'batch', 'none']).default(D.DEFAULT_AGGREGATOR_FSYNC),
+    log_max_bytes: z.int().min(4096).nullable().default(D.DEFAULT_AGGREGATOR_LOG_MAX_BYTES),
+    log_keep: z.int().min(1).max(D.MAX_ROTATED_FILES).default(D.DEFAULT_AGGREGATOR_LOG_KEEP),
   })
   .superRefine((a, ctx) => {
     if (a.buffer < a.batch) ctx.addIssue({ code: 'custom', path: ['buffer'], message: `must be ≥ batch (${a.batch}), got ${a.buffer}` });
@@ -477,6 +479,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         level: z.enum(D.LOG_LEVELS as [Config['log']['level'], ...Config['log']['level'][]]).default(D.DEFAULT_LOG_LEVEL),
         decisions_file: filePath.nullable().default(null),
         decisions_max_bytes: z.int().min(1).default(D.DEFAULT_DECISIONS_MAX_BYTES),
+        decisions_keep: z.int().min(1).max(D.MAX_ROTATED_FILES).default(D.DEFAULT_DECISIONS_KEEP),
       })
       .prefault({}),
     notifications: notificationsSchema.prefault({}),

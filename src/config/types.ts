@@ -180,6 +180,9 @@ export interface AggregatorConfig {
   /** Aggregator side only: append-only reward log and its fsync policy. */
   log_file: string | null;
   fsync: 'always' | 'batch' | 'none';
+  /** Rotate the reward log before it passes this size (null: never), keeping `log_keep` old files. */
+  log_max_bytes: number | null;
+  log_keep: number;
 }
 
 export interface GossipConfig {
@@ -233,7 +236,7 @@ export interface Config {
   admin: { token_file: string | null };
   /** HMAC key for decision ids; generated at start (with a warning) when absent. */
   decision_ids: { secret_file: string | null };
-  log: { level: LogLevel; decisions_file: string | null; decisions_max_bytes: number };
+  log: { level: LogLevel; decisions_file: string | null; decisions_max_bytes: number; decisions_keep: number };
   notifications: NotificationsConfig;
 }
 

@@ -129,13 +129,16 @@ export class Sidecar {
     return this.opts.logger;
   }
 
-  readiness(): { ready: boolean; checks: Record<string, boolean | string> } {
+  readiness(): { ready: boolean; checks: Record<string, boolean | string>; degraded?: Record<string, string> } {
     const checks: Record<string, boolean | string> = { config: true, ext_proc: this.listening && !this.draining };
+    let degraded: Record<string, string> | undefined;
     for (const c of this.components) {
       const r = c.readiness?.();
       if (r !== undefined) checks[c.name] = r;
+      const d = c.degraded?.();
+      if (d) (degraded ??= {})[c.name] = d;
     }
-    return { ready: Object.values(checks).every((v) => v === true), checks };
+    return { ready: Object.values(checks).every((v) => v === true), checks, ...(degraded ? { degraded } : {}) };
   }
 
   async start(): Promise<{ extProc: string; admin: string }> {
