@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { EventSink } from '../notify/events.js';
 import type { FeedbackAnswer, FeedbackManager } from '../reward/feedback.js';
+import { MAX_FEEDBACK_BATCH } from '../reward/feedback-answer.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { armStateOf, refreshArmGauges } from '../runtime/gauges.js';
 import { ANONYMOUS } from '../engine/engine.js';
@@ -49,8 +50,6 @@ export interface AuditEvent {
   result: string;
 }
 
-/** Items per POST /v1/feedback. */
-export const MAX_FEEDBACK_BATCH = 1_000;
 
 const routeNotFound = (name: string) => jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such route: ${name}`);
 
@@ -195,13 +194,15 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
 /**
  * POST /v1/feedback: one item or an array. Every well-formed request is
  * answered 200 with an outcome per item; only a body that is neither is a 400.
+ * A single item whose issuing replica could not be asked is a 503 (nothing
+ * was counted; retry), with the same answer body.
  */
 export function feedbackRoute(manager: FeedbackManager, logger: Logger): AdminRoute {
   return {
     method: 'POST',
     path: '/v1/feedback',
     mutating: true,
-    handle(req): AdminReply {
+    async handle(req): Promise<AdminReply> {
       const body = req.body;
       const usage = 'body must be {"decision_id": string, "reward": number in [0,1]} or an array of those';
       if (body === undefined || body === null || typeof body !== 'object') {
@@ -212,19 +213,19 @@ export function feedbackRoute(manager: FeedbackManager, logger: Logger): AdminRo
         if (body.length > MAX_FEEDBACK_BATCH) {
           return jsonError(413, ErrorCodes.FEEDBACK_INVALID, `at most ${MAX_FEEDBACK_BATCH} items per request`);
         }
-        const results = body.map((item) => manager.submit(item));
+        const results = await manager.submitBatch(body);
         logger.debug({ caller: req.caller, items: results.length, counts: countOutcomes(results) }, 'feedback received');
         return { status: 200, body: { results, counts: countOutcomes(results) } };
       }
-      const result = manager.submit(body);
-      logger.debug({ caller: req.caller, outcome: result.outcome }, 'feedback received');
-      return { status: 200, body: result };
+      const result = await manager.submit(body);
+      logger.debug({ caller: req.caller, outcome: result.outcome, settled_by: result.settled_by }, 'feedback received');
+      return { status: result.outcome === 'unavailable' ? 503 : 200, body: result };
     },
   };
 }
 
 function countOutcomes(results: FeedbackAnswer[]): Record<string, number> {
-  const counts: Record<string, number> = { accepted: 0, duplicate: 0, expired: 0, invalid: 0 };
+  const counts: Record<string, number> = { accepted: 0, duplicate: 0, expired: 0, invalid: 0, unavailable: 0 };
   for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
   return counts;
 }

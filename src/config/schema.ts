@@ -161,6 +161,16 @@ const thompsonBase = { ...thompsonFields, min_share: learningMinShare };
 const ucb1Base = { ...ucb1Fields, min_share: learningMinShare };
 const epsilonBase = { ...epsilonFields, min_share: learningMinShare };
 const driftField = { drift: driftSchema.default({ mode: 'none' }) };
+/**
+ * Contextual policies fade by time only: their A and b are summed over every
+ * replica's slot, and a per-observation fade (discount, window) would make the
+ * fleet's memory depend on the number of replicas (see gossip/state.ts).
+ */
+const contextualDriftField = {
+  drift: driftSchema
+    .refine((d) => d.mode === 'none' || d.mode === 'half_life', { message: 'linucb and lints decay by time only: use drift mode none or half_life' })
+    .default({ mode: 'none' }),
+};
 const discountField = { gamma: gamma.default(D.DEFAULT_DRIFT_GAMMA) };
 const slidingField = { size: windowSize.default(D.DEFAULT_DRIFT_WINDOW_SIZE) };
 const discount = (g: number): DriftConfig => ({ mode: 'discount', gamma: g });
@@ -199,10 +209,10 @@ export const policySchema = z.discriminatedUnion('type', [
     .transform((v) => withPolicy({ type: 'static', weights: v.weights }, v.min_share, { mode: 'none' })),
   z.strictObject({ type: z.literal('fixed'), arm: z.string().min(1), min_share: baselineMinShare })
     .transform((v) => withPolicy({ type: 'fixed', arm: v.arm }, v.min_share, { mode: 'none' })),
-  z.strictObject({ type: z.literal('linucb'), alpha: nonNegative.default(DEFAULT_LINUCB_ALPHA), lambda: z.number().gt(0).default(DEFAULT_RIDGE_LAMBDA), min_share: learningMinShare })
-    .transform((v) => withPolicy({ type: 'linucb', alpha: v.alpha, lambda: v.lambda }, v.min_share, { mode: 'none' })),
-  z.strictObject({ type: z.literal('lints'), v: z.number().gt(0).default(DEFAULT_LINTS_V), lambda: z.number().gt(0).default(DEFAULT_RIDGE_LAMBDA), min_share: learningMinShare })
-    .transform((v) => withPolicy({ type: 'lints', v: v.v, lambda: v.lambda }, v.min_share, { mode: 'none' })),
+  z.strictObject({ type: z.literal('linucb'), alpha: nonNegative.default(DEFAULT_LINUCB_ALPHA), lambda: z.number().gt(0).default(DEFAULT_RIDGE_LAMBDA), min_share: learningMinShare, ...contextualDriftField })
+    .transform((v) => withPolicy({ type: 'linucb', alpha: v.alpha, lambda: v.lambda }, v.min_share, v.drift)),
+  z.strictObject({ type: z.literal('lints'), v: z.number().gt(0).default(DEFAULT_LINTS_V), lambda: z.number().gt(0).default(DEFAULT_RIDGE_LAMBDA), min_share: learningMinShare, ...contextualDriftField })
+    .transform((v) => withPolicy({ type: 'lints', v: v.v, lambda: v.lambda }, v.min_share, v.drift)),
 ]);
 
 // ---------- route sections ----------

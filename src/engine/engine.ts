@@ -17,6 +17,7 @@ import { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
 import { DecisionContext, DecisionPipeline, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
 import { RouteRuntime } from './route-runtime.js';
+import type { SloCounts } from '../slo/budget.js';
 
 export { PROBATION_MAX_TOTAL_SHARE, PROBATION_MIN_SHARE, UNTIL_RELEASED } from './eligibility.js';
 export { FORCE_ARM_HEADER } from './pipeline.js';
@@ -226,13 +227,20 @@ export class Engine {
   }
 
   private build(config: Config): void {
-    const old = this.byName;
-    this.routes = config.routes.map((rc) => {
-      const r = new RouteRuntime(rc, this.pins);
-      const prev = old.get(rc.name);
-      if (r.contextual && prev?.contextual) r.contextual.adoptFrom(prev.contextual, prev.armNames, r.armNames);
-      return r;
+    const state = this.opts.state;
+    // The SLO budget reads the fleet's outcome tally (our slot plus every peer's), so the burn is fleet-wide.
+    const sloCounts = (name: string): SloCounts => ({
+      record: (success) => {
+        const ri = state.routeIndex(name);
+        if (ri !== undefined) state.recordOutcome(ri, success);
+      },
+      countInto: (now, span, out) => {
+        const ri = state.routeIndex(name);
+        if (ri !== undefined) state.sloCountInto(ri, now, span, out);
+      },
     });
+    // Contextual models live in the replica state (they survive a reload with the same features there).
+    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.pins, sloCounts(rc.name)));
     this.byName = new Map(this.routes.map((r) => [r.name, r]));
     this.propCache.clear();
     const maxArms = Math.max(1, ...this.routes.map((r) => r.armNames.length));
@@ -327,6 +335,8 @@ export class Engine {
    */
   shares(route: RouteRuntime, now = this.opts.clock.now()): Float64Array {
     if (route.contextual) {
+      const ri = this.opts.state.routeIndex(route.name);
+      if (ri !== undefined) route.contextual.sync(this.opts.state, ri, now);
       route.contextual.setContext(null);
       return this.computeShares(route, now);
     }
@@ -428,8 +438,19 @@ export class Engine {
     const arm = current.armIndex.get(armName);
     const ri = this.opts.state.routeIndex(routeName);
     if (arm === undefined || ri === undefined) return false;
-    this.opts.state.record(ri, arm, reward);
-    if (current.contextual && context) current.contextual.setContextRecord(context).observe(arm, reward);
+    const state = this.opts.state;
+    const c = current.contextual;
+    if (c && context) {
+      // Sync first: a rebuild after this reward's own record would count it twice in the cached model.
+      const now = this.opts.clock.now();
+      c.sync(state, ri, now);
+      c.setContextRecord(context);
+      state.record(ri, arm, reward);
+      state.recordLinear(ri, arm, c.ctx.x, c.ctx.nz, c.ctx.nnz, reward);
+      c.observe(arm, reward, now);
+    } else {
+      state.record(ri, arm, reward);
+    }
     const m = this.opts.metrics;
     if (m) {
       const h = this.handles(current, m);

@@ -196,18 +196,26 @@ export function stickyStep({ shares, metrics }: Pick<StepDeps, 'shares' | 'metri
 }
 
 /**
- * Contextual routes (linucb, lints): extracts this request's features from its
- * headers onto the route's policy, so the probation and policy steps — and
- * the propensity the engine computes after — read them. Never decides.
+ * Contextual routes (linucb, lints): brings the route's cached models up to
+ * the fleet's statistics (a rebuild only after a merge, reset or decay step),
+ * then extracts this request's features from its headers onto the route's
+ * policy, so the probation and policy steps — and the propensity the engine
+ * computes after — read them. Never decides.
  */
-export const contextStep: DecisionStep = {
-  name: 'context',
-  appliesTo: (route) => route.contextual !== null,
-  run(ctx) {
-    ctx.route.contextual?.setContext(ctx.headers);
-    return false;
-  },
-};
+export function contextStep({ state }: Pick<StepDeps, 'state'>): DecisionStep {
+  return {
+    name: 'context',
+    appliesTo: (route) => route.contextual !== null,
+    run(ctx) {
+      const c = ctx.route.contextual;
+      if (!c) return false;
+      const ri = state.routeIndex(ctx.route.name);
+      if (ri !== undefined) c.sync(state, ri, ctx.now);
+      c.setContext(ctx.headers);
+      return false;
+    },
+  };
+}
 
 /**
  * The incumbent: the eligible arm with the best fleet mean reward (the
@@ -298,7 +306,7 @@ export function policyStep({ state, rng }: StepDeps): DecisionStep {
 
 /** The standard pipeline, in order. */
 export function standardSteps(deps: StepDeps): DecisionStep[] {
-  return [pausedStep, forcedStep, allQuarantinedStep, stickyStep(deps), contextStep, budgetStep(deps), probationStep(deps.rng), policyStep(deps)];
+  return [pausedStep, forcedStep, allQuarantinedStep, stickyStep(deps), contextStep(deps), budgetStep(deps), probationStep(deps.rng), policyStep(deps)];
 }
 
 /** Runs the steps in order until one decides; the default arm (`fallback`) if none does. */

@@ -1,6 +1,7 @@
 import type { ContextFreePolicyParams, RouteConfig } from '../config/types.js';
 import { ContextualRoutePolicy } from '../contextual/route-policy.js';
-import { SloBudget } from '../slo/budget.js';
+import { SloBudget, type SloCounts } from '../slo/budget.js';
+import { halfLifeOf } from '../state/accumulator.js';
 import type { HeaderList } from '../extproc/handler.js';
 import { createPolicy } from '../policy/registry.js';
 import type { Policy } from '../policy/types.js';
@@ -20,7 +21,7 @@ export class RouteRuntime {
   /** The contextual policy (also `policy`) when the route is linucb or lints: the engine sets each request's context on it. */
   readonly contextual: ContextualRoutePolicy | null;
   readonly input: PolicyInputBuffer;
-  /** The route's SLO error budget (this replica's outcomes), when it declares one. */
+  /** The route's SLO error budget (the fleet's outcomes when the engine gives a source), when it declares one. */
   readonly slo: SloBudget | null;
   readonly sticky: StickySessions | null;
   /** The route's success sets, compiled for classifyExchange. */
@@ -49,6 +50,8 @@ export class RouteRuntime {
   constructor(
     readonly config: RouteConfig,
     pins: PinCodec,
+    /** Where the SLO budget's outcome counts live (the replica state's fleet tally); a local tally when absent. */
+    sloCounts?: SloCounts,
   ) {
     this.armNames = config.arms.map((a) => a.name);
     this.clusters = config.arms.map((a) => a.cluster);
@@ -57,11 +60,11 @@ export class RouteRuntime {
     this.armIndex = new Map(this.armNames.map((n, i) => [n, i]));
     this.defaultArm = this.armIndex.get(config.default_arm) ?? 0;
     const p = config.policy;
-    this.contextual = p.type === 'linucb' || p.type === 'lints' ? new ContextualRoutePolicy(p, config.features ?? [], this.armNames.length) : null;
+    this.contextual = p.type === 'linucb' || p.type === 'lints' ? new ContextualRoutePolicy(p, config.features ?? [], this.armNames.length, halfLifeOf(p.drift)) : null;
     this.policy = this.contextual ?? createPolicy(p as ContextFreePolicyParams, this.armNames);
     this.input = new PolicyInputBuffer(this.armNames.length);
     const slo = config.slo;
-    this.slo = slo ? new SloBudget({ objective: slo.objective, windowMs: slo.window_ms, throttleBelow: slo.throttle_below, stopBelow: slo.stop_below }) : null;
+    this.slo = slo ? new SloBudget({ objective: slo.objective, windowMs: slo.window_ms, throttleBelow: slo.throttle_below, stopBelow: slo.stop_below }, sloCounts) : null;
     this.sticky = config.sticky ? new StickySessions(config.sticky, config.name, this.armNames, pins) : null;
     this.stripOnRequest = config.sticky?.pin_header ? [config.sticky.pin_header] : [];
     this.success = compileSuccessRules(config.reward);

@@ -10,6 +10,7 @@
  */
 import { compareStamps } from '../state/hlc.js';
 import type { Records } from '../state/records.js';
+import { linearSlotSize } from '../state/linear.js';
 import { maxVersionAt, type SlotSnapshot, type Snapshot, type Tombstone } from '../state/snapshot.js';
 
 /** A fleet far larger than any we run (10 replicas × every rollout within an expiry is well under). */
@@ -17,9 +18,16 @@ export const MAX_SLOTS_PER_MESSAGE = 512;
 /** Records: 2 per route + 2 per arm for every route and arm ever configured. */
 export const MAX_RECORDS_PER_MESSAGE = 4096;
 export const MAX_TOMBSTONES_PER_MESSAGE = 4096;
+/**
+ * Contextual statistics (A's upper triangle, b and n per arm) one message may
+ * bring in, counted over its slots: 16 features × 5 arms (d = 17: 855 numbers
+ * per route) fit every slot of MAX_SLOTS_PER_MESSAGE; past the cap the least
+ * recently updated slots wait for a later message.
+ */
+export const MAX_LINEAR_VALUES_PER_MESSAGE = 1_048_576;
 
-export type DropReason = 'slot_cap' | 'record_cap' | 'tombstone_cap' | 'version_cap' | 'future';
-export const DROP_REASONS: readonly DropReason[] = ['slot_cap', 'record_cap', 'tombstone_cap', 'version_cap', 'future'];
+export type DropReason = 'slot_cap' | 'linear_cap' | 'record_cap' | 'tombstone_cap' | 'version_cap' | 'future';
+export const DROP_REASONS: readonly DropReason[] = ['slot_cap', 'linear_cap', 'record_cap', 'tombstone_cap', 'version_cap', 'future'];
 
 export interface Admitted {
   snapshot: Snapshot;
@@ -44,6 +52,21 @@ export function admitSnapshot(s: Snapshot, now: number, maxSkewMs: number): Admi
     slots.sort((a, b) => b[1].updated_at - a[1].updated_at);
     drop('slot_cap', slots.length - MAX_SLOTS_PER_MESSAGE);
     slots = slots.slice(0, MAX_SLOTS_PER_MESSAGE);
+  }
+  if (slots.some(([, slot]) => slot.linear !== undefined)) {
+    slots.sort((a, b) => b[1].updated_at - a[1].updated_at);
+    let budget = MAX_LINEAR_VALUES_PER_MESSAGE;
+    const kept: Array<[string, SlotSnapshot]> = [];
+    for (const e of slots) {
+      let size = 0;
+      for (const lr of Object.values(e[1].linear ?? {})) size += linearSlotSize(lr);
+      if (size > budget) drop('linear_cap');
+      else {
+        budget -= size;
+        kept.push(e);
+      }
+    }
+    slots = kept;
   }
 
   let records = Object.entries(s.records ?? {}).filter(([, r]) => {

@@ -55,6 +55,10 @@ export const gossipComponent: ComponentFactory = (ctx) => {
         bootstrap: agg ? () => fetchAggregatorSnapshot(agg.address, ctx.state.replicaId, bootstrapMs) : null,
       });
       if (g) {
+        const n = node;
+        // Feedback for another replica's decision is settled by that replica: carried over this mesh.
+        n.feedbackHandler = (body, from) => ctx.feedback.settle?.(body, from) ?? 'feedback is not running on this replica';
+        ctx.feedback.forward = (issuer, body) => n.forwardFeedback(issuer, body);
         server = createGossipServer(node, g.listen, ctx.logger);
         const bound = await server.start();
         ctx.logger.info({ listen: bound.address, peers: g.peers, dns: g.dns, authenticated: secret !== null }, 'gossip listening');
@@ -62,6 +66,7 @@ export const gossipComponent: ComponentFactory = (ctx) => {
       node.start();
     },
     async stop() {
+      ctx.feedback.forward = null;
       await node?.stop();
       await server?.stop();
       transport.close();

@@ -94,6 +94,18 @@ export class Membership {
     return { alive, suspect };
   }
 
+  /** Where `replica` answered us last, unless it has left (or we never called it). */
+  addressOf(replica: string): string | null {
+    const m = this.members.get(replica);
+    return m && m.state !== 'left' ? m.address : null;
+  }
+
+  /** Whether `address` last answered as a replica that has not left. */
+  knowsLiveReplicaAt(address: string): boolean {
+    const r = this.replicaAt.get(address);
+    return r !== undefined && this.addressOf(r) === address;
+  }
+
   stateOf(replicaOrAddress: string): MemberState | undefined {
     return (this.members.get(replicaOrAddress) ?? this.members.get(addrKey(replicaOrAddress)))?.state;
   }

@@ -24,22 +24,27 @@ export class GossipRejection extends BanditError {
   }
 }
 
-function lp(h: ReturnType<typeof createHmac>, data: Buffer | string): void {
-  const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(b.length);
-  h.update(len);
-  h.update(b);
+/** HMAC-SHA256 over length-prefixed parts (no part can be shifted into its neighbour). */
+export function macOver(secret: Buffer, parts: ReadonlyArray<Buffer | string>): Buffer {
+  const h = createHmac('sha256', secret);
+  for (const data of parts) {
+    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length);
+    h.update(len);
+    h.update(b);
+  }
+  return h.digest();
 }
 
 export function computeMac(secret: Buffer, kind: string, sender: string, timeMs: number, snapshot: Buffer): Buffer {
-  const h = createHmac('sha256', secret);
-  lp(h, DOMAIN);
-  lp(h, kind);
-  lp(h, sender);
-  lp(h, String(timeMs));
-  lp(h, snapshot);
-  return h.digest();
+  return macOver(secret, [DOMAIN, kind, sender, String(timeMs), snapshot]);
+}
+
+/** A MAC check in constant time; an absent or short MAC fails. */
+export function macMatches(got: unknown, want: Buffer): boolean {
+  const mac = Buffer.isBuffer(got) ? got : Buffer.alloc(0);
+  return mac.length === want.length && timingSafeEqual(mac, want);
 }
 
 export function encodeMessage(kind: MessageKind, sender: string, snapshot: Snapshot, now: number, secret: Buffer | null): WireGossipMessage {
@@ -71,9 +76,7 @@ export function verifyMessage(
   }
   if (m.kind !== expected) return err(new GossipRejection('auth', `expected a ${expected} message, got ${JSON.stringify(m.kind)}`));
   if (secret) {
-    const mac = Buffer.isBuffer(m.mac) ? m.mac : Buffer.alloc(0);
-    const want = computeMac(secret, m.kind, m.sender, m.time_ms, m.snapshot);
-    if (mac.length !== want.length || !timingSafeEqual(mac, want)) {
+    if (!macMatches(m.mac, computeMac(secret, m.kind, m.sender, m.time_ms, m.snapshot))) {
       return err(new GossipRejection('auth', `bad MAC from ${JSON.stringify(m.sender.slice(0, 64))}`));
     }
   }

@@ -14,13 +14,14 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
-import { encodeMessage, verifyMessage, DEFAULT_MAX_SKEW_MS, type GossipRejection, type VerifiedMessage } from './message.js';
+import { encodeMessage, verifyMessage, DEFAULT_MAX_SKEW_MS, GossipRejection, type VerifiedMessage } from './message.js';
 import { Membership } from './membership.js';
 import { pickRandom, resolvePeers, systemResolver, type DnsResolver } from './peers.js';
 import type { WireGossipMessage } from './proto.js';
 import type { GossipState } from './state.js';
 import type { GossipTransport } from './transport.js';
 import { admitSnapshot } from './admit.js';
+import { encodeFeedbackMessage, verifyFeedbackMessage, type WireFeedbackMessage } from './feedback-message.js';
 import type { Snapshot } from '../state/snapshot.js';
 import type { Result } from '../util/errors.js';
 import { ok, err } from '../util/errors.js';
@@ -31,6 +32,11 @@ export const MAX_EXCHANGE_TIMEOUT_MS = 2_000;
 /** A member we have not heard from for this many intervals (at least SILENT_MIN_MS) has left. */
 export const SILENT_INTERVALS = 20;
 export const SILENT_MIN_MS = 5_000;
+/** Looking for a replica we have never called: at most this many unknown peer addresses, once per interval. */
+export const MAX_DISCOVERY_EXCHANGES = 16;
+
+/** Settles feedback forwarded to this replica: the answer body, or why the batch was refused. */
+export type FeedbackHandler = (body: unknown, from: string) => unknown;
 
 export type GossipMetrics = Pick<Metrics, 'gossipRounds' | 'gossipPeers' | 'stateStaleness' | 'gossipDropped'>;
 
@@ -74,6 +80,10 @@ export class GossipNode {
   private roundInFlight: Promise<RoundResult> | null = null;
   /** Distinct peers that answered us since start (readiness). */
   private readonly syncedWith = new Set<string>();
+  /** Settles feedback other replicas forward to us (the sidecar's feedback manager); null refuses it. */
+  feedbackHandler: FeedbackHandler | null = null;
+  private discovery: Promise<void> | null = null;
+  private lastDiscovery = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: GossipNodeOptions) {
     this.membership = new Membership(o.logger, Math.max(SILENT_MIN_MS, SILENT_INTERVALS * o.intervalMs));
@@ -97,11 +107,18 @@ export class GossipNode {
     if (this.o.peers.length > 0 || this.o.dns !== null) this.schedule(0);
   }
 
+  /**
+   * Stops the rounds after one last push-pull, so what this member wrote while
+   * stopping (a replica's shutdown defaults, its last rewards) reaches its peers
+   * rather than only its snapshot file and the aggregator.
+   */
   async stop(): Promise<void> {
+    const wasRunning = this.running;
     this.running = false;
     clearTimeout(this.timer);
     clearTimeout(this.syncTimer);
     await this.roundInFlight?.catch(() => undefined);
+    if (wasRunning && (this.o.peers.length > 0 || this.o.dns !== null)) await this.round().catch(() => undefined);
   }
 
   readiness(): true | string {
@@ -176,9 +193,13 @@ export class GossipNode {
     return { attempted: picks.length, ok: okCount, failed: picks.length - okCount };
   }
 
+  private get exchangeTimeoutMs(): number {
+    return Math.min(MAX_EXCHANGE_TIMEOUT_MS, Math.max(MIN_EXCHANGE_TIMEOUT_MS, this.o.intervalMs));
+  }
+
   private async exchangeWith(address: string): Promise<boolean> {
     const m = this.o.metrics;
-    const timeout = Math.min(MAX_EXCHANGE_TIMEOUT_MS, Math.max(MIN_EXCHANGE_TIMEOUT_MS, this.o.intervalMs));
+    const timeout = this.exchangeTimeoutMs;
     let raw: unknown;
     try {
       raw = await this.o.transport.exchange(address, encodeMessage('push', this.o.state.id, this.o.state.snapshot(), this.o.clock.now(), this.o.secret), timeout);
@@ -239,6 +260,63 @@ export class GossipNode {
       this.o.metrics?.gossipRounds.inc({ outcome: 'served' });
     }
     return ok(encodeMessage('pull', this.o.state.id, this.o.state.snapshot(), this.o.clock.now(), this.o.secret));
+  }
+
+  /**
+   * Forwards a feedback body to the replica that issued its decisions and
+   * returns its answer body, or why it could not be asked. The issuer's
+   * address is where it last answered a gossip exchange of ours; a replica we
+   * never called is looked for among the peer addresses we cannot name yet.
+   */
+  async forwardFeedback(issuer: string, body: unknown): Promise<Result<unknown, string>> {
+    let address = this.o.state.id === issuer ? null : this.membership.addressOf(issuer);
+    if (address === null && this.o.state.id !== issuer) {
+      await this.discover();
+      address = this.membership.addressOf(issuer);
+    }
+    if (address === null) {
+      const st = this.membership.stateOf(issuer);
+      return err(st === 'left' ? `replica "${issuer}" has left the gossip mesh` : `replica "${issuer}" is not in the gossip mesh`);
+    }
+    let raw: unknown;
+    try {
+      raw = await this.o.transport.feedback(address, encodeFeedbackMessage('forward', this.o.state.id, issuer, body, this.o.clock.now(), this.o.secret), this.exchangeTimeoutMs);
+    } catch (e) {
+      return err(`replica "${issuer}" at ${address}: ${(e as Error).message}`);
+    }
+    const v = verifyFeedbackMessage(raw, 'answer', this.o.state.id, this.o.secret, this.o.clock.now(), this.o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+    if (!v.ok) return err(`replica "${issuer}" at ${address}: its answer was rejected: ${v.error.message}`);
+    if (v.value.sender !== issuer) return err(`${address} answered as "${v.value.sender}", not "${issuer}"`);
+    return ok(v.value.body);
+  }
+
+  /** One exchange with each peer address not known as a live replica (bounded; once per interval). */
+  private discover(): Promise<void> {
+    if (this.discovery) return this.discovery;
+    const now = this.o.clock.now();
+    if (now - this.lastDiscovery < this.o.intervalMs) return Promise.resolve();
+    this.lastDiscovery = now;
+    this.discovery = (async () => {
+      const { addresses } = await resolvePeers(this.o.peers, this.o.dns, this.o.listen, this.o.resolver ?? systemResolver);
+      const unknown = addresses.filter((a) => !this.self.has(a) && !this.membership.knowsLiveReplicaAt(a));
+      await Promise.all(pickRandom(unknown, MAX_DISCOVERY_EXCHANGES, this.o.rng).map((a) => this.exchangeWith(a)));
+    })().finally(() => {
+      this.discovery = null;
+    });
+    return this.discovery;
+  }
+
+  /** Server side of forwarded feedback: verifies it is for us, settles it, signs the answer. */
+  handleFeedback(raw: unknown, from: string): Result<WireFeedbackMessage, GossipRejection> {
+    const v = verifyFeedbackMessage(raw, 'forward', this.o.state.id, this.o.secret, this.o.clock.now(), this.o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+    if (!v.ok) {
+      this.countRejection(v.error, from);
+      return err(v.error);
+    }
+    if (!this.feedbackHandler) return err(new GossipRejection('invalid', `"${this.o.state.id}" settles no feedback (not a sidecar replica)`));
+    const answer = this.feedbackHandler(v.value.body, v.value.sender);
+    if (typeof answer === 'string') return err(new GossipRejection('invalid', answer));
+    return ok(encodeFeedbackMessage('answer', this.o.state.id, v.value.sender, answer, this.o.clock.now(), this.o.secret));
   }
 
   private publishGauges(now: number): void {

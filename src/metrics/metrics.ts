@@ -36,6 +36,9 @@ export interface Metrics {
   armPosteriorMean: Gauge<'route' | 'arm'>;
   armSamples: Gauge<'route' | 'arm'>;
   armState: Gauge<'route' | 'arm' | 'state'>;
+  /** Routes with an SLO: the fleet's error budget left over the window (0..1) and its burn rate (1 = spending it in exactly one window). */
+  sloBudgetRemaining: Gauge<'route'>;
+  sloBurnRate: Gauge<'route'>;
   upstreamLatency: FastHistogram<'route' | 'arm'>;
   guardrailTrips: Counter<'route' | 'arm' | 'rule'>;
   guardrailHolds: Counter<'route' | 'arm' | 'reason'>;
@@ -86,6 +89,8 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     armPosteriorMean: new Gauge({ name: `${PREFIX}arm_posterior_mean`, help: 'Posterior mean reward of the arm (fleet view).', labelNames: ['route', 'arm'], registers: r }),
     armSamples: new Gauge({ name: `${PREFIX}arm_samples`, help: 'Effective samples behind the arm statistics (fleet view).', labelNames: ['route', 'arm'], registers: r }),
     armState: new Gauge({ name: `${PREFIX}arm_state`, help: 'Arm state: 1 for the current state.', labelNames: ['route', 'arm', 'state'], registers: r }),
+    sloBudgetRemaining: new Gauge({ name: `${PREFIX}slo_budget_remaining`, help: 'Fraction of the route SLO error budget left over its window, fleet-wide (every replica outcomes).', labelNames: ['route'], registers: r }),
+    sloBurnRate: new Gauge({ name: `${PREFIX}slo_burn_rate`, help: 'Fleet error rate over the last twelfth of the SLO window divided by the allowed rate (1 spends the budget in one window).', labelNames: ['route'], registers: r }),
     upstreamLatency: new FastHistogram({ name: `${PREFIX}upstream_latency_seconds`, help: 'The latency each outcome was scored on (time to first byte or total, per route), in seconds.', labelNames: ['route', 'arm'], buckets: UPSTREAM_BUCKETS, registers: r }),
     guardrailTrips: new Counter({ name: `${PREFIX}guardrail_trips_total`, help: 'Guardrail trips by rule.', labelNames: ['route', 'arm', 'rule'], registers: r }),
     guardrailHolds: new Counter({ name: `${PREFIX}guardrail_holds_total`, help: 'Failing verdicts that did not quarantine: common_mode (every arm shifted at once) or last_arm (it would leave the route no arm).', labelNames: ['route', 'arm', 'reason'], registers: r }),

@@ -41,14 +41,20 @@ const BASE36 = /^(0|[1-9a-z][0-9a-z]*)$/;
 
 export class DecisionIdCodec {
   private seq: number;
+  /**
+   * Every id this process issues has a greater sequence; an id of this replica
+   * with a sequence at or below it was issued by an earlier process (incarnation).
+   */
+  readonly firstSeq: number;
   private readonly prefixCache = new Map<string, string>();
 
   constructor(
     private readonly key: Buffer,
-    private readonly replica: string,
+    readonly replica: string,
     startMs: number = Date.now(),
   ) {
     this.seq = Math.max(0, Math.trunc(startMs)) * SEQ_PER_MS;
+    this.firstSeq = this.seq;
   }
 
   static generateKey(): Buffer {

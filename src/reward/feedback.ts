@@ -4,7 +4,8 @@ import { feedbackRoute } from '../admin/routes.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import type { Clock } from '../util/clock.js';
-import { identityOf, parseDecisionId, type DecisionIdInvalid } from './decision-id.js';
+import { identityOf, parseDecisionId, type DecisionIdFields, type DecisionIdInvalid } from './decision-id.js';
+import { parseForwardedItems, parseIssuerAnswers, type FeedbackAnswer, type FeedbackCode, type FeedbackForwarder, type ForwardItem } from './feedback-answer.js';
 
 /** Pending (held) decisions per process; past it the oldest is settled early. */
 export const MAX_PENDING = 100_000;
@@ -18,31 +19,9 @@ export const MAX_PENDING = 100_000;
 export const MAX_SETTLED_IDS = 1_000_000;
 export const SWEEP_INTERVAL_MS = 1_000;
 
-export type FeedbackOutcome = 'accepted' | 'duplicate' | 'expired' | 'invalid';
 /** How a held decision ended without feedback (also feedback_total outcomes). */
 export type SettleOutcome = 'defaulted' | 'unanswered' | 'evicted';
-
-/** Stable codes for every answer other than `accepted`. */
-export type FeedbackCode =
-  | DecisionIdInvalid
-  | 'not_an_object'
-  | 'missing_decision_id'
-  | 'bad_reward'
-  | 'unknown_route'
-  | 'unknown_arm'
-  | 'feedback_off'
-  | 'already_settled'
-  | 'wait_passed'
-  | 'forgotten';
-
-export interface FeedbackAnswer {
-  decision_id: string | null;
-  outcome: FeedbackOutcome;
-  code?: FeedbackCode;
-  reason?: string;
-  /** accepted only: false when the route is frozen or the arm left the config (accepted, not learned). */
-  recorded?: boolean;
-}
+export type { FeedbackAnswer, FeedbackCode, FeedbackOutcome } from './feedback-answer.js';
 
 interface Pending {
   /** The decision id as issued (rewards are reported under it). */
@@ -71,6 +50,16 @@ export interface FeedbackOptions {
   logger: Logger | null;
   maxPending?: number;
   maxSettled?: number;
+  /** Carries feedback for other replicas' decisions to their issuer (null: refused, code other_replica). */
+  forwarder?: FeedbackForwarder | null;
+}
+
+/** An item that passed every check a receiver can make; settled here or by its issuer. */
+interface Checked {
+  id: string;
+  reward: number;
+  fields: DecisionIdFields;
+  waitMs: number;
 }
 
 /**
@@ -82,10 +71,14 @@ export interface FeedbackOptions {
  * applied, source `default`, or nothing when the default is null). A failed
  * response is recorded at once as 0 and no feedback can redeem it.
  *
- * Feedback for a decision issued by another replica (same key) is applied and
- * deduplicated here; the issuing replica does not learn of it, so with a
- * non-null default the issuer also applies its default: post to the issuing
- * replica (its id is in the decision id) or use `default: null`.
+ * Only the process that issued a decision settles it (docs/feedback.md): it
+ * alone holds the decision, its default and its settled ids, and only it
+ * writes its slot. Feedback for another replica's decision is checked here
+ * (signature, reward, route, arm, wait) and forwarded to its issuer, whose
+ * answer is relayed (`settled_by`); an issuer that cannot be asked is
+ * `unavailable` and nothing is counted. Feedback for an id of an earlier
+ * process of this replica is `expired` (previous_incarnation): that process
+ * settled it at shutdown (or lost it in a crash) and its settled ids are gone.
  */
 export class FeedbackManager implements EngineObserver {
   /** Held decisions per route, in arrival order (≈ deadline order within a route). */
@@ -104,6 +97,7 @@ export class FeedbackManager implements EngineObserver {
   constructor(private readonly opts: FeedbackOptions) {
     this.maxPending = opts.maxPending ?? MAX_PENDING;
     this.maxSettled = opts.maxSettled ?? MAX_SETTLED_IDS;
+    this.forwarder = opts.forwarder ?? null;
   }
 
   get pendingSize(): number {
@@ -157,14 +151,89 @@ export class FeedbackManager implements EngineObserver {
     return true;
   }
 
+  /** Carries feedback for other replicas' decisions (set when the gossip mesh starts). */
+  forwarder: FeedbackForwarder | null;
+
   /** Answers one feedback item (already JSON-parsed). */
-  submit(item: unknown): FeedbackAnswer {
-    const answer = this.judge(item);
+  async submit(item: unknown): Promise<FeedbackAnswer> {
+    return (await this.submitBatch([item]))[0]!;
+  }
+
+  /**
+   * Answers items in order. Items for this replica's decisions are settled
+   * here; items for another replica's are forwarded to it, one call per issuer.
+   */
+  async submitBatch(items: readonly unknown[]): Promise<FeedbackAnswer[]> {
+    const answers: FeedbackAnswer[] = new Array(items.length);
+    const byIssuer = new Map<string, Array<{ index: number; item: ForwardItem }>>();
+    items.forEach((item, index) => {
+      const c = this.check(item);
+      if ('outcome' in c) answers[index] = this.count(c);
+      else if (c.fields.replica === this.opts.engine.ids.replica) answers[index] = this.count(this.settle(c));
+      else if (this.forwarder === null) {
+        answers[index] = this.count(invalid(c.id, 'other_replica', `decision issued by replica "${c.fields.replica}", which this replica cannot reach (no gossip mesh): post it there`));
+      } else {
+        let list = byIssuer.get(c.fields.replica);
+        if (!list) byIssuer.set(c.fields.replica, (list = []));
+        list.push({ index, item: { decision_id: c.id, reward: c.reward } });
+      }
+    });
+    await Promise.all([...byIssuer].map(([issuer, list]) => this.forwardTo(issuer, list, answers)));
+    return answers;
+  }
+
+  /**
+   * Items another replica forwarded to us (we issued them): judged in full
+   * and settled here; an item we did not issue is refused (not_issuer).
+   */
+  settleForwarded(body: unknown): FeedbackAnswer[] | string {
+    const items = parseForwardedItems(body);
+    if (typeof items === 'string') return items;
+    return items.map((item) => {
+      const c = this.check(item);
+      if ('outcome' in c) return this.count(c);
+      if (c.fields.replica !== this.opts.engine.ids.replica) {
+        return this.count(invalid(c.id, 'not_issuer', `forwarded to replica "${this.opts.engine.ids.replica}", but issued by "${c.fields.replica}"`));
+      }
+      return this.count(this.settle(c));
+    });
+  }
+
+  private async forwardTo(issuer: string, list: Array<{ index: number; item: ForwardItem }>, answers: FeedbackAnswer[]): Promise<void> {
+    const sent = list.map((x) => x.item);
+    let why: string;
+    try {
+      const r = await this.forwarder!.forward(issuer, sent);
+      if (r.ok) {
+        const got = parseIssuerAnswers(r.value, sent);
+        if (typeof got !== 'string') {
+          this.opts.metrics?.feedback.inc({ outcome: 'forwarded' }, got.length);
+          got.forEach((a, i) => (answers[list[i]!.index] = { ...a, settled_by: issuer }));
+          return;
+        }
+        why = `its answer was unusable: ${got}`;
+      } else why = r.error;
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    this.opts.logger?.warn({ issuer, items: list.length, reason: why }, 'feedback: the issuing replica could not be asked; nothing counted');
+    for (const { index, item } of list) {
+      answers[index] = this.count({
+        decision_id: item.decision_id,
+        outcome: 'unavailable',
+        code: 'issuer_unreachable',
+        reason: `decision issued by replica "${issuer}", which settles it and could not be asked (${why}); nothing was counted: retry until feedback.wait passes`,
+      });
+    }
+  }
+
+  private count(answer: FeedbackAnswer): FeedbackAnswer {
     this.opts.metrics?.feedback.inc({ outcome: answer.outcome });
     return answer;
   }
 
-  private judge(item: unknown): FeedbackAnswer {
+  /** Every check a receiver can make without holding the decision. */
+  private check(item: unknown): FeedbackAnswer | Checked {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
       return invalid(null, 'not_an_object', 'each item must be an object {"decision_id": string, "reward": number}');
     }
@@ -187,22 +256,38 @@ export class FeedbackManager implements EngineObserver {
     if (!route.armIndex.has(fields.arm)) return invalid(id, 'unknown_arm', `arm "${fields.arm}" is not configured on route "${fields.route}"`);
     const fb = route.config.reward.feedback;
     if (fb === null) return invalid(id, 'feedback_off', `route "${fields.route}" does not take feedback (reward.feedback is not set)`);
+    // Past the wait no replica would count it: answered here, even for another replica's decision.
+    if (fields.replica !== this.opts.engine.ids.replica && this.opts.clock.now() > fields.time + fb.wait_ms) return waitPassed(id, fb.wait_ms);
+    return { id, reward, fields, waitMs: fb.wait_ms };
+  }
+
+  /** Settles a checked item of our own decision: once per identity. */
+  private settle(c: Checked): FeedbackAnswer {
+    const { id, fields } = c;
+    if (fields.seq <= this.opts.engine.ids.firstSeq) {
+      return {
+        decision_id: id,
+        outcome: 'expired',
+        code: 'previous_incarnation',
+        reason: `issued before replica "${fields.replica}" last restarted; that process settled it at shutdown (with the default, if any) or lost it in a crash`,
+      };
+    }
     const key = identityOf(fields);
     const prior = this.settled.get(key);
     if (prior) return { decision_id: id, outcome: 'duplicate', code: 'already_settled', reason: `already settled by ${prior.by}` };
     const now = this.opts.clock.now();
     const held = this.pending.get(fields.route)?.get(key);
-    const deadline = held?.deadline ?? fields.time + fb.wait_ms;
+    const deadline = held?.deadline ?? fields.time + c.waitMs;
     if (now > deadline) {
       if (held) this.settleHeld(key, held, 'defaulted');
-      return { decision_id: id, outcome: 'expired', code: 'wait_passed', reason: `feedback.wait (${fb.wait_ms} ms) has passed` };
+      return waitPassed(id, c.waitMs);
     }
     if (fields.time <= this.forgottenBefore && !held) {
       return { decision_id: id, outcome: 'expired', code: 'forgotten', reason: `older than the settled-decision memory (${this.maxSettled} decisions)` };
     }
     if (held) this.dropHeld(fields.route, key);
     this.remember(key, fields.time, 'feedback');
-    const recorded = this.opts.engine.applyRewardByName(fields.route, fields.arm, reward, 'feedback', held?.id ?? id, held?.context);
+    const recorded = this.opts.engine.applyRewardByName(fields.route, fields.arm, c.reward, 'feedback', held?.id ?? id, held?.context);
     return { decision_id: id, outcome: 'accepted', recorded };
   }
 
@@ -278,6 +363,10 @@ function invalid(id: string | null, code: FeedbackCode, reason: string): Feedbac
   return { decision_id: id, outcome: 'invalid', code, reason };
 }
 
+function waitPassed(id: string, waitMs: number): FeedbackAnswer {
+  return { decision_id: id, outcome: 'expired', code: 'wait_passed', reason: `feedback.wait (${waitMs} ms) has passed` };
+}
+
 /** Holds feedback-configured rewards, sweeps them on a timer, serves POST /v1/feedback. */
 export const feedbackComponent: ComponentFactory = (ctx) => {
   const manager = new FeedbackManager({ engine: ctx.engine, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger });
@@ -286,9 +375,14 @@ export const feedbackComponent: ComponentFactory = (ctx) => {
   return {
     name: 'feedback',
     async start() {
+      // Gossip starts first (runtime/components.ts): with a mesh, other replicas' decisions are forwarded.
+      const port = ctx.feedback;
+      if (port.forward) manager.forwarder = { forward: (issuer, items) => port.forward?.(issuer, items) ?? Promise.resolve({ ok: false, error: 'the gossip mesh has stopped' }) };
+      port.settle = (body) => manager.settleForwarded(body);
       manager.start();
     },
     async stop() {
+      ctx.feedback.settle = null;
       const n = manager.stop();
       if (n > 0) ctx.logger.info({ settled: n }, 'feedback: held decisions settled with their default at shutdown');
     },

@@ -6,6 +6,19 @@ import type { Engine } from '../engine/engine.js';
 import type { EventBus } from '../notify/events.js';
 import type { ReplicaState } from '../state/replica-state.js';
 import type { Clock } from '../util/clock.js';
+import type { Result } from '../util/errors.js';
+
+/**
+ * Joins the feedback manager and the gossip mesh, each filled in by its own
+ * component (both may be absent): feedback for another replica's decision
+ * travels to its issuer over the mesh (docs/feedback.md).
+ */
+export interface FeedbackPort {
+  /** Set by the gossip component: the issuing replica's answer body, or why it could not be asked. */
+  forward: ((issuer: string, body: unknown) => Promise<Result<unknown, string>>) | null;
+  /** Set by the feedback component: settles a body another replica forwarded (answers, or why refused). */
+  settle: ((body: unknown, from: string) => unknown) | null;
+}
 
 /** What every sidecar component is given. */
 export interface SidecarContext {
@@ -19,6 +32,7 @@ export interface SidecarContext {
   env: NodeJS.ProcessEnv;
   /** Operational events (quarantine, release, pause, reload) for notifications. */
   events: EventBus;
+  feedback: FeedbackPort;
 }
 
 /**

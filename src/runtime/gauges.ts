@@ -1,14 +1,20 @@
 import { ARM_STATES, type Metrics } from '../metrics/metrics.js';
 import type { Engine } from '../engine/engine.js';
 
-/** Refreshes the per-arm gauges (share, posterior mean, samples, state) from the engine. */
+/** Refreshes the per-arm gauges (share, posterior mean, samples, state) and the routes' SLO budget gauges from the engine. */
 export function refreshArmGauges(engine: Engine, metrics: Metrics): void {
   metrics.armTrafficShare.reset();
   metrics.armPosteriorMean.reset();
   metrics.armSamples.reset();
   metrics.armState.reset();
+  metrics.sloBudgetRemaining.reset();
+  metrics.sloBurnRate.reset();
   const now = engine.clock.now();
   for (const route of engine.routes) {
+    if (route.slo) {
+      metrics.sloBudgetRemaining.set({ route: route.name }, route.slo.remaining(now));
+      metrics.sloBurnRate.set({ route: route.name }, route.slo.burnRate(now));
+    }
     const shares = engine.shares(route, now);
     const summary = engine.armSummary(route);
     summary.forEach((s, a) => {

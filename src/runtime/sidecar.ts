@@ -120,6 +120,7 @@ export class Sidecar {
       admin: this.admin,
       env: opts.env ?? process.env,
       events: new EventBus(),
+      feedback: { forward: null, settle: null },
     };
     const configPath = opts.configPath;
     if (configPath) this.admin.add(reloadRoute(() => reloadFromFile(this, configPath, this.ctx.env), opts.logger));

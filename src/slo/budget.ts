@@ -7,10 +7,14 @@
  *   reaches the allowed rate.
  * - burn rate = the error rate over the last window/12 (5 min of a 1 h
  *   window) / (1 − objective): 1 spends the budget exactly over one window.
+ * - counts: the fleet's (every replica's outcomes, gossiped in its slot) when the
+ *   engine runs beside a ReplicaState; a local tally otherwise.
  * - exploration scale: 1 while at least `throttleBelow` of the budget
  *   remains, 0 at or below `stopBelow`, linear between. The engine multiplies
  *   exploration by it (docs/contextual.md, "Error-budget-aware exploration").
  */
+import { SloTally } from './tally.js';
+
 export interface SloParams {
   objective: number;
   windowMs: number;
@@ -22,51 +26,41 @@ export const SLO_BUCKETS = 60;
 /** The burn rate is read over this fraction of the window (1/12: 5 min of 1 h, as multi-window burn alerts do). */
 export const SLO_BURN_FRACTION = 1 / 12;
 
+/** Where a budget's outcome counts come from: a local tally, or the fleet's (this replica's slot plus every peer's). */
+export interface SloCounts {
+  record(success: boolean, now: number): void;
+  /** Adds the requests and failures of the last `span` buckets (ending with the one holding `now`) into out. */
+  countInto(now: number, span: number, out: { requests: number; failures: number }): void;
+}
+
+/** The bucket width of a window: window / SLO_BUCKETS. */
+export const sloBucketMs = (windowMs: number) => windowMs / SLO_BUCKETS;
+
 export class SloBudget {
-  private readonly total: Float64Array;
-  private readonly failed: Float64Array;
-  /** Bucket number each slot currently holds (-1: empty). */
-  private readonly stamp: Float64Array;
   private readonly bucketMs: number;
+  private readonly scratch = { requests: 0, failures: 0 };
 
   constructor(
     readonly params: SloParams,
-    private readonly buckets = SLO_BUCKETS,
+    /** The counts the budget reads; a tally of this process's outcomes alone unless given. */
+    private readonly source: SloCounts = new SloTally(sloBucketMs(params.windowMs), SLO_BUCKETS),
   ) {
-    this.total = new Float64Array(buckets);
-    this.failed = new Float64Array(buckets);
-    this.stamp = new Float64Array(buckets).fill(-1);
-    this.bucketMs = params.windowMs / buckets;
+    this.bucketMs = sloBucketMs(params.windowMs);
   }
 
   record(success: boolean, now: number): void {
-    const b = Math.floor(now / this.bucketMs);
-    const i = b % this.buckets;
-    if (this.stamp[i] !== b) {
-      this.stamp[i] = b;
-      this.total[i] = 0;
-      this.failed[i] = 0;
-    }
-    this.total[i] = this.total[i]! + 1;
-    if (!success) this.failed[i] = this.failed[i]! + 1;
+    this.source.record(success, now);
   }
 
   /** Requests and failures in the last `spanMs` (whole buckets). */
   private counts(now: number, spanMs: number): { requests: number; failures: number } {
-    const newest = Math.floor(now / this.bucketMs);
-    const span = Math.max(1, Math.min(this.buckets, Math.round(spanMs / this.bucketMs)));
-    let requests = 0;
-    let failures = 0;
-    for (let i = 0; i < this.buckets; i++) {
-      const s = this.stamp[i]!;
-      if (s >= 0 && s <= newest && s > newest - span) {
-        requests += this.total[i]!;
-        failures += this.failed[i]!;
-      }
-    }
-    return { requests, failures };
+    const span = Math.max(1, Math.min(SLO_BUCKETS, Math.round(spanMs / this.bucketMs)));
+    const out = this.scratch;
+    out.requests = 0;
+    out.failures = 0;
+    this.source.countInto(now, span, out);
+    return out;
   }
-
   remaining(now: number): number {
     const { requests, failures } = this.counts(now, this.params.windowMs);
     if (requests === 0) return 1;

@@ -1,9 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { FeatureMap, type FeatureSpec } from '../contextual/features.js';
 import { DEFAULT_SLOT_EXPIRY_MS } from '../config/defaults.js';
 import type { Config, DriftConfig } from '../config/types.js';
 import type { ArmStats } from '../policy/types.js';
 import type { Clock } from '../util/clock.js';
 import { createAccumulator, decayFactor, halfLifeOf, type RouteAccumulator } from './accumulator.js';
+import { zeroLinearStats, type LinearStats } from '../contextual/model.js';
+import { SLO_BUCKETS, sloBucketMs } from '../slo/budget.js';
+import { SloTally } from '../slo/tally.js';
+import { addPacked, OwnLinear, type LinearRouteSlot } from './linear.js';
 import { compareStamps, HybridClock, type Stamp } from './hlc.js';
 import { modeKey, quarantinesOf, recordKey, resetKey, type Actor, type FleetRecord, type QuarantineFlag, type RecordValue, type Records, type RouteMode } from './records.js';
 import { buries, compareSlots, countsAfterReset, expireSnapshot, newerTombstone, VERSIONS_PER_MS, type SlotSnapshot, type Snapshot, type Tombstone } from './snapshot.js';
@@ -12,11 +17,21 @@ export interface RouteShape {
   name: string;
   arms: readonly string[];
   drift: DriftConfig;
+  /** Contextual routes: the feature map's key and dimension (the slot carries A, b per arm). */
+  linear?: { key: string; dim: number } | null;
+  /** Routes with an SLO: its window (the slot carries the outcome tally). */
+  sloWindowMs?: number | null;
 }
 
 /** The route shapes of a config, in route order: what a ReplicaState is built and reconfigured with. */
 export function routeShapes(config: Pick<Config, 'routes'>): RouteShape[] {
-  return config.routes.map((r) => ({ name: r.name, arms: r.arms.map((a) => a.name), drift: r.policy.drift }));
+  return config.routes.map((r) => ({
+    name: r.name,
+    arms: r.arms.map((a) => a.name),
+    drift: r.policy.drift,
+    linear: r.features && (r.policy.type === 'linucb' || r.policy.type === 'lints') ? featureShape(r.features) : null,
+    sloWindowMs: r.slo?.window_ms ?? null,
+  }));
 }
 
 interface LocalRoute {
@@ -29,6 +44,14 @@ interface LocalRoute {
   remoteAt: number;
   /** Plain sums recorded since start, re-applied if an older incarnation's slot is adopted. */
   delta: ArmStats[];
+  /** Contextual routes: our own A, b per arm; the remote sum faded to `remoteAt`; the delta since start. */
+  linear: OwnLinear | null;
+  remoteLinear: LinearStats[];
+  linearDelta: LinearStats[];
+  /** Routes with an SLO: our outcome tally, the sum of every remote slot's, and ours since start. */
+  slo: SloTally | null;
+  remoteSlo: SloTally | null;
+  sloDelta: SloTally | null;
 }
 
 export interface MergeResult {
@@ -77,6 +100,7 @@ export class ReplicaState {
   readonly hlc: HybridClock;
   readonly slotExpiryMs: number;
   private readonly scratch = zero();
+  private linearVer = 0;
 
   constructor(
     readonly replicaId: string,
@@ -105,6 +129,66 @@ export class ReplicaState {
       d.sumSq += reward * reward;
     }
     this.touch(now);
+  }
+
+  /**
+   * Records a contextual reward's feature vector (x with its nonzero
+   * positions) into our slot's linear statistics for (route, arm). Call
+   * beside `record` for the same reward.
+   */
+  recordLinear(route: number, arm: number, x: Float64Array, nz: Int32Array, nnz: number, reward: number): void {
+    const r = this.routes[route]!;
+    if (!r.linear || x.length < r.linear.d) return;
+    r.linear.add(arm, x, nz, nnz, reward, this.clock.now());
+    if (this.adoptionOpen) addDense(r.linearDelta[arm]!, x, nz, nnz, reward);
+  }
+
+  /**
+   * The fleet's linear statistics of a contextual route's arm into `out`
+   * (zeroed first): our slot plus every remote slot with the same feature
+   * key, faded to `now` on half_life routes. O(d²).
+   */
+  linearFleet(route: number, arm: number, now: number, out: LinearStats): LinearStats {
+    out.A.fill(0);
+    out.b.fill(0);
+    out.n = 0;
+    const r = this.routes[route]!;
+    if (!r.linear || out.d !== r.linear.d) return out;
+    r.linear.addInto(arm, out, now);
+    const rem = r.remoteLinear[arm];
+    if (rem) {
+      const f = decayFactor(now - r.remoteAt, r.halfLifeMs);
+      for (let i = 0; i < rem.A.length; i++) out.A[i] = out.A[i]! + rem.A[i]! * f;
+      for (let i = 0; i < rem.d; i++) out.b[i] = out.b[i]! + rem.b[i]! * f;
+      out.n += rem.n * f;
+    }
+    return out;
+  }
+
+  /**
+   * Changes whenever the linear statistics changed other than by our own
+   * recordLinear (a merge, an expiry, a reset, an adoption, a reload): a
+   * contextual policy rebuilds its cached inverses when it moves.
+   */
+  get linearVersion(): number {
+    return this.linearVer;
+  }
+
+  /** Counts one request outcome in the route's SLO tally (routes with an SLO). */
+  recordOutcome(route: number, success: boolean): void {
+    const r = this.routes[route]!;
+    if (!r.slo) return;
+    const now = this.clock.now();
+    r.slo.record(success, now);
+    if (this.adoptionOpen) r.sloDelta?.record(success, now);
+    this.touch(now);
+  }
+
+  /** Adds the fleet's SLO counts of the last `span` buckets (our tally + every remote slot's) into out. */
+  sloCountInto(route: number, now: number, span: number, out: { requests: number; failures: number }): void {
+    const r = this.routes[route]!;
+    r.slo?.countInto(now, span, out);
+    r.remoteSlo?.countInto(now, span, out);
   }
 
   /** Fleet statistics (own + every remote slot, faded to now for half_life routes) into `out`, without allocating. */
@@ -185,6 +269,19 @@ export class ReplicaState {
     }
     const slot: SlotSnapshot = { replica: this.replicaId, incarnation: this.incarnation, version: this.version, updated_at: this.updatedAt, routes };
     if (this.ownResets.size) slot.resets = Object.fromEntries(this.ownResets);
+    const linear: Record<string, LinearRouteSlot> = {};
+    const slo: NonNullable<SlotSnapshot['slo']> = {};
+    for (const r of this.routes) {
+      const own = r.linear;
+      if (own) {
+        const arms: LinearRouteSlot['arms'] = {};
+        r.shape.arms.forEach((name, i) => (arms[name] = own.packAt(i, this.updatedAt)));
+        linear[r.shape.name] = { key: own.key, d: own.d, arms };
+      }
+      if (r.slo) slo[r.shape.name] = r.slo.toSlot(this.updatedAt);
+    }
+    if (Object.keys(linear).length) slot.linear = linear;
+    if (Object.keys(slo).length) slot.slo = slo;
     return slot;
   }
 
@@ -290,7 +387,11 @@ export class ReplicaState {
   /** Called once the first sync is done (or timed out): our writes are authoritative from now on. */
   closeAdoption(): void {
     this.adoptionOpen = false;
-    for (const r of this.routes) r.delta = r.shape.arms.map(zero);
+    for (const r of this.routes) {
+      r.delta = r.shape.arms.map(zero);
+      r.linearDelta = r.linear ? r.shape.arms.map(() => zeroLinearStats(r.linear!.d)) : [];
+      r.sloDelta?.clear();
+    }
     this.touch(this.clock.now());
   }
 
@@ -332,6 +433,13 @@ export class ReplicaState {
       const prev = old.get(shape.name);
       const acc = createAccumulator(shape.arms.length, shape.drift, this.clock);
       const delta = shape.arms.map(zero);
+      const halfLifeMs = halfLifeOf(shape.drift);
+      const lin = shape.linear ?? null;
+      const linear = lin ? new OwnLinear(lin.key, lin.dim, shape.arms.length, halfLifeMs, now) : null;
+      const linearDelta = lin ? shape.arms.map(() => zeroLinearStats(lin.dim)) : [];
+      const bucketMs = shape.sloWindowMs ? sloBucketMs(shape.sloWindowMs) : 0;
+      const slo = bucketMs > 0 ? new SloTally(bucketMs, SLO_BUCKETS) : null;
+      const sloDelta = bucketMs > 0 ? new SloTally(bucketMs, SLO_BUCKETS) : null;
       if (prev) {
         const carried = shape.arms.map((arm) => {
           const i = prev.shape.arms.indexOf(arm);
@@ -341,8 +449,23 @@ export class ReplicaState {
           return prev.acc.readAt(i, zero(), now);
         });
         acc.load(carried, now);
+        // Linear statistics survive a reload only with the same feature map (same key and dimension).
+        const pl = prev.linear;
+        if (linear && pl && pl.key === linear.key && pl.d === linear.d) {
+          shape.arms.forEach((arm, a) => {
+            const i = prev.shape.arms.indexOf(arm);
+            if (i < 0) return;
+            linear.load(a, pl.packAt(i, now), now);
+            const pd = prev.linearDelta[i];
+            if (pd) addLinear(linearDelta[a]!, pd);
+          });
+        }
+        if (slo && prev.slo?.bucketMs === bucketMs) {
+          slo.addSlot(prev.slo.toSlot(now));
+          if (prev.sloDelta) sloDelta?.addSlot(prev.sloDelta.toSlot(now));
+        }
       }
-      return { shape, acc, halfLifeMs: halfLifeOf(shape.drift), remote: shape.arms.map(zero), remoteAt: now, delta };
+      return { shape, acc, halfLifeMs, remote: shape.arms.map(zero), remoteAt: now, delta, linear, remoteLinear: [], linearDelta, slo, remoteSlo: null, sloDelta };
     });
     this.byName = new Map(shapes.map((s, i) => [s.name, i]));
     this.refreshRemote(now);
@@ -360,6 +483,8 @@ export class ReplicaState {
       if (seen && compareStamps(seen, reset) >= 0) continue;
       r.acc.load([]);
       r.delta = r.shape.arms.map(zero);
+      r.linear?.clear();
+      for (const d of r.linearDelta) clearLinear(d);
       this.ownResets.set(r.shape.name, reset);
       changed = true;
     }
@@ -405,20 +530,55 @@ export class ReplicaState {
         }),
         slot.updated_at,
       );
+      const own = r.linear;
+      if (own) {
+        const lr = slot.linear?.[r.shape.name];
+        const fits = lr !== undefined && lr.key === own.key && lr.d === own.d;
+        r.shape.arms.forEach((arm, i) => own.load(i, fits ? lr.arms[arm] : undefined, slot.updated_at, r.linearDelta[i]));
+      }
+      if (r.slo) {
+        r.slo.clear();
+        const ss = slot.slo?.[r.shape.name];
+        if (ss) r.slo.addSlot(ss);
+        if (r.sloDelta) r.slo.addSlot(r.sloDelta.toSlot(this.clock.now()));
+      }
       const seen = slot.resets?.[r.shape.name];
       if (seen) this.ownResets.set(r.shape.name, seen);
       else this.ownResets.delete(r.shape.name);
     }
     this.version = Math.max(this.version, slot.version);
+    this.linearVer++;
     this.touch(Math.max(this.clock.now(), slot.updated_at));
     // The adopted stats may predate a reset the fleet has since made.
     this.reconcileResets();
   }
 
   private refreshRemote(now: number): void {
+    this.linearVer++;
     for (const r of this.routes) {
       const reset = this.resetOf(r.shape.name);
       r.remoteAt = now;
+      const own = r.linear;
+      if (own) {
+        r.remoteLinear = r.shape.arms.map((arm) => {
+          const total = zeroLinearStats(own.d);
+          for (const slot of this.remoteSlots.values()) {
+            const lr = slot.linear?.[r.shape.name];
+            const s = lr?.arms[arm];
+            if (!s || lr.key !== own.key || lr.d !== own.d || !countsAfterReset(slot, r.shape.name, reset)) continue;
+            addPacked(total, s, decayFactor(now - slot.updated_at, r.halfLifeMs));
+          }
+          return total;
+        });
+      }
+      if (r.slo) {
+        const tally = new SloTally(r.slo.bucketMs, SLO_BUCKETS);
+        for (const slot of this.remoteSlots.values()) {
+          const ss = slot.slo?.[r.shape.name];
+          if (ss) tally.addSlot(ss);
+        }
+        r.remoteSlo = tally;
+      }
       r.remote = r.shape.arms.map((arm) => {
         const total = zero();
         for (const slot of this.remoteSlots.values()) {
@@ -444,4 +604,31 @@ export class ReplicaState {
     this.version = this.adoptionOpen ? this.version + 1 : Math.max(this.version + 1, Math.trunc(now) * VERSIONS_PER_MS);
     this.updatedAt = now;
   }
+}
+
+/** The feature map's shape in a slot: its dimension and a key that changes with any change of `features:`. */
+export function featureShape(features: readonly FeatureSpec[]): { key: string; dim: number } {
+  return { key: createHash('sha256').update(JSON.stringify(features)).digest('hex').slice(0, 16), dim: new FeatureMap(features).dim };
+}
+
+function addDense(into: LinearStats, x: Float64Array, nz: Int32Array, nnz: number, r: number): void {
+  const d = into.d;
+  for (let p = 0; p < nnz; p++) {
+    const i = nz[p]!;
+    for (let q = 0; q < nnz; q++) into.A[i * d + nz[q]!] = into.A[i * d + nz[q]!]! + x[i]! * x[nz[q]!]!;
+    into.b[i] = into.b[i]! + r * x[i]!;
+  }
+  into.n += 1;
+}
+
+function addLinear(into: LinearStats, from: LinearStats): void {
+  for (let i = 0; i < into.A.length; i++) into.A[i] = into.A[i]! + from.A[i]!;
+  for (let i = 0; i < into.d; i++) into.b[i] = into.b[i]! + from.b[i]!;
+  into.n += from.n;
+}
+
+function clearLinear(s: LinearStats): void {
+  s.A.fill(0);
+  s.b.fill(0);
+  s.n = 0;
 }

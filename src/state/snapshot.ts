@@ -1,6 +1,9 @@
 import type { ArmStats } from '../policy/types.js';
 import { compareStamps, type Stamp } from './hlc.js';
 import { mergeRecords, parseRecords, parseStamp, resetKey, type Records } from './records.js';
+import { parseSloSlot, type SloSlot } from '../slo/tally.js';
+import type { LinearStats } from '../contextual/model.js';
+import { addPacked, parseLinearRoute, type LinearRouteSlot } from './linear.js';
 
 /**
  * The replicated state: one slot per replica, written only by its owner,
@@ -39,6 +42,10 @@ export interface SlotSnapshot {
   routes: Record<string, Record<string, ArmStats>>;
   /** route → the reset record's stamp this slot's stats start from (absent: never reset). */
   resets?: Record<string, Stamp>;
+  /** Contextual routes: route → the linear models' additive statistics per arm (linear.ts), as of updated_at. */
+  linear?: Record<string, LinearRouteSlot>;
+  /** Routes with an SLO: route → this replica's outcome tally by time bucket (slo/tally.ts). */
+  slo?: Record<string, SloSlot>;
 }
 
 /** What is left of an expired slot: enough to refuse every older copy of it. */
@@ -185,6 +192,18 @@ export function fleetStats(snapshot: Snapshot, route: string, arm: string): ArmS
   return out;
 }
 
+/** Fleet linear statistics of one contextual route and arm: the sum over every slot with the given feature key (undecayed, after the route's last reset). */
+export function fleetLinear(snapshot: Snapshot, route: string, arm: string, key: string, out: LinearStats): LinearStats {
+  const reset = snapshot.records?.[resetKey(route)]?.stamp;
+  for (const slot of Object.values(snapshot.slots)) {
+    if (!countsAfterReset(slot, route, reset)) continue;
+    const lr = slot.linear?.[route];
+    const s = lr?.arms[arm];
+    if (s && lr.key === key && lr.d === out.d) addPacked(out, s, 1);
+  }
+  return out;
+}
+
 /** Structural validation of an untrusted snapshot (from a peer or a file). */
 export function parseSnapshot(value: unknown): Snapshot | string {
   if (!isRecord(value) || !isRecord(value.slots)) return 'snapshot.slots: expected an object';
@@ -240,6 +259,26 @@ export function parseSlot(raw: unknown, path: string): SlotSnapshot | string {
   const slot: SlotSnapshot = { replica: raw.replica, version: raw.version, updated_at: raw.updated_at, routes };
   if (typeof raw.incarnation === 'string') slot.incarnation = raw.incarnation;
   if (resets) slot.resets = resets;
+  if (raw.linear !== undefined) {
+    if (!isRecord(raw.linear)) return `${path}.linear: expected an object`;
+    const linear: Record<string, LinearRouteSlot> = {};
+    for (const [route, lr] of Object.entries(raw.linear)) {
+      const parsed = parseLinearRoute(lr, `${path}.linear.${route}`);
+      if (typeof parsed === 'string') return parsed;
+      linear[route] = parsed;
+    }
+    slot.linear = linear;
+  }
+  if (raw.slo !== undefined) {
+    if (!isRecord(raw.slo)) return `${path}.slo: expected an object`;
+    const slo: Record<string, SloSlot> = {};
+    for (const [route, ss] of Object.entries(raw.slo)) {
+      const parsed = parseSloSlot(ss, `${path}.slo.${route}`);
+      if (typeof parsed === 'string') return parsed;
+      slo[route] = parsed;
+    }
+    slot.slo = slo;
+  }
   return slot;
 }
 

@@ -251,7 +251,7 @@ describe('admin API: every endpoint, good and bad input, with and without the to
     });
     expect(r.status).toBe(200);
     expect((r.json.results as Array<{ outcome: string }>).map((x) => x.outcome)).toEqual(['accepted', 'duplicate', 'invalid', 'invalid']);
-    expect(r.json.counts).toEqual({ accepted: 1, duplicate: 1, expired: 0, invalid: 2 });
+    expect(r.json.counts).toEqual({ accepted: 1, duplicate: 1, expired: 0, invalid: 2, unavailable: 0 });
     const single = await call(s, 'POST', '/v1/feedback', { body: { decision_id: d.id, reward: 0.5 } });
     expect(single.json).toMatchObject({ decision_id: d.id, outcome: 'duplicate' });
   });

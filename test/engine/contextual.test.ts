@@ -86,8 +86,15 @@ describe('contextual route config', () => {
     const before = Array.from(route.contextual!.arms[0]!.theta);
     engine.reload(testConfig(yaml('{ type: linucb, min_share: 0.01 }', FEATURES)));
     route = engine.route('chat')!;
+    engine.shares(route); // the models are rebuilt from the replica state on first use
     route.contextual!.arms[0]!.theta.forEach((t, i) => expect(t).toBeCloseTo(before[i]!, 9));
     expect(before[0]).toBeGreaterThan(0.4);
     expect(engine.decide(route, req('gold')).arm).toBe(0);
+    // Other features: other basis, so the statistics start over.
+    engine.reload(testConfig(yaml('{ type: linucb, min_share: 0.01 }', FEATURES.replace('buckets: 16', 'buckets: 8'))));
+    route = engine.route('chat')!;
+    engine.shares(route);
+    expect(route.contextual!.arms[0]!.stats.n).toBe(0);
+    expect(Array.from(route.contextual!.arms[0]!.theta).every((t) => t === 0)).toBe(true);
   });
 });

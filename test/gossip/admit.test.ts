@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { admitSnapshot, MAX_RECORDS_PER_MESSAGE, MAX_SLOTS_PER_MESSAGE } from '../../src/gossip/admit.js';
+import { admitSnapshot, MAX_LINEAR_VALUES_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE, MAX_SLOTS_PER_MESSAGE } from '../../src/gossip/admit.js';
+import { packedLength } from '../../src/state/linear.js';
 import { DEFAULT_MAX_SKEW_MS } from '../../src/gossip/message.js';
 import { recordKey, type FleetRecord } from '../../src/state/records.js';
 import { maxVersionAt, type SlotSnapshot } from '../../src/state/snapshot.js';
@@ -38,5 +39,20 @@ describe('what one gossip message may bring in', () => {
     expect(Object.keys(a.snapshot.records ?? {})).toHaveLength(MAX_RECORDS_PER_MESSAGE);
     expect(a.snapshot.records?.[recordKey(rec(0))]).toBeDefined();
     expect(a.dropped).toEqual({ record_cap: 3, future: 1 });
+  });
+
+  it('caps the contextual statistics a message brings in: the most recently updated slots fit, the rest wait (counted as linear_cap)', () => {
+    const d = 64;
+    const arm = { n: 1, A: new Array<number>(packedLength(d)).fill(0), b: new Array<number>(d).fill(0) };
+    const perSlot = 5 * (packedLength(d) + d + 1);
+    const fit = Math.floor(MAX_LINEAR_VALUES_PER_MESSAGE / perSlot);
+    const slots = Object.fromEntries(
+      Array.from({ length: fit + 3 }, (_, i) => [`r${i}`, { ...slot(`r${i}`, NOW - i), linear: { chat: { key: 'k', d, arms: Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((x) => [x, arm])) } } }]),
+    );
+    const a = admitSnapshot({ slots }, NOW, DEFAULT_MAX_SKEW_MS);
+    expect(Object.keys(a.snapshot.slots)).toHaveLength(fit);
+    expect(a.snapshot.slots[`r${fit}`]).toBeUndefined();
+    expect(a.snapshot.slots.r0).toBeDefined();
+    expect(a.dropped).toEqual({ linear_cap: 3 });
   });
 });

@@ -66,6 +66,14 @@ describe('GossipNode', () => {
     expect(nodes.every((n) => n.isSynced)).toBe(true);
   });
 
+  it('pushes its last state once as it stops, so what it wrote while stopping reaches a peer', async () => {
+    const { nodes, states } = mesh(2);
+    nodes[0]!.start();
+    states[0]!.record(0, 0, 1);
+    await nodes[0]!.stop();
+    expect(fleetA(states[1]!)).toBe(1);
+  });
+
   it('is ready at once with no peers, otherwise after the first exchange', async () => {
     const solo = mesh(1, { peers: () => [] });
     solo.nodes[0]!.start();

@@ -78,7 +78,7 @@ describe('DecisionLog', () => {
     s.engine.onResponse(d1, 200, undefined, 1);
     const d2 = s.engine.decide(route, null);
     s.engine.onResponse(d2, 200, undefined, 1);
-    expect(fm.submit({ decision_id: d1.id, reward: 0.7 }).outcome).toBe('accepted');
+    expect((await fm.submit({ decision_id: d1.id, reward: 0.7 })).outcome).toBe('accepted');
     s.clock.advance(10_001);
     fm.sweep();
     await s.log.close();

@@ -35,7 +35,7 @@ const outcomes = (r: Rig, outcome: string) => metricValue(r.metrics, 'envoy_band
 const rewards = (r: Rig, route: string, arm: string, source: string) => metricValue(r.metrics, 'envoy_bandit_rewards_total', { route, arm, source });
 
 describe('FeedbackManager', () => {
-  it('states its bounds as named constants', () => {
+  it('states its bounds as named constants', async () => {
     expect(MAX_PENDING).toBe(100_000);
     expect(MAX_SETTLED_IDS).toBeGreaterThanOrEqual(MAX_PENDING);
   });
@@ -48,13 +48,13 @@ describe('FeedbackManager', () => {
     expect(samples(r, 'fb', arm).n).toBe(0);
 
     r.clock.advance(1_000);
-    expect(r.fm.submit({ decision_id: d.id, reward: 0.8 })).toEqual({ decision_id: d.id, outcome: 'accepted', recorded: true });
+    expect((await r.fm.submit({ decision_id: d.id, reward: 0.8 }))).toEqual({ decision_id: d.id, outcome: 'accepted', recorded: true });
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0.8 });
     expect(r.fm.pendingSize).toBe(0);
     expect(await rewards(r, 'fb', arm, 'feedback')).toBe(1);
     expect(await metricValue(r.metrics, 'envoy_bandit_reward_sum', { route: 'fb', arm, source: 'feedback' })).toBeCloseTo(0.8);
 
-    const again = r.fm.submit({ decision_id: d.id, reward: 1 });
+    const again = (await r.fm.submit({ decision_id: d.id, reward: 1 }));
     expect(again.outcome).toBe('duplicate');
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0.8 });
     expect(await outcomes(r, 'accepted')).toBe(1);
@@ -72,18 +72,18 @@ describe('FeedbackManager', () => {
     expect(o.reward).toBe(0);
     expect(r.fm.pendingSize).toBe(0);
     expect(await rewards(r, 'fb', arm, 'response')).toBe(1);
-    const ans = r.fm.submit({ decision_id: d.id, reward: 1 });
+    const ans = (await r.fm.submit({ decision_id: d.id, reward: 1 }));
     expect(ans.outcome).toBe('duplicate');
     expect(ans.reason).toMatch(/response/);
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0 });
   });
 
-  it('routes without feedback record the response reward and refuse feedback', () => {
+  it('routes without feedback record the response reward and refuse feedback', async () => {
     const r = rig();
     const { d, o, arm } = serve(r, 'plain');
     expect(o.recorded).toBe(true);
     expect(samples(r, 'plain', arm).n).toBe(1);
-    const ans = r.fm.submit({ decision_id: d.id, reward: 1 });
+    const ans = (await r.fm.submit({ decision_id: d.id, reward: 1 }));
     expect(ans.outcome).toBe('invalid');
     expect(ans.reason).toMatch(/does not take feedback/);
   });
@@ -110,7 +110,7 @@ describe('FeedbackManager', () => {
       [[{ decision_id: d.id, reward: 1 }], /object/],
     ];
     for (const [item, reason] of cases) {
-      const ans = r.fm.submit(item);
+      const ans = (await r.fm.submit(item));
       expect(ans.outcome, JSON.stringify(item)).toBe('invalid');
       expect(ans.reason).toMatch(reason);
     }
@@ -120,31 +120,31 @@ describe('FeedbackManager', () => {
     expect(samples(r, 'fb', 'a').n + samples(r, 'fb', 'b').n).toBe(0);
   });
 
-  it('refuses ids for routes or arms that are not configured (genuine signature)', () => {
+  it('refuses ids for routes or arms that are not configured (genuine signature)', async () => {
     const r = rig();
     const sameKey = new DecisionIdCodec(KEY, 'r1');
     const now = r.clock.now();
-    expect(r.fm.submit({ decision_id: sameKey.issue('gone', 'a', now), reward: 1 })).toMatchObject({ outcome: 'invalid', reason: expect.stringMatching(/route "gone"/) });
-    expect(r.fm.submit({ decision_id: sameKey.issue('fb', 'zzz', now), reward: 1 })).toMatchObject({ outcome: 'invalid', reason: expect.stringMatching(/arm "zzz"/) });
+    expect((await r.fm.submit({ decision_id: sameKey.issue('gone', 'a', now), reward: 1 }))).toMatchObject({ outcome: 'invalid', reason: expect.stringMatching(/route "gone"/) });
+    expect((await r.fm.submit({ decision_id: sameKey.issue('fb', 'zzz', now), reward: 1 }))).toMatchObject({ outcome: 'invalid', reason: expect.stringMatching(/arm "zzz"/) });
   });
 
   it('answers expired past the wait and settles the held decision with its default', async () => {
     const r = rig();
     const { d, arm } = serve(r, 'fb');
     r.clock.advance(WAIT + 1);
-    const ans = r.fm.submit({ decision_id: d.id, reward: 1 });
+    const ans = (await r.fm.submit({ decision_id: d.id, reward: 1 }));
     expect(ans.outcome).toBe('expired');
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0.25 });
     expect(await rewards(r, 'fb', arm, 'default')).toBe(1);
     expect(r.fm.pendingSize).toBe(0);
-    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('duplicate');
+    expect((await r.fm.submit({ decision_id: d.id, reward: 1 })).outcome).toBe('duplicate');
   });
 
-  it('exactly at the wait feedback is still accepted', () => {
+  it('exactly at the wait feedback is still accepted', async () => {
     const r = rig();
     const { d } = serve(r, 'fb');
     r.clock.advance(WAIT);
-    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('accepted');
+    expect((await r.fm.submit({ decision_id: d.id, reward: 1 })).outcome).toBe('accepted');
   });
 
   it('the sweep applies the default once the wait has passed (ManualClock)', async () => {
@@ -160,7 +160,7 @@ describe('FeedbackManager', () => {
     expect(samples(r, 'fb', first.arm).sum).toBeCloseTo(0.25);
     expect(await outcomes(r, 'defaulted')).toBe(1);
     // The second is still open to feedback.
-    expect(r.fm.submit({ decision_id: second.d.id, reward: 0.5 }).outcome).toBe('accepted');
+    expect((await r.fm.submit({ decision_id: second.d.id, reward: 0.5 })).outcome).toBe('accepted');
     r.clock.advance(WAIT);
     expect(r.fm.sweep()).toBe(0);
     expect(await rewards(r, 'fb', first.arm, 'default') + (first.arm === second.arm ? 0 : await rewards(r, 'fb', second.arm, 'default'))).toBe(1);
@@ -176,34 +176,23 @@ describe('FeedbackManager', () => {
     expect(await rewards(r, 'fb', arm, 'default')).toBe(0);
   });
 
-  it('accepts feedback for another replica’s decision (same key) and deduplicates it locally', () => {
-    const r = rig();
-    const other = makeEngine(r.config, { replica: 'r2' });
-    const rt = other.engine.route('fb')!;
-    const d = other.engine.decide(rt, null);
-    expect(r.ids.verify(d.id)).toMatchObject({ replica: 'r2' });
-    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('accepted');
-    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('duplicate');
-    expect(samples(r, 'fb', rt.armNames[d.arm]!)).toEqual({ n: 1, sum: 1 });
-  });
-
-  it('feedback that arrives before the response counts once; the response is then not learned', () => {
+  it('feedback that arrives before the response counts once; the response is then not learned', async () => {
     const r = rig();
     const rt = r.engine.route('fb')!;
     const d = r.engine.decide(rt, null);
     const arm = rt.armNames[d.arm]!;
-    expect(r.fm.submit({ decision_id: d.id, reward: 0.9 }).outcome).toBe('accepted');
+    expect((await r.fm.submit({ decision_id: d.id, reward: 0.9 })).outcome).toBe('accepted');
     const o = r.engine.onResponse(d, 200, undefined, 5);
     expect(o.recorded).toBe(false);
     expect(r.fm.pendingSize).toBe(0);
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 0.9 });
   });
 
-  it('a frozen route accepts feedback without learning from it', () => {
+  it('a frozen route accepts feedback without learning from it', async () => {
     const r = rig();
     const { d, arm } = serve(r, 'fb');
     r.engine.setMode('fb', 'frozen');
-    expect(r.fm.submit({ decision_id: d.id, reward: 1 })).toMatchObject({ outcome: 'accepted', recorded: false });
+    expect((await r.fm.submit({ decision_id: d.id, reward: 1 }))).toMatchObject({ outcome: 'accepted', recorded: false });
     expect(samples(r, 'fb', arm).n).toBe(0);
   });
 
@@ -216,62 +205,62 @@ describe('FeedbackManager', () => {
     expect(await outcomes(r, 'evicted')).toBe(1);
     const totalDefault = (await rewards(r, 'fb', 'a', 'default')) + (await rewards(r, 'fb', 'b', 'default'));
     expect(totalDefault).toBe(1);
-    expect(r.fm.submit({ decision_id: served[0]!.d.id, reward: 1 }).outcome).toBe('duplicate');
-    expect(r.fm.submit({ decision_id: served[1]!.d.id, reward: 1 }).outcome).toBe('accepted');
-    expect(r.fm.submit({ decision_id: fourth.d.id, reward: 1 }).outcome).toBe('accepted');
+    expect((await r.fm.submit({ decision_id: served[0]!.d.id, reward: 1 })).outcome).toBe('duplicate');
+    expect((await r.fm.submit({ decision_id: served[1]!.d.id, reward: 1 })).outcome).toBe('accepted');
+    expect((await r.fm.submit({ decision_id: fourth.d.id, reward: 1 })).outcome).toBe('accepted');
     for (let i = 0; i < 50; i++) serve(r, 'fb');
     expect(r.fm.pendingSize).toBeLessThanOrEqual(3);
   });
 
-  it('past its memory bound it forgets the oldest and refuses everything as old (a watermark), so nothing counts twice', () => {
+  it('past its memory bound it forgets the oldest and refuses everything as old (a watermark), so nothing counts twice', async () => {
     const r = rig({ maxSettled: 2 });
     const a = serve(r, 'fb');
     r.clock.advance(1);
     const b = serve(r, 'fb');
     r.clock.advance(1);
     const c = serve(r, 'fb');
-    for (const x of [a, b, c]) expect(r.fm.submit({ decision_id: x.d.id, reward: 1 }).outcome).toBe('accepted');
+    for (const x of [a, b, c]) expect((await r.fm.submit({ decision_id: x.d.id, reward: 1 })).outcome).toBe('accepted');
     expect(r.fm.settledSize).toBe(2);
     // a was forgotten: its replay is refused as expired (code forgotten), not accepted again.
-    expect(r.fm.submit({ decision_id: a.d.id, reward: 1 })).toMatchObject({ outcome: 'expired', code: 'forgotten' });
-    expect(r.fm.submit({ decision_id: c.d.id, reward: 1 })).toMatchObject({ outcome: 'duplicate', code: 'already_settled' });
+    expect((await r.fm.submit({ decision_id: a.d.id, reward: 1 }))).toMatchObject({ outcome: 'expired', code: 'forgotten' });
+    expect((await r.fm.submit({ decision_id: c.d.id, reward: 1 }))).toMatchObject({ outcome: 'duplicate', code: 'already_settled' });
     r.clock.advance(WAIT + 1);
     r.fm.sweep();
     expect(r.fm.settledSize).toBe(0);
     // Forgotten, but too old anyway: still not counted twice.
-    expect(r.fm.submit({ decision_id: c.d.id, reward: 1 })).toMatchObject({ outcome: 'expired', code: 'wait_passed' });
+    expect((await r.fm.submit({ decision_id: c.d.id, reward: 1 }))).toMatchObject({ outcome: 'expired', code: 'wait_passed' });
     expect(samples(r, 'fb', 'a').n + samples(r, 'fb', 'b').n).toBe(3);
   });
 
-  it('keeps settled decisions for the whole wait, not a fixed count: a replay after 250,000 other settlements is a duplicate', () => {
+  it('keeps settled decisions for the whole wait, not a fixed count: a replay after 250,000 other settlements is a duplicate', async () => {
     const r = rig();
     const first = serve(r, 'fb');
-    expect(r.fm.submit({ decision_id: first.d.id, reward: 1 }).outcome).toBe('accepted');
+    expect((await r.fm.submit({ decision_id: first.d.id, reward: 1 })).outcome).toBe('accepted');
     // 250,000 failed responses settle at once (more than the old 200,000-id FIFO).
     const route = r.engine.route('fb')!;
     for (let i = 0; i < 250_000; i++) r.engine.onResponse(r.engine.decide(route, null), 500, undefined, 5);
     expect(r.fm.settledSize).toBe(250_001);
     r.clock.advance(WAIT - 1);
-    expect(r.fm.submit({ decision_id: first.d.id, reward: 1 })).toMatchObject({ outcome: 'duplicate' });
+    expect((await r.fm.submit({ decision_id: first.d.id, reward: 1 }))).toMatchObject({ outcome: 'duplicate' });
     expect(samples(r, 'fb', first.arm).sum).toBeLessThan(250_000);
   });
 
   it('100 re-encodings and a late replay of one decision id: exactly one reward', async () => {
     const r = rig();
     const { d, arm } = serve(r, 'fb');
-    const answers = [d.id, ...reencodings(d.id, 100)].map((id) => r.fm.submit({ decision_id: id, reward: 1 }));
+    const answers = await r.fm.submitBatch([d.id, ...reencodings(d.id, 100)].map((id) => ({ decision_id: id, reward: 1 })));
     expect(answers[0]!.outcome).toBe('accepted');
     expect(answers.slice(1).map((a) => a.code)).toEqual(Array(100).fill(expect.stringMatching(/^(non_canonical|malformed)$/)));
     r.clock.advance(WAIT - 10);
-    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('duplicate');
+    expect((await r.fm.submit({ decision_id: d.id, reward: 1 })).outcome).toBe('duplicate');
     r.clock.advance(20);
     r.fm.sweep();
-    expect(r.fm.submit({ decision_id: d.id, reward: 1 }).outcome).toBe('expired');
+    expect((await r.fm.submit({ decision_id: d.id, reward: 1 })).outcome).toBe('expired');
     expect(samples(r, 'fb', arm)).toEqual({ n: 1, sum: 1 });
     expect((await rewards(r, 'fb', arm, 'feedback')) + (await rewards(r, 'fb', arm, 'default'))).toBe(1);
   });
 
-  it('stop() settles every held decision with its default', () => {
+  it('stop() settles every held decision with its default', async () => {
     const r = rig();
     const { arm } = serve(r, 'fb');
     expect(r.fm.stop()).toBe(1);

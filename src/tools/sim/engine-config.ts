@@ -15,6 +15,8 @@ export interface RouteShapeInput {
   arms: readonly string[];
   policy: Record<string, unknown>;
   sloMs: number;
+  /** The route's `features:` (contextual policies). */
+  features?: unknown;
 }
 
 /**
@@ -43,6 +45,7 @@ export function simConfig(input: RouteShapeInput): Config {
         sticky: null,
         guardrails: null,
         reward: rewardBlock(input.kind, input.sloMs),
+        ...(input.features === undefined ? {} : { features: input.features }),
       },
     ],
   };
