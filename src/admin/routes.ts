@@ -12,7 +12,7 @@ import { stampText } from '../state/hlc.js';
 import { ErrorCodes } from '../util/errors.js';
 import { jsonError, type AdminReply, type AdminRequest, type AdminRoute } from './http.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { armReadings } from './route-info.js';
+import type { ArmReadingsBoard } from './route-info.js';
 import { fleetAdminRoute } from './fleet.js';
 
 /** One audit line per admin mutation: who, what, result (pino adds when). */
@@ -54,16 +54,16 @@ export interface AuditEvent {
 const routeNotFound = (name: string) => jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such route: ${name}`);
 
 /** GET /v1/routes: everything needed to explain the current traffic split. */
-export function describeRoutes(engine: Engine): unknown {
+export function describeRoutes(engine: Engine, readings: ArmReadingsBoard | null = null): unknown {
   const now = engine.clock.now();
   return {
     replica: engine.state.replicaId,
     time: now,
-    routes: engine.routes.map((r) => describeRoute(engine, r, now)),
+    routes: engine.routes.map((r) => describeRoute(engine, r, now, readings)),
   };
 }
 
-function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
+function describeRoute(engine: Engine, r: RouteRuntime, now: number, readings: ArmReadingsBoard | null): unknown {
   const shares = engine.shares(r, now);
   const summary = engine.armSummary(r);
   const { min_share, drift, ...params } = r.config.policy;
@@ -90,7 +90,7 @@ function describeRoute(engine: Engine, r: RouteRuntime, now: number): unknown {
         mean: s.mean,
         samples: s.stats.n,
         share: shares[a] ?? 0,
-        readings: armReadings(engine, r.name, name),
+        readings: readings?.read(r.name, name) ?? null,
       };
     }),
   };
@@ -114,7 +114,7 @@ type RouteAction = 'pause' | 'resume' | 'freeze' | 'reset';
 const MODE_OF: Record<Exclude<RouteAction, 'reset'>, 'active' | 'paused' | 'frozen'> = { pause: 'paused', resume: 'active', freeze: 'frozen' };
 
 /** /v1/routes and its mutations. */
-export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger: Logger, events: EventSink | null = null): AdminRoute[] {
+export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger: Logger, events: EventSink | null = null, readings: ArmReadingsBoard | null = null): AdminRoute[] {
   const refresh = () => {
     if (metrics) refreshArmGauges(engine, metrics);
   };
@@ -180,7 +180,7 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
     },
   });
   return [
-    { method: 'GET', path: '/v1/routes', mutating: false, handle: () => ({ status: 200, body: describeRoutes(engine) }) },
+    { method: 'GET', path: '/v1/routes', mutating: false, handle: () => ({ status: 200, body: describeRoutes(engine, readings) }) },
     { method: 'GET', path: '/v1/audit', mutating: false, handle: () => ({ status: 200, body: describeAudit(engine, trail) }) },
     routeAction('pause'),
     routeAction('resume'),
@@ -266,7 +266,7 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
 
 /** Registers /v1/routes and the route and arm mutations on the admin server. */
 export const adminRoutesComponent: ComponentFactory = (ctx) => {
-  for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger, ctx.events)) ctx.admin.add(r);
+  for (const r of routeAdminRoutes(ctx.engine, ctx.metrics, ctx.logger, ctx.events, ctx.readings)) ctx.admin.add(r);
   ctx.admin.add(fleetAdminRoute(ctx.engine));
   return { name: 'admin-routes', start: async () => {}, stop: async () => {} };
 };

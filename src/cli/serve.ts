@@ -1,6 +1,5 @@
 /** `envoy-bandit serve --config FILE`: the sidecar. */
 import { formatIssues } from '../config/load.js';
-import { reloadFromFile } from '../runtime/reload.js';
 import { Sidecar } from '../runtime/sidecar.js';
 import type { CliIo } from './io.js';
 import { loadServerCommand, untilSignalled } from './server-command.js';
@@ -28,7 +27,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return EXIT_RUNTIME;
   }
   process.on('SIGHUP', () => {
-    void reloadFromFile(sidecar, configPath, io.env).then((r) => {
+    void sidecar.reloadFrom(configPath).then((r) => {
       if (r.ok) logger.info({ routes: r.routes, trigger: 'SIGHUP' }, 'config reloaded');
       else logger.error({ issues: formatIssues(r.issues), trigger: 'SIGHUP' }, 'config reload rejected; the old config keeps serving');
     });

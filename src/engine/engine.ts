@@ -172,6 +172,10 @@ export class Engine {
   get steps(): readonly DecisionStep[] {
     return this.pipeline.steps;
   }
+  /** The steps that run for `route` (those that apply to it), in order. */
+  stepsFor(route: RouteRuntime): readonly DecisionStep[] {
+    return this.pipeline.plan(route).steps;
+  }
 
   observe(o: EngineObserver): void {
     this.observers.push(o);

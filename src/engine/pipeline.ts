@@ -312,6 +312,8 @@ export function standardSteps(deps: StepDeps): DecisionStep[] {
 /** Runs the steps in order until one decides; the default arm (`fallback`) if none does. */
 export class DecisionPipeline {
   readonly steps: readonly DecisionStep[];
+  /** Each route's plan, built on its first decision; a reload makes new routes and so new plans. */
+  private readonly plans = new WeakMap<RouteRuntime, RoutePlan>();
 
   constructor(
     steps: readonly DecisionStep[],
@@ -329,14 +331,16 @@ export class DecisionPipeline {
     return this.steps.map((s) => s.name);
   }
 
-  /** The plan for one route (the engine keeps it on the route, rebuilt on reload). */
+  /** The plan for one route: the steps that apply to it, in order. */
   plan(route: RouteRuntime): RoutePlan {
-    return new RoutePlan(this.steps, route);
+    let p = this.plans.get(route);
+    if (p === undefined) this.plans.set(route, (p = new RoutePlan(this.steps, route)));
+    return p;
   }
 
   run(ctx: DecisionContext): void {
     const route = ctx.route;
     route.eligibility.refresh(this.state, ctx.now);
-    (route.plan ??= this.plan(route)).run(ctx);
+    this.plan(route).run(ctx);
   }
 }

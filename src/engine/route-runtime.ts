@@ -10,7 +10,6 @@ import { compileSuccessRules, type SuccessRules } from '../reward/outcome.js';
 import { StickySessions } from '../sticky/sessions.js';
 import type { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility } from './eligibility.js';
-import type { RoutePlan } from './pipeline.js';
 
 export type { RouteMode } from '../state/records.js';
 import type { RouteMode } from '../state/records.js';
@@ -42,8 +41,6 @@ export class RouteRuntime {
   resetEpoch: string | null = null;
   /** The engine's metric series for this route (opaque here), created on first use. */
   metricHandles: unknown = undefined;
-  /** The decision steps that apply to this route (set by the engine's pipeline on first use). */
-  plan: RoutePlan | undefined = undefined;
   /** Which arms may be chosen and which are in probation on this replica (rules: eligibility.ts). */
   readonly eligibility: RouteEligibility;
 

@@ -10,6 +10,7 @@ export const GUARDRAIL_GAUGE_MS = 1_000;
 export const guardrailsComponent: ComponentFactory = (ctx) => {
   if (!ctx.config.routes.some((r) => r.guardrails)) return null;
   const g = new Guardrails({ engine: ctx.engine, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger, events: ctx.events });
+  ctx.readings.add((route, arm) => g.readings(route, arm));
   let timer: NodeJS.Timeout | undefined;
   const refresh = () => refreshGuardrailGauges(g, ctx.config, ctx.metrics);
   return {

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
-import { registerArmReadings } from '../admin/route-info.js';
 import type { Config, GuardrailsConfig } from '../config/types.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
@@ -101,7 +100,6 @@ export class Guardrails implements EngineObserver {
   constructor(private readonly opts: GuardrailsOptions) {
     this.build(opts.engine.config);
     opts.engine.observe(this);
-    registerArmReadings(opts.engine, (route, arm) => this.readings(route, arm));
   }
 
   start(intervalMs = EVAL_INTERVAL_MS): void {
@@ -366,7 +364,8 @@ export class Guardrails implements EngineObserver {
     this.opts.logger?.info({ route: rt.name, arm: t.arm, samples: v.samples }, 'guardrail release: arm passed probation');
   }
 
-  private readings(route: string, arm: string): Record<string, unknown> | null {
+  /** What GET /v1/routes shows for an arm under guardrails (phase, last verdict, window readings); null for other arms. */
+  readings(route: string, arm: string): Record<string, unknown> | null {
     const rt = this.routes.get(route);
     const t = rt?.byArm.get(arm);
     if (!rt || !t) return null;

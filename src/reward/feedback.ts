@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
-import { feedbackRoute } from '../admin/routes.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
-import type { ComponentFactory } from '../runtime/component.js';
 import type { Clock } from '../util/clock.js';
 import { identityOf, parseDecisionId, type DecisionIdFields, type DecisionIdInvalid } from './decision-id.js';
 import { parseForwardedItems, parseIssuerAnswers, type FeedbackAnswer, type FeedbackCode, type FeedbackForwarder, type ForwardItem } from './feedback-answer.js';
@@ -366,25 +364,3 @@ function invalid(id: string | null, code: FeedbackCode, reason: string): Feedbac
 function waitPassed(id: string, waitMs: number): FeedbackAnswer {
   return { decision_id: id, outcome: 'expired', code: 'wait_passed', reason: `feedback.wait (${waitMs} ms) has passed` };
 }
-
-/** Holds feedback-configured rewards, sweeps them on a timer, serves POST /v1/feedback. */
-export const feedbackComponent: ComponentFactory = (ctx) => {
-  const manager = new FeedbackManager({ engine: ctx.engine, clock: ctx.clock, metrics: ctx.metrics, logger: ctx.logger });
-  ctx.engine.observe(manager);
-  ctx.admin.add(feedbackRoute(manager, ctx.logger));
-  return {
-    name: 'feedback',
-    async start() {
-      // Gossip starts first (runtime/components.ts): with a mesh, other replicas' decisions are forwarded.
-      const port = ctx.feedback;
-      if (port.forward) manager.forwarder = { forward: (issuer, items) => port.forward?.(issuer, items) ?? Promise.resolve({ ok: false, error: 'the gossip mesh has stopped' }) };
-      port.settle = (body) => manager.settleForwarded(body);
-      manager.start();
-    },
-    async stop() {
-      ctx.feedback.settle = null;
-      const n = manager.stop();
-      if (n > 0) ctx.logger.info({ settled: n }, 'feedback: held decisions settled with their default at shutdown');
-    },
-  };
-};

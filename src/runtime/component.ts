@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AdminServer } from '../admin/http.js';
+import type { ArmReadingsBoard } from '../admin/route-info.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Config } from '../config/types.js';
 import type { Engine } from '../engine/engine.js';
@@ -32,6 +33,8 @@ export interface SidecarContext {
   env: NodeJS.ProcessEnv;
   /** Operational events (quarantine, release, pause, reload) for notifications. */
   events: EventBus;
+  /** Per-arm readings components add to GET /v1/routes (guardrails). */
+  readings: ArmReadingsBoard;
   feedback: FeedbackPort;
 }
 

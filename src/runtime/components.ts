@@ -4,7 +4,7 @@ import { snapshotComponent } from './snapshot-component.js';
 import { gossipComponent } from '../gossip/component.js';
 import { rewardStreamComponent } from '../aggregator/component.js';
 import { decisionLogComponent } from '../log/decision-log.js';
-import { feedbackComponent } from '../reward/feedback.js';
+import { feedbackComponent } from './feedback-component.js';
 import { adminRoutesComponent } from '../admin/routes.js';
 import { notifyComponent } from '../notify/component.js';
 

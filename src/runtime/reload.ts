@@ -1,7 +1,20 @@
 import type { Config, ConfigIssue } from '../config/types.js';
 import { loadConfigFile } from '../config/load.js';
-import type { Sidecar } from './sidecar.js';
-import { loadRewrites } from '../rewrite/arm-rewrites.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { EventSink } from '../notify/events.js';
+import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
+import type { Clock } from '../util/clock.js';
+
+/** What a reload needs of the sidecar (sidecar.ts): the config in force, a way to apply a new one, where to report. */
+export interface ReloadTarget {
+  /** The config in force: listeners and identity are compared against it. */
+  readonly config: Config;
+  /** Applies a validated config with its rewrites (secrets already read). */
+  apply(config: Config, rewrites: RewriteTable): Promise<void>;
+  readonly metrics: Pick<Metrics, 'configReloads' | 'configLastReloadOk' | 'configLastReload'>;
+  readonly clock: Clock;
+  readonly events: EventSink;
+}
 
 export type ReloadResult = { ok: true; routes: string[] } | { ok: false; issues: ConfigIssue[] };
 
@@ -19,13 +32,13 @@ function immutableChanges(prev: Config, next: Config): ConfigIssue[] {
  * every issue and the old one keeps serving; learned state survives for
  * routes and arms that remain.
  */
-export async function reloadFromFile(sidecar: Sidecar, path: string, env: NodeJS.ProcessEnv): Promise<ReloadResult> {
-  const result = await tryReload(sidecar, path, env);
-  const m = sidecar.metrics;
+export async function reloadFromFile(target: ReloadTarget, path: string, env: NodeJS.ProcessEnv): Promise<ReloadResult> {
+  const result = await tryReload(target, path, env);
+  const m = target.metrics;
   m.configReloads.inc({ outcome: result.ok ? 'success' : 'failure' });
   m.configLastReloadOk.set(result.ok ? 1 : 0);
-  if (result.ok) m.configLastReload.set(sidecar.ctx.clock.now() / 1000);
-  sidecar.ctx.events.publish(
+  if (result.ok) m.configLastReload.set(target.clock.now() / 1000);
+  target.events.publish(
     result.ok
       ? { kind: 'reload', scope: 'local', outcome: 'success', routes: result.routes }
       : { kind: 'reload', scope: 'local', outcome: 'failure', issues: result.issues.map((i) => `${i.path}: ${i.message}`) },
@@ -33,13 +46,13 @@ export async function reloadFromFile(sidecar: Sidecar, path: string, env: NodeJS
   return result;
 }
 
-async function tryReload(sidecar: Sidecar, path: string, env: NodeJS.ProcessEnv): Promise<ReloadResult> {
+async function tryReload(target: ReloadTarget, path: string, env: NodeJS.ProcessEnv): Promise<ReloadResult> {
   const res = await loadConfigFile(path, { env });
   if (!res.ok) return { ok: false, issues: res.error };
-  const issues = immutableChanges(sidecar.ctx.config, res.value);
+  const issues = immutableChanges(target.config, res.value);
   if (issues.length) return { ok: false, issues };
   const rewrites = await loadRewrites(res.value);
   if (!rewrites.ok) return { ok: false, issues: rewrites.error };
-  await sidecar.reconfigure(res.value, rewrites.value);
+  await target.apply(res.value, rewrites.value);
   return { ok: true, routes: res.value.routes.map((r) => r.name) };
 }

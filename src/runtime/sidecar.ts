@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { AdminServer, type AdminLimits } from '../admin/http.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { reloadRoute } from '../admin/routes.js';
+import { ArmReadingsBoard } from '../admin/route-info.js';
 import type { Config } from '../config/types.js';
 import { Engine } from '../engine/engine.js';
 import { EngineExtProcHandler } from '../engine/extproc-bridge.js';
@@ -15,7 +16,7 @@ import type { SidecarComponent, SidecarContext } from './component.js';
 import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
 import { EventBus } from '../notify/events.js';
-import { reloadFromFile } from './reload.js';
+import { reloadFromFile, type ReloadResult, type ReloadTarget } from './reload.js';
 import { readSecret } from '../util/secret.js';
 import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
 import { formatIssues } from '../config/issues.js';
@@ -120,10 +121,26 @@ export class Sidecar {
       admin: this.admin,
       env: opts.env ?? process.env,
       events: new EventBus(),
+      readings: new ArmReadingsBoard(),
       feedback: { forward: null, settle: null },
     };
     const configPath = opts.configPath;
-    if (configPath) this.admin.add(reloadRoute(() => reloadFromFile(this, configPath, this.ctx.env), opts.logger));
+    if (configPath) this.admin.add(reloadRoute(() => this.reloadFrom(configPath), opts.logger));
+  }
+
+  /** Re-reads `path` and applies it (POST /v1/reload, SIGHUP); a bad config is rejected and the old one keeps serving. */
+  reloadFrom(path: string): Promise<ReloadResult> {
+    const ctx = this.ctx;
+    const target: ReloadTarget = {
+      get config() {
+        return ctx.config;
+      },
+      apply: (config, rewrites) => this.reconfigure(config, rewrites),
+      metrics: this.metrics,
+      clock: ctx.clock,
+      events: ctx.events,
+    };
+    return reloadFromFile(target, path, ctx.env);
   }
 
   get logger(): Logger {

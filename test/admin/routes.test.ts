@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminServer } from '../../src/admin/http.js';
 import { feedbackRoute, reloadRoute, routeAdminRoutes, type ReloadOutcome } from '../../src/admin/routes.js';
-import { registerArmReadings } from '../../src/admin/route-info.js';
+import { ArmReadingsBoard } from '../../src/admin/route-info.js';
 import { FeedbackManager } from '../../src/reward/feedback.js';
 import { createLogger } from '../../src/util/logger.js';
 import { makeConfig, makeEngine, metricValue, type Rig } from '../support/admin-fixtures.js';
@@ -31,7 +31,9 @@ async function startServer(token: string | null): Promise<Server> {
   const fm = new FeedbackManager({ engine: rig.engine, clock: rig.clock, metrics: rig.metrics, logger });
   rig.engine.observe(fm);
   const admin = new AdminServer({ address: '127.0.0.1:0', logger, registry: rig.metrics.registry, token, readiness: () => ({ ready: true, checks: {} }) });
-  for (const r of routeAdminRoutes(rig.engine, rig.metrics, logger)) admin.add(r);
+  const readings = new ArmReadingsBoard();
+  readings.add((route, arm) => (route === 'chat' && arm === 'a' ? { error_rate: 0.5 } : null));
+  for (const r of routeAdminRoutes(rig.engine, rig.metrics, logger, null, readings)) admin.add(r);
   admin.add(feedbackRoute(fm, logger));
   const reloads: ReloadOutcome[] = [
     { ok: false, issues: [{ path: 'routes[0].arms[1].cluster', message: 'required' }, { path: 'routes[1].policy.type', message: 'unknown policy' }] },
@@ -39,7 +41,6 @@ async function startServer(token: string | null): Promise<Server> {
   ];
   let n = 0;
   admin.add(reloadRoute(async () => reloads[n++ % reloads.length]!, logger));
-  registerArmReadings(rig.engine, (route, arm) => (route === 'chat' && arm === 'a' ? { error_rate: 0.5 } : null));
   const { port } = await admin.start();
   return { rig, fm, admin, base: `http://127.0.0.1:${port}`, logs, reloads };
 }

@@ -36,7 +36,7 @@ describe.each(['linucb', 'lints'])('a %s route in the engine', (type) => {
       engine.onResponse(d, rng.next() < SEGMENT_P[seg]![d.arm]! ? 200 : 500, undefined, 5);
     }
     // The context step runs on this route's plan, before probation and the policy.
-    expect(route.plan?.steps.map((s) => s.name)).toEqual(['paused', 'all-quarantined', 'context', 'probation', 'policy']);
+    expect(engine.stepsFor(route).map((s) => s.name)).toEqual(['paused', 'all-quarantined', 'context', 'probation', 'policy']);
     for (const seg of SEGMENTS) {
       const best = SEGMENT_P[seg]!.indexOf(Math.max(...SEGMENT_P[seg]!));
       const counts = tail[seg]!;

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { armReadings } from '../../src/admin/route-info.js';
 import { Guardrails } from '../../src/guardrails/guardrails.js';
 import { armStateOf } from '../../src/runtime/gauges.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -32,7 +31,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     expect(trips[0]).toMatchObject({ level: 40, route: ROUTE, arm: 'b', rule: 'ewma_error_rate', samples: expect.any(Number), value: expect.any(Number), limit: expect.any(Number) });
     expect((trips[0]!.value as number) > (trips[0]!.limit as number)).toBe(true);
     // /v1/routes readings for the arm
-    const shown = armReadings(engine, ROUTE, 'b') as { guardrail: { phase: string; verdict: { kind: string; rule: string } } };
+    const shown = rig.guardrails.readings(ROUTE, 'b') as { guardrail: { phase: string; verdict: { kind: string; rule: string } } };
     expect(shown.guardrail).toMatchObject({ phase: 'quarantined', verdict: { kind: 'fail', rule: 'ewma_error_rate' } });
 
     // During the cooldown no new traffic reaches b (b is still failing).
@@ -185,7 +184,7 @@ describe('guardrails on a live engine (simulated time)', () => {
     guardrails.tick();
     expect(guardrails.phase(ROUTE, 'b')).toBe('active');
     expect(engine.route(ROUTE)!.eligibility.probation[1]).toBe(0);
-    const r = armReadings(engine, ROUTE, 'b') as { guardrail: { phase: string; baseline: { error_rate: { n: number } } } };
+    const r = rig.guardrails.readings(ROUTE, 'b') as { guardrail: { phase: string; baseline: { error_rate: { n: number } } } };
     expect(r.guardrail.phase).toBe('active');
     expect(r.guardrail.baseline.error_rate.n).toBe(0);
   });

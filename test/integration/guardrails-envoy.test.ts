@@ -94,6 +94,9 @@ describe('guardrails behind a real Envoy', () => {
     b.behaviour.errorRate = 0.5;
     expect(await until(() => flagsOnB().length > 0, 15_000)).toBe(true);
     const flag = flagsOnB()[0]!;
+    // The composition root hands the guardrails' readings to GET /v1/routes.
+    const shown = (await (await fetch(`http://${sidecar.addresses.admin}/v1/routes`)).json()) as { routes: Array<{ arms: Array<{ name: string; readings: unknown }> }> };
+    expect(shown.routes[0]?.arms.find((x) => x.name === 'model-b')?.readings).toMatchObject({ guardrail: { phase: expect.stringMatching(/^(quarantined|probation)$/), verdict: { kind: 'fail' } } });
     const ttq = flag.since - switchAt;
     await sleep(2000); // still inside the 3 s cooldown
     const before = load.between(switchAt, flag.since);

@@ -54,7 +54,7 @@ describe('metrics after real traffic', () => {
     // Half the successful ones get feedback; the rest wait for their default.
     const items = ok.slice(0, Math.floor(ok.length / 2)).map((r) => ({ decision_id: r.headers['x-bandit-decision-id'], reward: 0.9 }));
     const fb = await s.admin('POST', '/v1/feedback', [...items, { decision_id: 'forged.xx', reward: 1 }, { decision_id: items[0]!.decision_id, reward: 1 }]);
-    expect(fb.json.counts).toEqual({ accepted: items.length, duplicate: 1, expired: 0, invalid: 1 });
+    expect(fb.json.counts).toEqual({ accepted: items.length, duplicate: 1, expired: 0, invalid: 1, unavailable: 0 });
     await s.admin('POST', '/v1/routes/chat/arms/c/quarantine');
     await s.admin('POST', '/v1/routes/chat/arms/c/release');
 
