@@ -52,7 +52,8 @@ export interface RewardLine {
   source: string;
 }
 
-function linesCounter(registry: Registry): Counter<'outcome'> {
+/** envoy_bandit_decision_log_lines_total on `registry` (one per registry, however many logs). */
+export function decisionLogLinesCounter(registry: Registry): Counter<'outcome'> {
   const existing = registry.getSingleMetric(DECISION_LOG_METRIC);
   if (existing) return existing as Counter<'outcome'>;
   return new Counter({ name: DECISION_LOG_METRIC, help: 'Decision log lines by outcome (written, dropped).', labelNames: ['outcome'], registers: [registry] });
@@ -89,7 +90,7 @@ export class DecisionLog implements EngineObserver {
   constructor(private readonly opts: DecisionLogOptions) {
     this.maxBytes = opts.maxBytes;
     this.keep = opts.keep ?? 1;
-    this.counter = opts.registry ? linesCounter(opts.registry) : null;
+    this.counter = opts.registry ? decisionLogLinesCounter(opts.registry) : null;
     this.gauge = opts.registry ? persistenceGauge(opts.registry) : null;
     this.health = new WriteHealth(opts.retry?.minMs, opts.retry?.maxMs);
   }

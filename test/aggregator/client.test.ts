@@ -110,12 +110,27 @@ describe('RewardStreamClient', () => {
     await c.stop();
   });
 
-  it('never throws into the caller, even when the connector throws', () => {
-    const c = client({ ...fakeConnector(), connect: () => { throw new Error('boom'); } } as never);
+  it('never throws into the caller, even when the connector throws', async () => {
+    let attempts = 0;
+    const throwing = {
+      ...fakeConnector(),
+      connect: () => {
+        attempts++;
+        throw new Error('boom');
+      },
+    };
+    const c = client(throwing as never);
     expect(() => {
       for (let i = 0; i < 20; i++) c.offer(ev());
     }).not.toThrow();
-    void c.stop(10);
+    // The connect happens off the caller's stack: wait until it has thrown (and been retried), offering meanwhile.
+    for (let i = 0; i < 100 && attempts < 2; i++) {
+      expect(() => c.offer(ev())).not.toThrow();
+      await sleep(5);
+    }
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(c.stats().buffered).toBeGreaterThan(0);
+    await c.stop(10);
   });
 
   it('stop() flushes the open batch and waits (bounded) for the acks; undelivered ones are counted as dropped', async () => {

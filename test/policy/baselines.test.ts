@@ -9,7 +9,7 @@ import { Ucb1Policy } from '../../src/policy/ucb1.js';
 import { EpsilonGreedyPolicy, epsilonAt } from '../../src/policy/epsilon-greedy.js';
 import { chooseWithFloor, propensitiesWithFloor } from '../../src/policy/floor.js';
 import { policyInputFrom } from '../../src/policy/input.js';
-import { binomialSd, empiricalShares } from './helpers.js';
+import { binomialSd, empiricalShares } from '../support/policy-arbitraries.js';
 
 const ARMS = ['a', 'b', 'c', 'd'];
 const empty = { n: 0, sum: 0, sumSq: 0 };

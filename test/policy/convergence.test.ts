@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContextFreePolicyParams } from '../../src/config/types.js';
 import { createPolicy } from '../../src/policy/registry.js';
-import { runBernoulli } from './helpers.js';
+import { runBernoulli } from '../support/policy-arbitraries.js';
 
 const PROBS = [0.7, 0.5];
 const DELTA = 0.2;

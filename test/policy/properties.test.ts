@@ -9,7 +9,7 @@ import type { ContextFreePolicyParams } from '../../src/config/types.js';
 import { createPolicy } from '../../src/policy/registry.js';
 import { chooseWithFloor, propensitiesWithFloor } from '../../src/policy/floor.js';
 import { createRng } from '../../src/util/rng.js';
-import { arbInput } from './helpers.js';
+import { arbInput } from '../support/policy-arbitraries.js';
 
 const RUNS = 200;
 const ARM_NAMES = Array.from({ length: 16 }, (_, i) => `arm-${i}`);

@@ -10,7 +10,7 @@ import { ThompsonGaussianPolicy, normalGammaPosterior } from '../../src/policy/t
 import { MC_DRAWS } from '../../src/policy/monte-carlo.js';
 import { policyInputFrom } from '../../src/policy/input.js';
 import { createRng } from '../../src/util/rng.js';
-import { binomialSd, empiricalShares } from './helpers.js';
+import { binomialSd, empiricalShares } from '../support/policy-arbitraries.js';
 
 /** ln Γ(m) for a positive integer m, i.e. ln (m-1)!. */
 function lnGammaInt(m: number): number {

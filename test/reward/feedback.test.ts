@@ -35,9 +35,25 @@ const outcomes = (r: Rig, outcome: string) => metricValue(r.metrics, 'envoy_band
 const rewards = (r: Rig, route: string, arm: string, source: string) => metricValue(r.metrics, 'envoy_bandit_rewards_total', { route, arm, source });
 
 describe('FeedbackManager', () => {
-  it('states its bounds as named constants', async () => {
-    expect(MAX_PENDING).toBe(100_000);
-    expect(MAX_SETTLED_IDS).toBeGreaterThanOrEqual(MAX_PENDING);
+  it('by default holds MAX_PENDING decisions, settles the oldest early past it, and remembers every settled one (MAX_SETTLED_IDS covers them)', async () => {
+    expect(MAX_SETTLED_IDS).toBeGreaterThan(MAX_PENDING);
+    // default: null keeps the 100,000 settlements cheap (nothing is learned from them).
+    const r = rig({ feedback: '{ wait: 30s, default: null }' });
+    const first = serve(r, 'fb');
+    // Fill the default bound through the observer hook; ids from another replica name keep their identities apart.
+    const bulk = new DecisionIdCodec(KEY, 'bulk');
+    for (let i = 1; i < MAX_PENDING; i++) r.fm.deferReward({ ...first.d, id: bulk.issue('fb', first.arm, first.d.time) }, first.o);
+    expect(r.fm.pendingSize).toBe(MAX_PENDING);
+    expect(await outcomes(r, 'evicted')).toBe(0);
+    const last = serve(r, 'fb');
+    expect(r.fm.pendingSize).toBe(MAX_PENDING);
+    expect(await outcomes(r, 'evicted')).toBe(1);
+    // The oldest was settled with its default: its feedback is now a duplicate.
+    expect((await r.fm.submit({ decision_id: first.d.id, reward: 1 })).outcome).toBe('duplicate');
+    // Settling every held decision keeps all of them for duplicate detection.
+    expect(r.fm.stop()).toBe(MAX_PENDING);
+    expect(r.fm.settledSize).toBe(MAX_PENDING + 1);
+    expect((await r.fm.submit({ decision_id: last.d.id, reward: 1 })).outcome).toBe('duplicate');
   });
 
   it('holds a successful response on a feedback route and applies the posted reward once', async () => {

@@ -1,0 +1,107 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.js';
+import type { AggregatorMetrics } from './metrics.js';
+import type { WireRewardAck, WireRewardBatch } from './proto.js';
+import { ErrorCodes } from '../util/errors.js';
+import { newStreamNonce, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER, verifyBatch, verifyStream } from './stream-auth.js';
+import type { SummaryCounts } from './summary.js';
+
+/** A stream with this many batches waiting to be written is paused (flow control). */
+export const MAX_PENDING_BATCHES_PER_STREAM = 64;
+
+export interface StreamDeps {
+  /** The gossip secret: streams must authenticate with it (stream-auth.ts); null = open. */
+  secret: Buffer | null;
+  ingest(batch: WireRewardBatch): Promise<WireRewardAck>;
+  counts: SummaryCounts;
+  metrics: AggregatorMetrics;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * One replica's `Rewards` stream: authenticate it, ingest its batches in
+ * arrival order (their appends share group commits), ack them in order, pause
+ * the stream while too many wait, and end it on the first refused batch.
+ */
+export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>): void {
+  const peer = call.getPeer();
+  let authenticated: string | null = null;
+  const secret = d.secret;
+  const nonce = newStreamNonce();
+  let lastSeq = 0;
+  /** Refuses a stream or batch that is not authentic: counted by reason, logged, closed with a coded status. */
+  const refuse = (reason: string, message: string, code: grpc.status) => {
+    d.metrics.authFailures.inc({ reason });
+    d.metrics.ingested.inc({ outcome: 'unauthenticated' });
+    d.logger.warn({ peer, reason, err: message, code: ErrorCodes.AGGREGATOR_AUTH }, 'reward stream refused: not authentic');
+    call.emit('error', { code, details: `${ErrorCodes.AGGREGATOR_AUTH}: ${message}` });
+  };
+  if (secret) {
+    const v = verifyStream(secret, call.metadata.get(STREAM_AUTH_HEADER)[0], d.clock.now());
+    if ('error' in v) {
+      refuse('stream_header', `reward stream not authenticated: ${v.error}`, grpc.status.UNAUTHENTICATED);
+      return;
+    }
+    authenticated = v.replica;
+    // Every batch on this stream must carry a MAC over this nonce (stream-auth.ts).
+    const md = new grpc.Metadata();
+    md.set(STREAM_NONCE_HEADER, nonce);
+    call.sendMetadata(md);
+  }
+  let chain: Promise<void> = Promise.resolve();
+  let pending = 0;
+  let failed = false;
+  d.counts.streams++;
+  d.metrics.streams.set(d.counts.streams);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    d.counts.streams--;
+    d.metrics.streams.set(d.counts.streams);
+  };
+  call.on('data', (batch: WireRewardBatch) => {
+    if (failed) return;
+    if (secret && authenticated !== null) {
+      const bad = verifyBatch(secret, nonce, authenticated, lastSeq, batch);
+      if (bad) {
+        failed = true;
+        refuse(bad.reason, bad.message, bad.reason === 'replica_mismatch' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED);
+        return;
+      }
+      lastSeq = Number(batch.seq);
+    }
+    pending++;
+    if (pending >= MAX_PENDING_BATCHES_PER_STREAM) call.pause();
+    // Dedupe runs now, in arrival order, and the append joins the log's queue at once,
+    // so a stream's pipelined batches share group commits; acks still leave in order.
+    const ingested = d.ingest(batch);
+    ingested.catch(() => undefined);
+    chain = chain.then(async () => {
+      if (failed) return;
+      try {
+        const ack = await ingested;
+        if (!call.cancelled && !call.destroyed) call.write(ack);
+      } catch (e) {
+        failed = true;
+        const code = (e as { grpcCode?: number }).grpcCode ?? grpc.status.UNAVAILABLE;
+        d.logger.error({ err: (e as Error).message, peer }, 'reward batch not accepted');
+        call.emit('error', { code, details: (e as Error).message });
+      } finally {
+        pending--;
+        if (call.isPaused() && pending < MAX_PENDING_BATCHES_PER_STREAM / 2) call.resume();
+      }
+    });
+  });
+  call.on('end', () => {
+    void chain.then(() => {
+      if (!failed && !call.destroyed) call.end();
+      close();
+    });
+  });
+  call.on('cancelled', close);
+  call.on('error', close);
+  call.on('close', close);
+}
