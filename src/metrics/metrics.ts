@@ -120,7 +120,7 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
   return m;
 }
 
-export const PERSISTENCE_HEALTH_METRIC = `${PREFIX}persistence_healthy`;
+export const PERSISTENCE_HEALTH_METRIC = 'envoy_bandit_persistence_healthy';
 
 /** 1 while a persistent write target (snapshot, decision_log) is writable, 0 while its writes fail and are retried. One per registry. */
 export function persistenceGauge(registry: Registry): Gauge<'target'> {
