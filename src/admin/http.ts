@@ -2,7 +2,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ErrorCodes } from '../util/errors.js';
+import { ErrorCodes, type ErrorCode } from '../util/errors.js';
 import { listenAddress } from '../util/address.js';
 
 export interface AdminRequest {
@@ -80,7 +80,7 @@ export const ADMIN_LIMITS: AdminLimits = {
 /** Open to kubelet probes and Prometheus without a token. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
-export function jsonError(status: number, code: string, message: string): AdminReply {
+export function jsonError(status: number, code: ErrorCode, message: string): AdminReply {
   return { status, body: { error: { code, message } } };
 }
 
@@ -187,7 +187,7 @@ export class AdminServer {
       } else reply = r;
     } catch (e) {
       this.opts.logger.error({ err: e }, 'admin handler failed');
-      reply = jsonError(500, ErrorCodes.ADMIN_INTERNAL, 'internal error');
+      reply = jsonError(500, ErrorCodes.INTERNAL, 'internal error');
     }
     if (res.writableEnded || res.destroyed) return;
     const isText = typeof reply.body === 'string';

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { GRPC_CHANNEL_OPTIONS, unaryCall } from '../util/grpc.js';
 import { aggregatorProto, type WireRewardAck, type WireRewardBatch } from './proto.js';
 import type { RewardConnector } from './client.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 import { batchMac, signStream, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER } from './stream-auth.js';
 
 /** The fleet secret and who we are: every stream is signed, every batch carries a MAC (stream-auth.ts). */
@@ -55,7 +56,7 @@ export function grpcRewardConnector(address: string, opts: RewardConnectorOption
       const v = md.get(STREAM_NONCE_HEADER)[0];
       if (typeof v !== 'string' || v === '') {
         call.cancel();
-        close(new Error(`aggregator sent no ${STREAM_NONCE_HEADER}: it cannot check batch MACs`));
+        close(new BanditError(ErrorCodes.REWARD_STREAM_AUTH, `aggregator sent no ${STREAM_NONCE_HEADER}: it cannot check batch MACs`));
         return;
       }
       nonce = v;

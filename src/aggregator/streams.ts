@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
+import { ErrorCodes, type Result } from '../util/errors.js';
 import type { AggregatorMetrics } from './metrics.js';
 import type { WireRewardAck, WireRewardBatch } from './proto.js';
-import { ErrorCodes } from '../util/errors.js';
 import { newStreamNonce, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER, verifyBatch, verifyStream } from './stream-auth.js';
 import type { SummaryCounts } from './summary.js';
 
@@ -13,7 +13,7 @@ export const MAX_PENDING_BATCHES_PER_STREAM = 64;
 export interface StreamDeps {
   /** The gossip secret: streams must authenticate with it (stream-auth.ts); null = open. */
   secret: Buffer | null;
-  ingest(batch: WireRewardBatch): Promise<WireRewardAck>;
+  ingest(batch: WireRewardBatch): Promise<Result<WireRewardAck>>;
   counts: SummaryCounts;
   metrics: AggregatorMetrics;
   clock: Clock;
@@ -35,16 +35,16 @@ export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<W
   const refuse = (reason: string, message: string, code: grpc.status) => {
     d.metrics.authFailures.inc({ reason });
     d.metrics.ingested.inc({ outcome: 'unauthenticated' });
-    d.logger.warn({ peer, reason, err: message, code: ErrorCodes.AGGREGATOR_AUTH }, 'reward stream refused: not authentic');
-    call.emit('error', { code, details: `${ErrorCodes.AGGREGATOR_AUTH}: ${message}` });
+    d.logger.warn({ peer, reason, err: message, code: ErrorCodes.REWARD_STREAM_AUTH }, 'reward stream refused: not authentic');
+    call.emit('error', { code, details: `${ErrorCodes.REWARD_STREAM_AUTH}: ${message}` });
   };
   if (secret) {
     const v = verifyStream(secret, call.metadata.get(STREAM_AUTH_HEADER)[0], d.clock.now());
-    if ('error' in v) {
-      refuse('stream_header', `reward stream not authenticated: ${v.error}`, grpc.status.UNAUTHENTICATED);
+    if (!v.ok) {
+      refuse('stream_header', `reward stream not authenticated: ${v.error.message}`, grpc.status.UNAUTHENTICATED);
       return;
     }
-    authenticated = v.replica;
+    authenticated = v.value.replica;
     // Every batch on this stream must carry a MAC over this nonce (stream-auth.ts).
     const md = new grpc.Metadata();
     md.set(STREAM_NONCE_HEADER, nonce);
@@ -83,12 +83,16 @@ export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<W
       if (failed) return;
       try {
         const ack = await ingested;
-        if (!call.cancelled && !call.destroyed) call.write(ack);
+        if (!ack.ok) {
+          failed = true;
+          const code = ack.error.code === ErrorCodes.REWARD_BATCH_INVALID ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAVAILABLE;
+          d.logger.error({ err: ack.error.message, code: ack.error.code, peer }, 'reward batch not accepted');
+          call.emit('error', { code, details: `${ack.error.code}: ${ack.error.message}` });
+        } else if (!call.cancelled && !call.destroyed) call.write(ack.value);
       } catch (e) {
         failed = true;
-        const code = (e as { grpcCode?: number }).grpcCode ?? grpc.status.UNAVAILABLE;
-        d.logger.error({ err: (e as Error).message, peer }, 'reward batch not accepted');
-        call.emit('error', { code, details: (e as Error).message });
+        d.logger.error({ err: (e as Error).message, code: ErrorCodes.INTERNAL, peer }, 'reward batch not accepted');
+        call.emit('error', { code: grpc.status.UNAVAILABLE, details: (e as Error).message });
       } finally {
         pending--;
         if (call.isPaused() && pending < MAX_PENDING_BATCHES_PER_STREAM / 2) call.resume();

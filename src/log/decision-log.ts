@@ -4,6 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Decision, EngineObserver, RewardEvent } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { persistenceGauge } from '../metrics/metrics.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 import { rotateFiles } from '../util/rotate.js';
 import { WriteHealth } from '../util/write-retry.js';
 
@@ -107,7 +108,7 @@ export class DecisionLog implements EngineObserver {
     try {
       this.fh = await openFile(this.opts.file, 'a');
     } catch (e) {
-      throw new Error(`decision log ${this.opts.file}: ${(e as Error).message}`);
+      throw new BanditError(ErrorCodes.DECISION_LOG_WRITE, `decision log ${this.opts.file}: ${(e as Error).message}`);
     }
     this.size = (await this.fh.stat()).size;
     this.accepting = true;
@@ -278,7 +279,7 @@ async function writeAll(fh: FileHandle, text: string): Promise<void> {
   let off = 0;
   while (off < buf.length) {
     const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    if (bytesWritten <= 0) throw new BanditError(ErrorCodes.DECISION_LOG_WRITE, 'write made no progress (EIO)', { errno: 'EIO' });
     off += bytesWritten;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The aggregator's hostile-input table, over real sockets (port 0): reward
  * streams (gRPC) and its admin HTTP port. A stream or batch that is not
- * authentic is refused with a gRPC status and `EB_AGGREGATOR_AUTH`; rewards that
+ * authentic is refused with a gRPC status and `EB_REWARD_STREAM_AUTH`; rewards that
  * are not valid are acked but never logged (counted `invalid`); the admin port
  * answers coded 4xx; nothing crashes or hangs, and a genuine batch is logged
  * afterwards.
@@ -64,15 +64,15 @@ describe('aggregator: hostile inputs', () => {
 
   it('refuses every stream and batch row with its status and code, logs only genuine valid rewards, then still takes a genuine batch', async () => {
     const rows: Array<{ name: string; run: () => ReturnType<typeof play>; want: { status: number; code: string | null; acks?: Array<{ accepted: number; duplicates: number }> } }> = [
-      { name: 'no stream header', run: () => play(null, () => [{ replica: 'r1', seq: 1, rewards: [ok('h-1')] }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'garbage stream header', run: () => play('not.a.header.at.all', () => [{ replica: 'r1', seq: 1, rewards: [ok('h-2')] }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'header signed with another secret', run: () => play(header({ secret: Buffer.from('another-secret-abcdefghij') }), () => []), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'header signed 10 min ago', run: () => play(header({ time: Date.now() - 600_000 }), () => []), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'batch without a MAC', run: () => play(header(), () => [{ replica: 'r1', seq: 1, rewards: [ok('h-3')] }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'batch MAC of the wrong length', run: () => play(header(), () => [{ replica: 'r1', seq: 1, rewards: [ok('h-4')], mac: Buffer.alloc(3) }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'batch naming another replica', run: () => play(header(), (n) => [sign(n, { replica: 'r2', seq: 1, rewards: [ok('h-5')] })]), want: { status: grpc.status.PERMISSION_DENIED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'batch without a replica', run: () => play(header(), (n) => [sign(n, { replica: '', seq: 1, rewards: [ok('h-6')] })]), want: { status: grpc.status.PERMISSION_DENIED, code: 'EB_AGGREGATOR_AUTH' } },
-      { name: 'batch seq 0', run: () => play(header(), (n) => [sign(n, { replica: 'r1', seq: 0, rewards: [ok('h-7')] })]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_AGGREGATOR_AUTH' } },
+      { name: 'no stream header', run: () => play(null, () => [{ replica: 'r1', seq: 1, rewards: [ok('h-1')] }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'garbage stream header', run: () => play('not.a.header.at.all', () => [{ replica: 'r1', seq: 1, rewards: [ok('h-2')] }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'header signed with another secret', run: () => play(header({ secret: Buffer.from('another-secret-abcdefghij') }), () => []), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'header signed 10 min ago', run: () => play(header({ time: Date.now() - 600_000 }), () => []), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'batch without a MAC', run: () => play(header(), () => [{ replica: 'r1', seq: 1, rewards: [ok('h-3')] }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'batch MAC of the wrong length', run: () => play(header(), () => [{ replica: 'r1', seq: 1, rewards: [ok('h-4')], mac: Buffer.alloc(3) }]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'batch naming another replica', run: () => play(header(), (n) => [sign(n, { replica: 'r2', seq: 1, rewards: [ok('h-5')] })]), want: { status: grpc.status.PERMISSION_DENIED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'batch without a replica', run: () => play(header(), (n) => [sign(n, { replica: '', seq: 1, rewards: [ok('h-6')] })]), want: { status: grpc.status.PERMISSION_DENIED, code: 'EB_REWARD_STREAM_AUTH' } },
+      { name: 'batch seq 0', run: () => play(header(), (n) => [sign(n, { replica: 'r1', seq: 0, rewards: [ok('h-7')] })]), want: { status: grpc.status.UNAUTHENTICATED, code: 'EB_REWARD_STREAM_AUTH' } },
       {
         name: 'invalid rewards (1e300, -5, NaN, empty id, 10 kB id, empty arm): acked, none logged',
         run: () =>

@@ -18,14 +18,14 @@ const batch = (replica: string, seq: number, ids: string[]): WireRewardBatch => 
 describe('reward stream authentication', () => {
   it('a signed value names its replica; a wrong key, a stale time or garbage does not verify', () => {
     const v = signStream(SECRET, 'replica-1', 1_000_000);
-    expect(verifyStream(SECRET, v, 1_000_500)).toEqual({ replica: 'replica-1' });
-    expect(verifyStream(Buffer.from('another-secret-0123456789'), v, 1_000_500)).toEqual({ error: 'bad signature' });
-    expect(verifyStream(SECRET, v, 1_000_000 + 31_000)).toMatchObject({ error: expect.stringContaining('outside') });
-    expect(verifyStream(SECRET, undefined, 0)).toMatchObject({ error: expect.stringContaining('missing') });
-    expect(verifyStream(SECRET, 'a.b', 0)).toMatchObject({ error: expect.stringContaining('malformed') });
+    expect(verifyStream(SECRET, v, 1_000_500)).toEqual({ ok: true, value: { replica: 'replica-1' } });
+    expect(verifyStream(Buffer.from('another-secret-0123456789'), v, 1_000_500)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: 'bad signature' } });
+    expect(verifyStream(SECRET, v, 1_000_000 + 31_000)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: expect.stringContaining('outside') } });
+    expect(verifyStream(SECRET, undefined, 0)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: expect.stringContaining('missing') } });
+    expect(verifyStream(SECRET, 'a.b', 0)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: expect.stringContaining('malformed') } });
     // Re-labelling the replica breaks the signature.
     const [t, , mac] = v.split('.');
-    expect(verifyStream(SECRET, `${t}.${Buffer.from('replica-2').toString('base64url')}.${mac}`, 1_000_500)).toEqual({ error: 'bad signature' });
+    expect(verifyStream(SECRET, `${t}.${Buffer.from('replica-2').toString('base64url')}.${mac}`, 1_000_500)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: 'bad signature' } });
   });
 
   it('a batch MAC covers the nonce, replica, seq and every reward field; a seq not above the last is a replay', () => {
@@ -67,10 +67,10 @@ describe('reward stream authentication', () => {
       return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
     };
 
-    it('rejects a stream without authentication (UNAUTHENTICATED, EB_AGGREGATOR_AUTH) and logs nothing from it', async () => {
+    it('rejects a stream without authentication (UNAUTHENTICATED, EB_REWARD_STREAM_AUTH) and logs nothing from it', async () => {
       const s = rawRewardStream(address, null);
       s.call.write(batch('replica-1', 1, ['x-1']));
-      expect(await s.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('EB_AGGREGATOR_AUTH') });
+      expect(await s.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('EB_REWARD_STREAM_AUTH') });
       s.close();
       expect(server.summary().rewards).toBe(0);
       expect(await authFailures('stream_header')).toBe(1);
@@ -109,7 +109,7 @@ describe('reward stream authentication', () => {
       const n = await other.nonce;
       const b2 = batch('replica-2', 1, ['ot-1']);
       other.call.write({ ...b2, mac: batchMac(SECRET, n, b2) });
-      expect(await other.status).toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringContaining('EB_AGGREGATOR_AUTH') });
+      expect(await other.status).toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringContaining('EB_REWARD_STREAM_AUTH') });
       other.close();
 
       // A genuine batch, then the same bytes again on the same stream: the replay is refused.
