@@ -48,7 +48,7 @@ describe('reward log rotation', () => {
     // A resend of a reward that now sits in a rotated file is a duplicate.
     const oldest = kept[0]!;
     const ack = await again.ingest({ replica: 'r1', seq: 1, rewards: [{ ...reward(0), decision_id: oldest }] });
-    expect(ack).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(ack).toMatchObject({ ok: true, value: { accepted: 0, duplicates: 1 } });
     expect(again.summary().rewards).toBe(kept.length);
     await again.stop();
   });
