@@ -53,6 +53,8 @@ export interface AdminServerOptions {
   maxBodyBytes?: number;
   /** Limits against slow or stuck clients (ADMIN_LIMITS). */
   limits?: Partial<AdminLimits>;
+  /** Run before each /metrics scrape: gauges derived from engine state are computed here, off the request path. */
+  beforeScrape?: () => void;
 }
 
 /**
@@ -108,7 +110,10 @@ export class AdminServer {
       method: 'GET',
       path: '/metrics',
       mutating: false,
-      handle: async () => ({ status: 200, body: await opts.registry.metrics(), contentType: opts.registry.contentType }),
+      handle: async () => {
+        opts.beforeScrape?.();
+        return { status: 200, body: await opts.registry.metrics(), contentType: opts.registry.contentType };
+      },
     });
   }
 
