@@ -59,6 +59,7 @@ function config(address: string, logFile: string, batch: number, fsync: 'always'
     decision_ids: { secret_file: null },
     log: { level: 'silent', decisions_file: null, decisions_max_bytes: 1, decisions_keep: 1 },
     notifications: { webhooks: [], kubernetes_events: 'off', timeout_ms: 1_000, retries: 0, queue: 1, settle_ms: 0 },
+    tls: null,
   };
 }
 

@@ -20,26 +20,17 @@ export interface GrpcRewardConnector {
 
 export interface RewardConnectorOptions {
   auth?: StreamAuth | null;
-  /** Channel credentials (mutual TLS); read at each connect so reloaded certificates apply to the next stream. */
-  credentials?: () => { credentials: grpc.ChannelCredentials; version: number };
+  /** Mutual TLS (util/tls-files.ts; reloaded certificates apply to new connections); plaintext by default. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 export function grpcRewardConnector(address: string, opts: RewardConnectorOptions = {}): GrpcRewardConnector {
-  let client: grpc.Client | null = null;
-  let version = -1;
-  const channel = (): grpc.Client => {
-    const creds = opts.credentials?.() ?? { credentials: grpc.credentials.createInsecure(), version: 0 };
-    if (client && creds.version === version) return client;
-    client?.close();
-    version = creds.version;
-    client = new (aggregatorProto().Client)(address, creds.credentials, GRPC_CHANNEL_OPTIONS);
-    return client;
-  };
+  const client = new (aggregatorProto().Client)(address, opts.credentials ?? grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   const auth = opts.auth ?? null;
   const connect: RewardConnector = (h) => {
     const metadata = new grpc.Metadata();
     if (auth) metadata.set(STREAM_AUTH_HEADER, signStream(auth.secret, auth.replica, auth.now()));
-    const call = (channel() as unknown as { Rewards(m: grpc.Metadata): grpc.ClientDuplexStream<WireRewardBatch, WireRewardAck> }).Rewards(metadata);
+    const call = (client as unknown as { Rewards(m: grpc.Metadata): grpc.ClientDuplexStream<WireRewardBatch, WireRewardAck> }).Rewards(metadata);
     let done = false;
     // With a secret, batches wait for the aggregator's nonce (its response headers), then are signed with it.
     let nonce: string | null = null;
@@ -83,12 +74,12 @@ export function grpcRewardConnector(address: string, opts: RewardConnectorOption
       },
     };
   };
-  return { connect, close: () => client?.close() };
+  return { connect, close: () => client.close() };
 }
 
 /** One GetSnapshot call to the aggregator; resolves with its raw GossipMessage (validated by the caller). */
-export async function fetchAggregatorSnapshot(address: string, replica: string, timeoutMs: number): Promise<unknown> {
-  const c = new (aggregatorProto().Client)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+export async function fetchAggregatorSnapshot(address: string, replica: string, timeoutMs: number, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): Promise<unknown> {
+  const c = new (aggregatorProto().Client)(address, credentials, GRPC_CHANNEL_OPTIONS);
   try {
     return await unaryCall(c, 'GetSnapshot', { replica }, timeoutMs);
   } finally {

@@ -119,6 +119,10 @@ export const DEFAULT_AGGREGATOR_LOG_MAX_BYTES = 1024 * 1024 * 1024;
 /** Rotated reward logs kept (`<log>.1` … `<log>.N`); all of them are replayed at start to rebuild the dedupe index. */
 export const DEFAULT_AGGREGATOR_LOG_KEEP = 10;
 
+// --- mutual TLS (off unless configured) ---
+/** Certificate files are re-read this often (and on every config reload). */
+export const DEFAULT_TLS_RELOAD_MS = 30_000;
+
 // --- gossip (off unless configured) ---
 export const DEFAULT_GOSSIP_INTERVAL_MS = 1_000;
 export const DEFAULT_GOSSIP_FANOUT = 2;

@@ -465,6 +465,15 @@ const gossipSchema = z
   })
   .transform(({ interval, sync_timeout, ...rest }) => ({ ...rest, interval_ms: interval, sync_timeout_ms: sync_timeout }));
 
+const tlsSchema = z
+  .strictObject({
+    cert: filePath,
+    key: filePath,
+    ca: filePath,
+    reload: duration().default(D.DEFAULT_TLS_RELOAD_MS),
+  })
+  .transform(({ reload, ...rest }) => ({ ...rest, reload_ms: reload }));
+
 const httpUrl = z.string().refine(
   (s) => {
     try {
@@ -538,6 +547,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       })
       .prefault({}),
     notifications: notificationsSchema.prefault({}),
+    tls: tlsSchema.nullable().default(null),
   });
 }
 

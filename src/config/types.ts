@@ -197,6 +197,14 @@ export interface AggregatorConfig {
   log_keep: number;
 }
 
+/** Mutual TLS for gossip and the reward stream: PEM files, re-read every `reload_ms` and on a config reload. */
+export interface TlsConfig {
+  cert: string;
+  key: string;
+  ca: string;
+  reload_ms: DurationMs;
+}
+
 export interface GossipConfig {
   listen: string;
   peers: string[];
@@ -250,6 +258,8 @@ export interface Config {
   decision_ids: { secret_file: string | null };
   log: { level: LogLevel; decisions_file: string | null; decisions_max_bytes: number; decisions_keep: number };
   notifications: NotificationsConfig;
+  /** Mutual TLS for gossip and the reward stream (null: plaintext, authenticated by the gossip secret). */
+  tls: TlsConfig | null;
 }
 
 /** One problem in a config, with the path of the bad field: `routes[0].arms[1].cluster`. */
