@@ -383,6 +383,7 @@ const routeSchema = z
       for (const arm of r.arms) weights[arm.name] = policy.weights[arm.name] ?? 0;
       policy = { ...policy, weights };
     }
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the schema requires at least one arm (arms: min 1)
     return { ...r, match: r.match ?? { ...EMPTY_MATCH }, default_arm: r.default_arm ?? r.arms[0]!.name, policy, features: r.features as FeatureSpec[] | null };
   });
 

@@ -31,7 +31,7 @@ const numericSchema = z.discriminatedUnion('transform', [
     .refine((f) => f.max > f.min, { message: 'max must be greater than min', path: ['max'] }),
   z
     .strictObject({ ...base, type: z.literal('numeric'), transform: z.literal('bucket'), edges: z.array(z.number()).min(1).max(MAX_FEATURE_DIM - 2) })
-    .refine((f) => f.edges.every((e, i) => i === 0 || e > f.edges[i - 1]!), { message: 'edges must be strictly increasing', path: ['edges'] }),
+    .refine((f) => f.edges.every((e, i, all) => i === 0 || e > (all[i - 1] ?? Number.NEGATIVE_INFINITY)), { message: 'edges must be strictly increasing', path: ['edges'] }),
 ]);
 
 const featureSchema = z.discriminatedUnion('type', [

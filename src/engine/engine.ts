@@ -42,6 +42,9 @@ export interface Decision {
   id: string;
   route: RouteRuntime;
   arm: number;
+  /** The arm's name and Envoy cluster (`route.armNames[arm]`, `route.clusters[arm]`). */
+  armName: string;
+  cluster: string;
   reason: DecisionReason;
   /** Epoch ms (injected clock). */
   time: number;
@@ -283,6 +286,8 @@ export class Engine {
       id: this.opts.ids.issue(route.name, armName, now, route.config.reward.feedback !== null),
       route,
       arm,
+      armName,
+      cluster: route.clusters[arm] ?? '',
       reason,
       time: now,
       startedAt: t0,
@@ -302,11 +307,12 @@ export class Engine {
   }
 
   /** The pin to send back with a decision's response, or undefined (no session, pins off, or not a sticky decision). */
-  pinFor(d: Decision): string | undefined {
+  pinFor(d: Decision): [header: string, pin: string] | undefined {
     const sticky = d.route.sticky;
-    if (d.session === 0 || !sticky || sticky.cfg.pin_header === null) return undefined;
+    const header = sticky?.cfg.pin_header;
+    if (d.session === 0 || !sticky || header === null || header === undefined) return undefined;
     if (d.reason !== 'sticky' && d.reason !== 'policy') return undefined;
-    return sticky.pinFor(d.session, d.arm, d.echoedPin, this.opts.clock.now());
+    return [header, sticky.pinFor(d.session, d.arm, d.echoedPin, this.opts.clock.now())];
   }
 
   /**
@@ -403,6 +409,7 @@ export class Engine {
     const reward = computeReward(cfg, failure !== '', {
       latencyMs: latency,
       rewardHeader: ex.rewardHeader,
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- d.arm indexes the route it was decided on (costs has one entry per arm)
       cost: route.costs[d.arm]!,
       maxCost: route.maxCost,
     });
@@ -410,12 +417,12 @@ export class Engine {
     let deferred = false;
     route.slo?.record(failure === '', this.opts.clock.now());
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
-    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id, d.context);
+    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, d.armName, reward, 'response', d.id, d.context);
     const m = this.opts.metrics;
     if (m) {
       const h = this.handles(route, m);
-      (h.upstream[d.arm] ??= m.upstreamLatency.handle({ route: route.name, arm: route.armNames[d.arm]! })).observe(latency / 1000);
-      m.responses.inc({ route: route.name, arm: route.armNames[d.arm]!, class: statusClass(ex.status) });
+      (h.upstream[d.arm] ??= m.upstreamLatency.handle({ route: route.name, arm: d.armName })).observe(latency / 1000);
+      m.responses.inc({ route: route.name, arm: d.armName, class: statusClass(ex.status) });
     }
     for (const o of this.observers) o.onOutcome?.(d, outcome);
     return outcome;
@@ -526,6 +533,7 @@ export class Engine {
 
   /** Posterior mean and samples per arm (fleet view), for /v1/routes and gauges. */
   armSummary(route: RouteRuntime): Array<{ arm: string; stats: ArmStats; mean: number; params: Record<string, number> }> {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- every configured route has a state index (state.reconfigure(routeShapes(config)))
     const ri = this.opts.state.routeIndex(route.name)!;
     return route.armNames.map((arm, a) => {
       const stats = this.opts.state.fleet(ri, a, { n: 0, sum: 0, sumSq: 0 });

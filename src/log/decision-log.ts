@@ -106,7 +106,7 @@ export class DecisionLog implements EngineObserver {
       id: d.id,
       time: d.time,
       route: d.route.name,
-      arm: d.route.armNames[d.arm]!,
+      arm: d.armName,
       propensity: d.propensity ?? null,
       reason: d.reason,
       replica: this.opts.replica,
@@ -167,6 +167,7 @@ export class DecisionLog implements EngineObserver {
       const lb = Buffer.byteLength(line) + 1;
       if (this.size + bytes + lb > this.maxBytes && this.size + bytes > 0) {
         if (bytes > 0) {
+          // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- open() made the stream; writes run only between open() and close()
           await write(this.stream!, chunk);
           this.size += bytes;
           chunk = '';
@@ -178,12 +179,14 @@ export class DecisionLog implements EngineObserver {
       bytes += lb;
     }
     if (bytes > 0) {
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- open() made the stream; writes run only between open() and close()
       await write(this.stream!, chunk);
       this.size += bytes;
     }
   }
 
   private async rotate(): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- open() made the stream; writes run only between open() and close()
     await endStream(this.stream!);
     await rename(this.opts.file, `${this.opts.file}.1`);
     this.stream = await openStream(this.opts.file);
