@@ -15,7 +15,7 @@ import { guardKey, manualKey, type RouteMode } from '../state/records.js';
 import { randomBytes } from 'node:crypto';
 import { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
-import { DecisionContext, DecisionPipeline, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
+import { DecisionContext, DecisionPipeline, type PlannedRoute, type RoutePlan, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
 import { RouteRuntime } from './route-runtime.js';
 import type { SloCounts } from '../slo/budget.js';
 
@@ -40,7 +40,7 @@ export const PROPENSITY_REFRESH_MS = 250;
 
 export interface Decision {
   id: string;
-  route: RouteRuntime;
+  route: PlannedRoute;
   arm: number;
   /** The arm's name and Envoy cluster (`route.armNames[arm]`, `route.clusters[arm]`). */
   armName: string;
@@ -132,8 +132,8 @@ export interface EngineOptions {
  * this one class, so simulated and live decisions run the same code.
  */
 export class Engine {
-  routes: RouteRuntime[] = [];
-  private byName = new Map<string, RouteRuntime>();
+  routes: PlannedRoute[] = [];
+  private byName = new Map<string, PlannedRoute>();
   private readonly observers: EngineObserver[] = [];
   private readonly scratch: ArmStats = { n: 0, sum: 0, sumSq: 0 };
   private readonly monotonic: () => number;
@@ -176,7 +176,7 @@ export class Engine {
     return this.pipeline.steps;
   }
   /** The steps that run for `route` (those that apply to it), in order. */
-  stepsFor(route: RouteRuntime): readonly DecisionStep[] {
+  stepsFor(route: PlannedRoute): readonly DecisionStep[] {
     return this.pipeline.plan(route).steps;
   }
 
@@ -185,7 +185,7 @@ export class Engine {
     if (o.propensities) this.wantPropensity = true;
   }
 
-  route(name: string): RouteRuntime | undefined {
+  route(name: string): PlannedRoute | undefined {
     return this.byName.get(name);
   }
 
@@ -247,20 +247,20 @@ export class Engine {
       },
     });
     // Contextual models live in the replica state (they survive a reload with the same features there).
-    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.pins, sloCounts(rc.name)));
+    this.routes = config.routes.map((rc) => new RouteRuntime<RoutePlan>(rc, this.pins, sloCounts(rc.name)));
     this.byName = new Map(this.routes.map((r) => [r.name, r]));
     this.propCache.clear();
     const maxArms = Math.max(1, ...this.routes.map((r) => r.armNames.length));
     this.propensityBuf = new Float64Array(maxArms);
   }
 
-  match(headers: HeaderList): RouteRuntime | undefined {
+  match(headers: HeaderList): PlannedRoute | undefined {
     for (const r of this.routes) if (r.matches(headers)) return r;
     return undefined;
   }
 
   /** The decision for a request on `route` (the steps, in order). Never throws: internal errors fall back to the default arm. */
-  decide(route: RouteRuntime, headers: HeaderList | null): Decision {
+  decide(route: PlannedRoute, headers: HeaderList | null): Decision {
     const t0 = this.monotonic();
     const now = this.opts.clock.now();
     this.syncRecords(route);
