@@ -28,4 +28,16 @@ export default tseslint.config(
     plugins: { local },
     rules: { 'local/no-import-cycle': 'error' },
   },
+  {
+    // One error shape (src/util/errors.ts): under src/ an error is a BanditError with a stable code, or invariant() for a bug.
+    files: ['src/**/*.ts'],
+    ignores: ['src/tools/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Error']", message: 'Use a coded BanditError (src/util/errors.ts) or invariant(), not a plain Error.' },
+        { selector: "CallExpression[callee.name='Error']", message: 'Use a coded BanditError (src/util/errors.ts) or invariant(), not a plain Error.' },
+      ],
+    },
+  },
 );

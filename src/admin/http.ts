@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ErrorCodes } from '../util/errors.js';
+import { ErrorCodes, type ErrorCode } from '../util/errors.js';
 import { listenAddress } from '../util/address.js';
 
 export interface AdminRequest {
@@ -54,7 +54,7 @@ const DEFAULT_MAX_BODY = 1 << 20;
 /** Open to kubelet probes and Prometheus without a token. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
-export function jsonError(status: number, code: string, message: string): AdminReply {
+export function jsonError(status: number, code: ErrorCode, message: string): AdminReply {
   return { status, body: { error: { code, message } } };
 }
 
@@ -117,7 +117,7 @@ export class AdminServer {
       reply = await this.handle(req);
     } catch (e) {
       this.opts.logger.error({ err: e }, 'admin handler failed');
-      reply = jsonError(500, ErrorCodes.ADMIN_BAD_REQUEST, 'internal error');
+      reply = jsonError(500, ErrorCodes.INTERNAL, 'internal error');
     }
     const isText = typeof reply.body === 'string';
     const payload = isText ? (reply.body as string) : JSON.stringify(reply.body);

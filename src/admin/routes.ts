@@ -248,7 +248,7 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
         res = await attempt;
       } catch (err) {
         audit(logger, req, 'reload', {}, 'failed', { err: (err as Error).message });
-        return jsonError(500, ErrorCodes.CONFIG_READ, `reload failed: ${(err as Error).message}`);
+        return jsonError(500, ErrorCodes.INTERNAL, `reload failed: ${(err as Error).message}`);
       }
       if (!res.ok) {
         const issues = res.issues.map((i) => ({ path: i.path, message: i.message }));

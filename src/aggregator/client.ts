@@ -14,6 +14,7 @@ import type { RewardEvent } from '../engine/engine.js';
 import type { Clock } from '../util/clock.js';
 import type { Rng } from '../util/rng.js';
 import type { WireReward, WireRewardAck, WireRewardBatch } from './proto.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 
 export const REWARD_STREAM_DEFAULTS = {
   backoffBaseMs: 100,
@@ -320,7 +321,7 @@ export class RewardStreamClient {
     if (!oldest || !this.conn) return;
     if (this.o.clock.now() - oldest.sentAt > this.o.ackTimeoutMs) {
       this.o.logger.warn({ seq: oldest.seq, waited_ms: this.o.clock.now() - oldest.sentAt }, 'reward stream: ack overdue; reconnecting');
-      this.closed(this.conn, new Error('ack timeout'));
+      this.closed(this.conn, new BanditError(ErrorCodes.AGGREGATOR_UNAVAILABLE, `ack timeout (${this.o.ackTimeoutMs} ms)`));
     }
   }
 

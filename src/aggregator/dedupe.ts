@@ -9,8 +9,8 @@ import { identityOf, parseDecisionId } from '../reward/decision-id.js';
  */
 export function dedupeKey(id: string): string | null {
   const p = parseDecisionId(id);
-  if (!('invalid' in p)) return `d:${identityOf(p.fields)}`;
-  if (p.invalid === 'non_canonical') return null;
+  if (p.ok) return `d:${identityOf(p.value.fields)}`;
+  if (p.error.reason === 'non_canonical') return null;
   return `t:${id}`;
 }
 

@@ -1,6 +1,7 @@
 /** The aggregator's fleet snapshot file (`<log_file>.snapshot.json`): written atomically, read defensively. */
 import { readJsonFile, writeJsonFileAtomic } from '../state/persistence.js';
-import { parseSnapshot, type Snapshot } from '../state/snapshot.js';
+import { z } from 'zod';
+import { snapshotSchema, type Snapshot } from '../state/snapshot.js';
 import type { Result } from '../util/errors.js';
 
 export const FLEET_FORMAT = 'envoy-bandit-fleet/1';
@@ -11,6 +12,8 @@ export function writeFleetFile(path: string, snapshot: Snapshot): Promise<void> 
   return writeJsonFileAtomic(path, { format: FLEET_FORMAT, snapshot });
 }
 
+const fleetFileSchema = z.object({ snapshot: snapshotSchema }).transform((d): Snapshot => d.snapshot);
+
 export function readFleetFile(path: string): Promise<Result<Snapshot | null>> {
-  return readJsonFile(path, (doc) => parseSnapshot((doc as { snapshot?: unknown } | null)?.snapshot));
+  return readJsonFile(path, fleetFileSchema);
 }

@@ -1,5 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../util/clock.js';
+import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 import type { AggregatorMetrics } from './metrics.js';
 import { dedupeKey, type DedupeIndex } from './dedupe.js';
 import type { LogRecord, RewardLog } from './log.js';
@@ -8,13 +8,6 @@ import type { SummaryCounts } from './summary.js';
 
 const MAX_ID_LENGTH = 512;
 const MAX_NAME_LENGTH = 256;
-
-/** A batch the aggregator did not accept, with the gRPC status its stream ends with. */
-export type IngestError = Error & { grpcCode: grpc.status };
-
-function ingestError(message: string, grpcCode: grpc.status): IngestError {
-  return Object.assign(new Error(message), { grpcCode });
-}
 
 export interface IngestDeps {
   log: RewardLog;
@@ -27,13 +20,15 @@ export interface IngestDeps {
 /**
  * One reward batch: dedupe by decision identity (issuing replica, sequence),
  * append the new rewards to the log (durably, per the fsync policy), count
- * them; resolves with the batch's ack only once it is written.
+ * them; resolves with the batch's ack only once it is written, or with the
+ * coded reason it was not accepted: EB_REWARD_BATCH_INVALID (the stream ends
+ * INVALID_ARGUMENT) or EB_REWARD_LOG_UNAVAILABLE (UNAVAILABLE: resend later).
  */
-export async function ingestBatch(d: IngestDeps, batch: WireRewardBatch): Promise<WireRewardAck> {
+export async function ingestBatch(d: IngestDeps, batch: WireRewardBatch): Promise<Result<WireRewardAck>> {
   if (typeof batch.replica !== 'string' || batch.replica === '' || batch.replica.length > MAX_NAME_LENGTH) {
-    throw ingestError('RewardBatch.replica is required', grpc.status.INVALID_ARGUMENT);
+    return err(new BanditError(ErrorCodes.REWARD_BATCH_INVALID, 'RewardBatch.replica is required'));
   }
-  if (d.log.failed) throw ingestError(`reward log not writable (${d.log.failed.message}); retry later`, grpc.status.UNAVAILABLE);
+  if (d.log.failed) return err(new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, `reward log not writable (${d.log.failed.message}); retry later`));
   const received = d.clock.now();
   const lines: string[] = [];
   const keys: string[] = [];
@@ -62,7 +57,7 @@ export async function ingestBatch(d: IngestDeps, batch: WireRewardBatch): Promis
   } catch (e) {
     // Not written, not acked: the replica resends, and the resend must be logged, not called a duplicate.
     for (const k of keys) d.dedupe.delete(k);
-    throw ingestError(`reward log write failed: ${(e as Error).message}`, grpc.status.UNAVAILABLE);
+    return err(new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, `reward log write failed: ${(e as Error).message}`));
   }
   for (const rec of records) d.counts.count(rec);
   d.counts.duplicates += duplicates;
@@ -71,7 +66,7 @@ export async function ingestBatch(d: IngestDeps, batch: WireRewardBatch): Promis
   if (duplicates) d.metrics.ingested.inc({ outcome: 'duplicate' }, duplicates);
   if (invalid) d.metrics.ingested.inc({ outcome: 'invalid' }, invalid);
   d.metrics.logBytes.set(d.log.bytes);
-  return { seq: batch.seq, accepted: records.length, duplicates };
+  return ok({ seq: batch.seq, accepted: records.length, duplicates });
 }
 
 function validReward(r: WireReward | undefined): r is WireReward {

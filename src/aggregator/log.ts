@@ -18,6 +18,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 import type { WireReward } from './proto.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
@@ -57,7 +58,7 @@ export class RewardLog {
   private fh: FileHandle | null = null;
   private queue: Pending[] = [];
   private flushing = false;
-  private failure: Error | null = null;
+  private failure: BanditError | null = null;
   private failedAt = 0;
   private backoff = RETRY_MIN_MS;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -120,15 +121,16 @@ export class RewardLog {
     return result;
   }
 
-  get failed(): Error | null {
+  /** EB_REWARD_LOG_UNAVAILABLE with the file system's error (`details.errno`) while the log cannot be written. */
+  get failed(): BanditError | null {
     return this.failure;
   }
 
   /** Appends the lines (each without its newline); resolves once written (and synced per policy). An empty list is a barrier: it resolves after every earlier append. */
   append(lines: string[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('reward log is closed'));
-    if (!this.fh) return Promise.reject(new Error('reward log is not open'));
+    if (this.closed) return Promise.reject(new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, 'reward log is closed'));
+    if (!this.fh) return Promise.reject(new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, 'reward log is not open'));
     return new Promise((resolve, reject) => {
       this.queue.push({ lines, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -168,7 +170,7 @@ export class RewardLog {
 
   private fail(e: Error, rejectedLines: number): void {
     const first = this.failure === null;
-    this.failure = e;
+    this.failure = new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, e.message, { errno: (e as NodeJS.ErrnoException).code });
     if (first) {
       this.failures++;
       this.failedAt = Date.now();
@@ -254,7 +256,7 @@ async function writeAll(fh: FileHandle, text: string): Promise<void> {
   let off = 0;
   while (off < buf.length) {
     const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    if (bytesWritten <= 0) throw new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, 'write made no progress (EIO)', { errno: 'EIO' });
     off += bytesWritten;
   }
 }

@@ -32,6 +32,7 @@ import { createAggregatorMetrics, type AggregatorMetrics } from './metrics.js';
 import { FleetSnapshots } from './snapshots.js';
 import { serveRewardStream } from './streams.js';
 import { SummaryCounts, type AggregatorSummary } from './summary.js';
+import { BanditError, ErrorCodes, type Result } from '../util/errors.js';
 
 export { MAX_PENDING_BATCHES_PER_STREAM } from './streams.js';
 export { MAX_SUMMARY_KEYS, type AggregatorSummary } from './summary.js';
@@ -72,7 +73,7 @@ export class AggregatorServer {
 
   constructor(private readonly o: AggregatorServerOptions) {
     const agg = o.config.aggregator;
-    if (!agg?.log_file) throw new Error('aggregator.log_file is required to run the aggregator');
+    if (!agg?.log_file) throw new BanditError(ErrorCodes.CONFIG_INVALID, 'aggregator.log_file is required to run the aggregator');
     this.agg = agg;
     this.clock = o.clock ?? systemClock;
     this.fleet = new FleetView(o.config.replica_id, this.clock, o.config.state.slot_expiry_ms);
@@ -118,7 +119,7 @@ export class AggregatorServer {
   }
 
   /** Dedupe, log (durably, per policy), count; the ack for `batch` (ingest.ts). */
-  ingest(batch: WireRewardBatch): Promise<WireRewardAck> {
+  ingest(batch: WireRewardBatch): Promise<Result<WireRewardAck>> {
     return ingestBatch(this.ingestDeps, batch);
   }
 

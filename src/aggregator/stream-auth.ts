@@ -8,6 +8,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DEFAULT_MAX_SKEW_MS } from '../gossip/message.js';
+import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 
 export const STREAM_AUTH_HEADER = 'x-envoy-bandit-auth';
 const DOMAIN = 'envoy-bandit/rewards/1';
@@ -21,16 +22,18 @@ export function signStream(secret: Buffer, replica: string, time: number): strin
   return `${time}.${Buffer.from(replica, 'utf8').toString('base64url')}.${mac(secret, replica, time).toString('base64url')}`;
 }
 
-/** The authenticated replica, or why the value is not accepted. */
-export function verifyStream(secret: Buffer, value: unknown, now: number, maxSkewMs = DEFAULT_MAX_SKEW_MS): { replica: string } | { error: string } {
-  if (typeof value !== 'string' || value.length > 1024) return { error: `missing ${STREAM_AUTH_HEADER}` };
+const refuse = (why: string) => err(new BanditError(ErrorCodes.REWARD_STREAM_AUTH, why));
+
+/** The authenticated replica, or EB_REWARD_STREAM_AUTH saying why the value is not accepted. */
+export function verifyStream(secret: Buffer, value: unknown, now: number, maxSkewMs = DEFAULT_MAX_SKEW_MS): Result<{ replica: string }> {
+  if (typeof value !== 'string' || value.length > 1024) return refuse(`missing ${STREAM_AUTH_HEADER}`);
   const parts = value.split('.');
-  if (parts.length !== 3) return { error: `malformed ${STREAM_AUTH_HEADER}` };
+  if (parts.length !== 3) return refuse(`malformed ${STREAM_AUTH_HEADER}`);
   const time = Number(parts[0]);
   const replica = Buffer.from(parts[1]!, 'base64url').toString('utf8');
   const got = Buffer.from(parts[2]!, 'base64url');
-  if (!Number.isSafeInteger(time) || replica === '') return { error: `malformed ${STREAM_AUTH_HEADER}` };
-  if (got.length !== MAC_BYTES || !timingSafeEqual(got, mac(secret, replica, time))) return { error: 'bad signature' };
-  if (Math.abs(now - time) > maxSkewMs) return { error: `signed ${now - time} ms ago, outside ±${maxSkewMs} ms` };
-  return { replica };
+  if (!Number.isSafeInteger(time) || replica === '') return refuse(`malformed ${STREAM_AUTH_HEADER}`);
+  if (got.length !== MAC_BYTES || !timingSafeEqual(got, mac(secret, replica, time))) return refuse('bad signature');
+  if (Math.abs(now - time) > maxSkewMs) return refuse(`signed ${now - time} ms ago, outside ±${maxSkewMs} ms`);
+  return ok({ replica });
 }

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
+import { ErrorCodes, type Result } from '../util/errors.js';
 import type { AggregatorMetrics } from './metrics.js';
 import type { WireRewardAck, WireRewardBatch } from './proto.js';
 import { STREAM_AUTH_HEADER, verifyStream } from './stream-auth.js';
@@ -12,7 +13,7 @@ export const MAX_PENDING_BATCHES_PER_STREAM = 64;
 export interface StreamDeps {
   /** The gossip secret: streams must authenticate with it (stream-auth.ts); null = open. */
   secret: Buffer | null;
-  ingest(batch: WireRewardBatch): Promise<WireRewardAck>;
+  ingest(batch: WireRewardBatch): Promise<Result<WireRewardAck>>;
   counts: SummaryCounts;
   metrics: AggregatorMetrics;
   clock: Clock;
@@ -29,13 +30,13 @@ export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<W
   let authenticated: string | null = null;
   if (d.secret) {
     const v = verifyStream(d.secret, call.metadata.get(STREAM_AUTH_HEADER)[0], d.clock.now());
-    if ('error' in v) {
+    if (!v.ok) {
       d.metrics.ingested.inc({ outcome: 'unauthenticated' });
-      d.logger.warn({ peer, reason: v.error }, 'reward stream rejected: not authenticated');
-      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error}` });
+      d.logger.warn({ peer, reason: v.error.message, code: v.error.code }, 'reward stream rejected: not authenticated');
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error.message}` });
       return;
     }
-    authenticated = v.replica;
+    authenticated = v.value.replica;
   }
   let chain: Promise<void> = Promise.resolve();
   let pending = 0;
@@ -68,12 +69,16 @@ export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<W
       if (failed) return;
       try {
         const ack = await ingested;
-        if (!call.cancelled && !call.destroyed) call.write(ack);
+        if (!ack.ok) {
+          failed = true;
+          const code = ack.error.code === ErrorCodes.REWARD_BATCH_INVALID ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAVAILABLE;
+          d.logger.error({ err: ack.error.message, code: ack.error.code, peer }, 'reward batch not accepted');
+          call.emit('error', { code, details: ack.error.message });
+        } else if (!call.cancelled && !call.destroyed) call.write(ack.value);
       } catch (e) {
         failed = true;
-        const code = (e as { grpcCode?: number }).grpcCode ?? grpc.status.UNAVAILABLE;
-        d.logger.error({ err: (e as Error).message, peer }, 'reward batch not accepted');
-        call.emit('error', { code, details: (e as Error).message });
+        d.logger.error({ err: (e as Error).message, code: ErrorCodes.INTERNAL, peer }, 'reward batch not accepted');
+        call.emit('error', { code: grpc.status.UNAVAILABLE, details: (e as Error).message });
       } finally {
         pending--;
         if (call.isPaused() && pending < MAX_PENDING_BATCHES_PER_STREAM / 2) call.resume();

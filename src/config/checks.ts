@@ -77,6 +77,12 @@ function checkRoute(route: Obj, i: number, issues: ConfigIssue[]): void {
   const hasFeatures = route.features !== undefined && route.features !== null;
   if (contextual && !hasFeatures) issues.push(issue(['routes', i, 'features'], `required by policy ${type}: the request features its models read`));
   if (!contextual && type !== undefined && hasFeatures) issues.push(issue(['routes', i, 'features'], `only linucb and lints read features; policy ${type} would ignore them`));
+  if (route.warm_start !== undefined && route.warm_start !== null && type !== undefined) {
+    const drift = isObj(policy.drift) ? str(policy.drift.mode) : undefined;
+    const perObservation = type.startsWith('discounted_') || type.startsWith('sliding_') || drift === 'discount' || drift === 'window';
+    if (perObservation) issues.push(issue(['routes', i, 'warm_start'], 'needs drift none or half_life: a prior shared by the fleet has no observations of its own to discount or window'));
+    if (type === 'static' || type === 'fixed') issues.push(issue(['routes', i, 'warm_start'], `policy ${type} does not learn; a warm start would change nothing`));
+  }
   if (type === 'static' && isObj(policy.weights)) {
     for (const key of Object.keys(policy.weights)) {
       if (!arms.has(key)) issues.push(issue(['routes', i, 'policy', 'weights', key], notAnArm(JSON.stringify(key))));

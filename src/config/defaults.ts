@@ -94,6 +94,14 @@ export const DEFAULT_GUARDRAIL_COUNT_CLIENT_ERRORS = false;
 export const DEFAULT_GUARDRAIL_ACTION = 'quarantine' as const;
 export const DEFAULT_GUARDRAIL_COOLDOWN_MS = 60_000;
 
+// --- warm start ---
+/** A warm-start prior is worth this many samples (over all arms) unless the route says otherwise. */
+export const DEFAULT_WARM_START_EFFECTIVE_SAMPLES = 100;
+
+// --- contextual features ---
+/** Hashed one-hot width of a categorical feature unless given (docs/contextual.md: use ≥ 4× the distinct values). */
+export const DEFAULT_CATEGORICAL_BUCKETS = 16;
+
 // --- SLO error budget (off unless a route declares one) ---
 export const DEFAULT_SLO_WINDOW_MS = 60 * 60_000;
 /** Exploration is full while this much of the budget remains... */

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { parseAddress } from '../util/address.js';
-import { featuresSchema } from '../contextual/config.js';
+import { featureWidth, MAX_FEATURE_DIM } from '../contextual/features.js';
 import type { FeatureSpec } from '../contextual/features.js';
 import { DEFAULT_RIDGE_LAMBDA } from '../contextual/model.js';
 import { DEFAULT_LINTS_V, DEFAULT_LINUCB_ALPHA } from '../contextual/policies.js';
@@ -215,6 +215,42 @@ export const policySchema = z.discriminatedUnion('type', [
     .transform((v) => withPolicy({ type: 'lints', v: v.v, lambda: v.lambda }, v.min_share, v.drift)),
 ]);
 
+// ---------- contextual features (docs/contextual.md) ----------
+
+
+const featureBase = {
+  name: z.string().regex(NAME_RE, 'use letters, digits, ".", "_" and "-"'),
+  header: z.string().regex(HTTP_TOKEN_RE, 'must be an HTTP header name').transform((h) => h.toLowerCase()),
+};
+
+const numericSchema = z.discriminatedUnion('transform', [
+  z.strictObject({ ...featureBase, type: z.literal('numeric'), transform: z.literal('log'), scale: z.number().gt(0) }),
+  z
+    .strictObject({ ...featureBase, type: z.literal('numeric'), transform: z.literal('clip'), min: z.number(), max: z.number() })
+    .refine((f) => f.max > f.min, { message: 'max must be greater than min', path: ['max'] }),
+  z
+    .strictObject({ ...featureBase, type: z.literal('numeric'), transform: z.literal('bucket'), edges: z.array(z.number()).min(1).max(MAX_FEATURE_DIM - 2) })
+    .refine((f) => f.edges.every((e, i, all) => i === 0 || e > (all[i - 1] ?? Number.NEGATIVE_INFINITY)), { message: 'edges must be strictly increasing', path: ['edges'] }),
+]);
+
+const featureSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...featureBase, type: z.literal('categorical'), buckets: z.number().int().min(1).max(MAX_FEATURE_DIM - 1).default(D.DEFAULT_CATEGORICAL_BUCKETS) }),
+  numericSchema,
+]);
+
+export const featuresSchema = z
+  .array(featureSchema)
+  .min(1)
+  .superRefine((fs, ctx) => {
+    const seen = new Set<string>();
+    fs.forEach((f, i) => {
+      if (seen.has(f.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate feature name "${f.name}"` });
+      seen.add(f.name);
+    });
+    const dim = 1 + fs.reduce((s, f) => s + featureWidth(f as FeatureSpec), 0);
+    if (dim > MAX_FEATURE_DIM) ctx.addIssue({ code: 'custom', path: [], message: `feature dimension ${dim} (1 + the width of every feature) exceeds ${MAX_FEATURE_DIM}` });
+  });
+
 // ---------- route sections ----------
 
 const matchSchema = z.strictObject({
@@ -373,6 +409,15 @@ const routeSchema = z
     allow_force_arm: z.boolean().default(false),
     features: featuresSchema.nullable().default(null),
     slo: sloSchema.nullable().default(null),
+    warm_start: z
+      .strictObject({
+        from: filePath,
+        kind: z.enum(['decision_log', 'snapshot']),
+        effective_samples: z.number().gt(0).default(D.DEFAULT_WARM_START_EFFECTIVE_SAMPLES),
+        route: z.string().min(1).nullable().default(null),
+      })
+      .nullable()
+      .default(null),
     body_rewrite: bodyRewriteSchema.nullable().default(null),
   })
   .transform((r): RouteConfig => {

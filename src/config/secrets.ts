@@ -4,9 +4,8 @@
  * `serve` and `aggregator` refuse to start on any issue, each reported at the
  * config path that names the file, like any other config issue.
  */
-import { readFile } from 'node:fs/promises';
 import { issue } from './issues.js';
-import { secretProblem } from '../util/secret-strength.js';
+import { readSecret } from '../util/secret.js';
 import type { Config, ConfigIssue } from './types.js';
 
 /** [config path, file] of every secret the config uses. */
@@ -21,17 +20,8 @@ export function secretFiles(config: Config): Array<[string, string]> {
 export async function checkSecretFiles(config: Config): Promise<ConfigIssue[]> {
   const issues: ConfigIssue[] = [];
   for (const [path, file] of secretFiles(config)) {
-    let text: string;
-    try {
-      text = (await readFile(file, 'utf8')).trim();
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-      issues.push(issue(path, `cannot read ${file}: ${reason}`));
-      continue;
-    }
-    const problem = secretProblem(text);
-    if (problem !== undefined) issues.push(issue(path, `${file}: ${problem}`));
+    const r = await readSecret(file);
+    if (!r.ok) issues.push(issue(path, r.error.message));
   }
   return issues;
 }

@@ -160,6 +160,18 @@ export interface RouteConfig {
   features: FeatureSpec[] | null;
   /** Success objective over a rolling window; exploration shrinks as its error budget burns (null: off). */
   slo: SloConfig | null;
+  /** Start the route's statistics from a decision log or a snapshot, scaled to an effective sample size (null: from zero). */
+  warm_start: WarmStartConfig | null;
+}
+
+export interface WarmStartConfig {
+  /** The file: a decision log (JSONL) or a snapshot (a replica's slot file or the aggregator's fleet file). */
+  from: string;
+  kind: 'decision_log' | 'snapshot';
+  /** The prior's total weight over all arms: the source is scaled down to this many samples (never up). */
+  effective_samples: number;
+  /** The route's name in the file (null: this route's own name). */
+  route: string | null;
 }
 
 export interface SloConfig {

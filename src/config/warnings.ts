@@ -3,7 +3,7 @@
  * errors: `validate` prints them and still exits 0.
  */
 import { issue } from './issues.js';
-import type { Config, ConfigIssue } from './types.js';
+import type { Config, ConfigIssue, DriftConfig } from './types.js';
 
 export function configWarnings(config: Config): ConfigIssue[] {
   const out: ConfigIssue[] = [];
@@ -31,6 +31,15 @@ export function configWarnings(config: Config): ConfigIssue[] {
     }
     if (r.match.path_prefix === null && r.match.authority === null && r.match.header === null && i < config.routes.length - 1) {
       out.push(issue(['routes', i, 'match'], `matches every request, so routes after it (${config.routes.slice(i + 1).map((x) => x.name).join(', ')}) never match`));
+    }
+    const drift = (p as { drift?: DriftConfig }).drift;
+    if (drift && (drift.mode === 'discount' || drift.mode === 'window') && (config.gossip !== null || config.aggregator !== null)) {
+      out.push(
+        issue(
+          ['routes', i, 'policy', 'drift', 'mode'],
+          `${drift.mode} fades evidence per this replica's own observations: in a fleet, memory grows with the number of replicas and an idle or dead replica's slot keeps full weight until state.slot_expiry; half_life fades every slot by elapsed time`,
+        ),
+      );
     }
     const g = r.guardrails;
     if (g && r.reward.latency && g.latency_p95 && g.latency_p95.max_ms < r.reward.latency.slo_ms) {

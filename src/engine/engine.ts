@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DEFAULT_LATENCY_MEASURE } from '../config/defaults.js';
 import type { Config } from '../config/types.js';
 import type { HeaderList } from '../extproc/handler.js';
 import { DECISION_REASONS, REWARD_SOURCES, statusClass, type DecisionReason, type Metrics, type RewardSource } from '../metrics/metrics.js';
@@ -405,7 +406,7 @@ export class Engine {
     const route = d.route;
     const cfg = route.config.reward;
     const failure = classifyExchange(route.success, ex);
-    const latency = scoredLatencyMs(cfg.latency?.measure ?? 'ttfb', ex);
+    const latency = scoredLatencyMs(cfg.latency?.measure ?? DEFAULT_LATENCY_MEASURE, ex);
     const reward = computeReward(cfg, failure !== '', {
       latencyMs: latency,
       rewardHeader: ex.rewardHeader,

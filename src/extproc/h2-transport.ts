@@ -15,6 +15,7 @@ import { CONTINUE_RESPONSE, decodeProcessingRequest, encodeRequestBodyResponse, 
 import { ACCESS_LOG_METHOD_PATH, ACCESS_LOG_RESPONSE, decodeStreamAccessLogsMessage } from './accesslog-codec.js';
 import { EXT_PROC_METHOD_PATH } from './proto-files.js';
 import { Action, ExtProcStream, MalformedMessage, type Incoming, type StreamHooks } from './stream-logic.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 
 export const H2_TRANSPORT_DEFAULTS = {
   /** Same default as grpc-js: 4 MiB per message. */
@@ -183,7 +184,7 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
         }
       },
       (code, message) => {
-        opts.hooks.onError('malformed', new Error(message));
+        opts.hooks.onError('malformed', new BanditError(ErrorCodes.EXTPROC_MALFORMED, message));
         fail(code, message);
       },
     );
@@ -219,7 +220,7 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
         }
       },
       (code, message) => {
-        opts.hooks.onError('malformed', new Error(message));
+        opts.hooks.onError('malformed', new BanditError(ErrorCodes.EXTPROC_MALFORMED, message));
         writer.finish(code, message);
       },
     );

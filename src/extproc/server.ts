@@ -21,6 +21,7 @@ import { ACCESS_LOG_METHOD_PATH, ACCESS_LOG_RESPONSE, decodeStreamAccessLogsMess
 import type { AccessLogEntry } from './handler.js';
 import { EXT_PROC_METHOD_PATH, EXT_PROC_SERVICE_NAME } from './proto-files.js';
 import { Action, ExtProcStream, MalformedMessage, type ExtProcErrorKind, type ExtProcLogger, type Incoming, type StreamHooks } from './stream-logic.js';
+import { invariant } from '../util/errors.js';
 
 export type { ExtProcErrorKind, ExtProcLogger } from './stream-logic.js';
 
@@ -294,7 +295,7 @@ export function createExtProcServer<D>(opts: ExtProcServerOptions<D>): ExtProcSe
     },
     setServing: (serving) => t.setServing(serving),
     async start() {
-      if (started) throw new Error('ext_proc server already started');
+      invariant(!started, 'ext_proc server already started');
       started = true;
       const bound = await t.start();
       logger.info({ address: bound.address, transport }, 'ext_proc server listening');

@@ -13,7 +13,7 @@ import { createGossipServer, type GossipServer } from './server.js';
 import { replicaGossipState } from './state.js';
 import { GrpcGossipTransport } from './transport.js';
 import { fetchAggregatorSnapshot } from '../aggregator/connector.js';
-import { readSecret } from '../util/secret.js';
+import { requireSecret } from '../util/secret.js';
 
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
 export const BOOTSTRAP_TIMEOUT_MS = 3_000;
@@ -21,7 +21,7 @@ export const BOOTSTRAP_TIMEOUT_MS = 3_000;
 /** Reads the gossip secret file, when one is configured. */
 export async function loadGossipSecret(g: GossipConfig): Promise<Buffer | null> {
   // Config requires secret_file for a non-loopback listen, peer or DNS name (config/checks.ts).
-  return g.secret_file ? readSecret(g.secret_file) : null;
+  return g.secret_file ? requireSecret(g.secret_file) : null;
 }
 
 export const gossipComponent: ComponentFactory = (ctx) => {

@@ -1,4 +1,5 @@
 /** In-process gossip transport (simulator, benchmarks, tests): calls the peer node directly. */
+import * as grpc from '@grpc/grpc-js';
 import type { GossipNode } from './node.js';
 import type { WireGossipMessage } from './proto.js';
 import type { GossipTransport } from './transport.js';
@@ -15,20 +16,26 @@ export class LocalTransport implements GossipTransport {
 
   async exchange(address: string, msg: WireGossipMessage): Promise<unknown> {
     const node = this.nodes.get(address);
-    if (!node || this.down.has(address)) throw Object.assign(new Error(`${address} unreachable`), { code: 14 });
+    if (!node || this.down.has(address)) throw serviceError(grpc.status.UNAVAILABLE, `${address} unreachable`);
     const r = node.handlePush(msg, this.from);
-    if (!r.ok) throw Object.assign(new Error(r.error.message), { code: r.error.reason === 'invalid' ? 3 : 16 });
+    if (!r.ok) throw serviceError(r.error.reason === 'invalid' ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAUTHENTICATED, r.error.message);
     return r.value;
   }
 
   async feedback(address: string, msg: WireFeedbackMessage): Promise<unknown> {
     const node = this.nodes.get(address);
-    if (!node || this.down.has(address)) throw Object.assign(new Error(`${address} unreachable`), { code: 14 });
+    if (!node || this.down.has(address)) throw serviceError(grpc.status.UNAVAILABLE, `${address} unreachable`);
     const r = node.handleFeedback(msg, this.from);
-    if (!r.ok) throw Object.assign(new Error(r.error.message), { code: r.error.reason === 'invalid' ? 3 : 16 });
+    if (!r.ok) throw serviceError(r.error.reason === 'invalid' ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAUTHENTICATED, r.error.message);
     return r.value;
   }
 
   retain(): void {}
   close(): void {}
+}
+
+/** What the real transport's grpc-js client rejects with: an Error carrying the numeric gRPC status (GossipNode reads it). */
+function serviceError(code: grpc.status, message: string): Error & { code: grpc.status } {
+  // eslint-disable-next-line no-restricted-syntax -- imitates grpc-js's ServiceError, whose `code` is a gRPC status number
+  return Object.assign(new Error(message), { code });
 }

@@ -90,6 +90,6 @@ export function verifyMessage(
     return err(new GossipRejection('invalid', `snapshot is not JSON: ${(e as Error).message}`));
   }
   const snapshot = parseSnapshot(doc);
-  if (typeof snapshot === 'string') return err(new GossipRejection('invalid', snapshot));
-  return ok({ sender: m.sender, timeMs: m.time_ms, snapshot });
+  if (!snapshot.ok) return err(new GossipRejection('invalid', snapshot.error.message));
+  return ok({ sender: m.sender, timeMs: m.time_ms, snapshot: snapshot.value });
 }

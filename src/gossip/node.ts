@@ -32,6 +32,13 @@ export const MAX_EXCHANGE_TIMEOUT_MS = 2_000;
 /** A member we have not heard from for this many intervals (at least SILENT_MIN_MS) has left. */
 export const SILENT_INTERVALS = 20;
 export const SILENT_MIN_MS = 5_000;
+/** The last push as a member stops goes to this many peers at least (one could be down or slow). */
+export const FINAL_PUSH_FANOUT = 3;
+/**
+ * Deadline of a feedback forward. Longer than a gossip exchange's: a client
+ * is waiting for the issuer's verdict, and a miss means it must retry.
+ */
+export const FEEDBACK_FORWARD_TIMEOUT_MS = 2_000;
 /** Looking for a replica we have never called: at most this many unknown peer addresses, once per interval. */
 export const MAX_DISCOVERY_EXCHANGES = 16;
 
@@ -108,7 +115,7 @@ export class GossipNode {
   }
 
   /**
-   * Stops the rounds after one last push-pull, so what this member wrote while
+   * Stops the rounds after one last push-pull (to FINAL_PUSH_FANOUT peers), so what this member wrote while
    * stopping (a replica's shutdown defaults, its last rewards) reaches its peers
    * rather than only its snapshot file and the aggregator.
    */
@@ -118,7 +125,7 @@ export class GossipNode {
     clearTimeout(this.timer);
     clearTimeout(this.syncTimer);
     await this.roundInFlight?.catch(() => undefined);
-    if (wasRunning && (this.o.peers.length > 0 || this.o.dns !== null)) await this.round().catch(() => undefined);
+    if (wasRunning && (this.o.peers.length > 0 || this.o.dns !== null)) await this.round(Math.max(this.o.fanout, FINAL_PUSH_FANOUT)).catch(() => undefined);
   }
 
   readiness(): true | string {
@@ -173,7 +180,7 @@ export class GossipNode {
   }
 
   /** One round: resolve, pick, exchange push-pull with each pick concurrently, merge answers. */
-  async round(): Promise<RoundResult> {
+  async round(fanout = this.o.fanout): Promise<RoundResult> {
     const { addresses, dnsError } = await resolvePeers(this.o.peers, this.o.dns, this.o.listen, this.o.resolver ?? systemResolver);
     if (dnsError !== this.lastDnsError) {
       if (dnsError) this.o.logger.warn({ dns: this.o.dns, err: dnsError }, 'gossip DNS lookup failed');
@@ -184,7 +191,7 @@ export class GossipNode {
     const keep = new Set(candidates);
     this.o.transport.retain(keep);
     this.membership.retain(keep);
-    const picks = pickRandom(candidates, this.o.fanout, this.o.rng);
+    const picks = pickRandom(candidates, fanout, this.o.rng);
     const results = await Promise.all(picks.map((a) => this.exchangeWith(a)));
     const now = this.o.clock.now();
     this.membership.sweep(now);
@@ -282,7 +289,7 @@ export class GossipNode {
     }
     let raw: unknown;
     try {
-      raw = await this.o.transport.feedback(address, encodeFeedbackMessage('forward', this.o.state.id, issuer, body, this.o.clock.now(), this.o.secret), this.exchangeTimeoutMs);
+      raw = await this.o.transport.feedback(address, encodeFeedbackMessage('forward', this.o.state.id, issuer, body, this.o.clock.now(), this.o.secret), FEEDBACK_FORWARD_TIMEOUT_MS);
     } catch (e) {
       return err(`replica "${issuer}" at ${address}: ${(e as Error).message}`);
     }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { Decision, EngineObserver, RewardEvent } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 
 /** Lines held in memory while the disk catches up; past it new lines are dropped and counted. */
 export const DECISION_LOG_MAX_BUFFERED = 50_000;
@@ -208,7 +209,7 @@ export class DecisionLog implements EngineObserver {
 function openStream(file: string): Promise<WriteStream> {
   return new Promise((resolve, reject) => {
     const s = createWriteStream(file, { flags: 'a' });
-    const onError = (e: Error) => reject(new Error(`decision log ${file}: ${e.message}`));
+    const onError = (e: Error) => reject(new BanditError(ErrorCodes.DECISION_LOG_WRITE, `decision log ${file}: ${e.message}`));
     s.once('error', onError);
     s.once('open', () => {
       s.off('error', onError);

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 
 /**
  * Decision ids: `<payload>.<signature>`, both unpadded base64url. The payload
@@ -27,6 +28,35 @@ export interface DecisionIdFields {
 
 /** Why an id was refused; stable, shown to API clients. */
 export type DecisionIdInvalid = 'malformed' | 'non_canonical' | 'bad_signature' | 'unsigned';
+
+const REASON_TEXT: Record<DecisionIdInvalid, string> = {
+  unsigned: 'bad signature (an unsigned id; its route took no feedback when it was issued)',
+  malformed: 'malformed (expected <payload>.<signature> as issued in x-bandit-decision-id)',
+  non_canonical: 'not in the canonical form it was issued in (re-encoded, padded or altered); send it byte for byte',
+  bad_signature: 'bad signature (not issued by a replica sharing decision_ids.secret_file)',
+};
+
+/** A refused id: EB_DECISION_ID_INVALID with the reason (`reason`) and what it means (`message`). */
+export class DecisionIdRejection extends BanditError {
+  constructor(readonly reason: DecisionIdInvalid) {
+    super(ErrorCodes.DECISION_ID_INVALID, REASON_TEXT[reason]);
+  }
+}
+
+/** One preallocated rejection per reason: a bad id costs no allocation and no stack capture. */
+const REJECT: Readonly<Record<DecisionIdInvalid, Result<never, DecisionIdRejection>>> = {
+  malformed: err(new DecisionIdRejection('malformed')),
+  non_canonical: err(new DecisionIdRejection('non_canonical')),
+  bad_signature: err(new DecisionIdRejection('bad_signature')),
+  unsigned: err(new DecisionIdRejection('unsigned')),
+};
+
+/** An id parsed without checking its signature. */
+export interface ParsedDecisionId {
+  fields: DecisionIdFields;
+  payload: Buffer;
+  sig: string;
+}
 
 export const SIG_BYTES = 16;
 /** Sequence numbers a process can issue per ms of uptime before it could reuse a predecessor's. */
@@ -80,13 +110,13 @@ export class DecisionIdCodec {
   }
 
   /** The fields of a genuine id in its canonical form, or why it is refused. */
-  verify(id: unknown): DecisionIdFields | { invalid: DecisionIdInvalid } {
+  verify(id: unknown): Result<DecisionIdFields, DecisionIdRejection> {
     const parsed = parseDecisionId(id);
-    if ('invalid' in parsed) return parsed;
-    if (parsed.sig === UNSIGNED_SIG) return { invalid: 'unsigned' };
-    const sig = Buffer.from(parsed.sig, 'base64url');
-    if (!timingSafeEqual(sig, this.sign(parsed.payload))) return { invalid: 'bad_signature' };
-    return parsed.fields;
+    if (!parsed.ok) return parsed;
+    if (parsed.value.sig === UNSIGNED_SIG) return REJECT.unsigned;
+    const sig = Buffer.from(parsed.value.sig, 'base64url');
+    if (!timingSafeEqual(sig, this.sign(parsed.value.payload))) return REJECT.bad_signature;
+    return ok(parsed.value.fields);
   }
 
   private sign(payload: Buffer): Buffer {
@@ -103,25 +133,25 @@ export function identityOf(f: Pick<DecisionIdFields, 'replica' | 'seq'>): string
  * Parses an id's payload strictly, without checking the signature (the
  * aggregator holds no decision-id key and uses this for identity). Never throws.
  */
-export function parseDecisionId(id: unknown): { fields: DecisionIdFields; payload: Buffer; sig: string } | { invalid: DecisionIdInvalid } {
-  if (typeof id !== 'string' || id.length > MAX_DECISION_ID_LENGTH) return { invalid: 'malformed' };
+export function parseDecisionId(id: unknown): Result<ParsedDecisionId, DecisionIdRejection> {
+  if (typeof id !== 'string' || id.length > MAX_DECISION_ID_LENGTH) return REJECT.malformed;
   const dot = id.indexOf('.');
-  if (dot <= 0 || dot !== id.lastIndexOf('.')) return { invalid: 'malformed' };
+  if (dot <= 0 || dot !== id.lastIndexOf('.')) return REJECT.malformed;
   const p = id.slice(0, dot);
   const s = id.slice(dot + 1);
-  if (!B64URL.test(p) || !B64URL.test(s)) return { invalid: 'non_canonical' };
+  if (!B64URL.test(p) || !B64URL.test(s)) return REJECT.non_canonical;
   const payload = Buffer.from(p, 'base64url');
-  if (payload.toString('base64url') !== p) return { invalid: 'non_canonical' };
-  if (s.length !== SIG_CHARS || Buffer.from(s, 'base64url').toString('base64url') !== s) return { invalid: 'non_canonical' };
+  if (payload.toString('base64url') !== p) return REJECT.non_canonical;
+  if (s.length !== SIG_CHARS || Buffer.from(s, 'base64url').toString('base64url') !== s) return REJECT.non_canonical;
   const text = payload.toString('utf8');
-  if (Buffer.byteLength(text, 'utf8') !== payload.length) return { invalid: 'malformed' };
+  if (Buffer.byteLength(text, 'utf8') !== payload.length) return REJECT.malformed;
   const parts = text.split(SEP);
-  if (parts.length !== 6 || parts[0] !== '1') return { invalid: 'malformed' };
+  if (parts.length !== 6 || parts[0] !== '1') return REJECT.malformed;
   const [, route, arm, replica, t, q] = parts as [string, string, string, string, string, string];
-  if (route === '' || arm === '' || replica === '') return { invalid: 'malformed' };
-  if (!BASE36.test(t) || !BASE36.test(q)) return { invalid: 'non_canonical' };
+  if (route === '' || arm === '' || replica === '') return REJECT.malformed;
+  if (!BASE36.test(t) || !BASE36.test(q)) return REJECT.non_canonical;
   const time = parseInt(t, 36);
   const seq = parseInt(q, 36);
-  if (!Number.isSafeInteger(time) || !Number.isSafeInteger(seq)) return { invalid: 'malformed' };
-  return { fields: { route, arm, replica, time, seq }, payload, sig: s };
+  if (!Number.isSafeInteger(time) || !Number.isSafeInteger(seq)) return REJECT.malformed;
+  return ok({ fields: { route, arm, replica, time, seq }, payload, sig: s });
 }

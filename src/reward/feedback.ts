@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { Clock } from '../util/clock.js';
-import { identityOf, parseDecisionId, type DecisionIdFields, type DecisionIdInvalid } from './decision-id.js';
+import { identityOf, parseDecisionId, type DecisionIdFields } from './decision-id.js';
 import { parseForwardedItems, parseIssuerAnswers, type FeedbackAnswer, type FeedbackCode, type FeedbackForwarder, type ForwardItem } from './feedback-answer.js';
 
 /** Pending (held) decisions per process; past it the oldest is settled early. */
@@ -133,8 +133,8 @@ export class FeedbackManager implements EngineObserver {
     if (fb === null || this.stopped) return false;
     const parsed = parseDecisionId(d.id);
     // Our own ids always parse; anything else is learned at once, as without feedback.
-    if ('invalid' in parsed) return false;
-    const key = identityOf(parsed.fields);
+    if (!parsed.ok) return false;
+    const key = identityOf(parsed.value.fields);
     // Feedback arrived before the response: it already counted.
     if (this.settled.has(key)) return true;
     if (o.failure !== '') {
@@ -237,15 +237,17 @@ export class FeedbackManager implements EngineObserver {
     }
     const { decision_id: id, reward } = item as { decision_id?: unknown; reward?: unknown };
     if (typeof id !== 'string' || id === '') return invalid(null, 'missing_decision_id', 'decision_id must be a non-empty string');
-    const fields = this.opts.engine.ids.verify(id);
-    if ('invalid' in fields) {
+    const verified = this.opts.engine.ids.verify(id);
+    if (!verified.ok) {
+      const { reason, message } = verified.error;
       // Ids of routes without feedback are issued unsigned (no HMAC on their hot path).
-      const p = fields.invalid === 'unsigned' ? parseDecisionId(id) : null;
-      if (p && 'fields' in p && this.opts.engine.route(p.fields.route)?.config.reward.feedback === null) {
-        return invalid(id, 'feedback_off', `route "${p.fields.route}" does not take feedback (reward.feedback is not set)`);
+      const p = reason === 'unsigned' ? parseDecisionId(id) : null;
+      if (p?.ok && this.opts.engine.route(p.value.fields.route)?.config.reward.feedback === null) {
+        return invalid(id, 'feedback_off', `route "${p.value.fields.route}" does not take feedback (reward.feedback is not set)`);
       }
-      return invalid(id, fields.invalid === 'unsigned' ? 'bad_signature' : fields.invalid, `decision_id: ${ID_REASONS[fields.invalid]}`);
+      return invalid(id, reason === 'unsigned' ? 'bad_signature' : reason, `decision_id: ${message}`);
     }
+    const fields = verified.value;
     if (typeof reward !== 'number' || !Number.isFinite(reward) || reward < 0 || reward > 1) {
       return invalid(id, 'bad_reward', 'reward must be a number in [0, 1]');
     }
@@ -349,13 +351,6 @@ export class FeedbackManager implements EngineObserver {
     }
   }
 }
-
-const ID_REASONS: Record<DecisionIdInvalid, string> = {
-  unsigned: 'bad signature (an unsigned id; its route took no feedback when it was issued)',
-  malformed: 'malformed (expected <payload>.<signature> as issued in x-bandit-decision-id)',
-  non_canonical: 'not in the canonical form it was issued in (re-encoded, padded or altered); send it byte for byte',
-  bad_signature: 'bad signature (not issued by a replica sharing decision_ids.secret_file)',
-};
 
 function invalid(id: string | null, code: FeedbackCode, reason: string): FeedbackAnswer {
   return { decision_id: id, outcome: 'invalid', code, reason };

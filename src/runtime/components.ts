@@ -1,6 +1,7 @@
 import type { ComponentFactory } from './component.js';
 import { guardrailsComponent } from '../guardrails/component.js';
 import { snapshotComponent } from './snapshot-component.js';
+import { warmStartComponent } from './warm-start-component.js';
 import { gossipComponent } from '../gossip/component.js';
 import { rewardStreamComponent } from '../aggregator/component.js';
 import { decisionLogComponent } from '../log/decision-log.js';
@@ -10,7 +11,8 @@ import { notifyComponent } from '../notify/component.js';
 
 /**
  * The sidecar's components in start order. The snapshot loads first so that
- * everything after it (gossip, guardrails) sees the restored state;
+ * everything after it (gossip, guardrails) sees the restored state, and
+ * warm-start priors load before the first decision;
  * notifications start first so they hear everything the others publish.
  */
-export const COMPONENTS: readonly ComponentFactory[] = [notifyComponent, snapshotComponent, gossipComponent, rewardStreamComponent, decisionLogComponent, feedbackComponent, guardrailsComponent, adminRoutesComponent];
+export const COMPONENTS: readonly ComponentFactory[] = [notifyComponent, snapshotComponent, warmStartComponent, gossipComponent, rewardStreamComponent, decisionLogComponent, feedbackComponent, guardrailsComponent, adminRoutesComponent];

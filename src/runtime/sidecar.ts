@@ -17,7 +17,7 @@ import { COMPONENTS } from './components.js';
 import { refreshArmGauges } from './gauges.js';
 import { EventBus } from '../notify/events.js';
 import { reloadFromFile, type ReloadResult, type ReloadTarget } from './reload.js';
-import { readSecret } from '../util/secret.js';
+import { requireSecret } from '../util/secret.js';
 import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
 import { formatIssues } from '../config/issues.js';
 import { BanditError, ErrorCodes } from '../util/errors.js';
@@ -68,13 +68,13 @@ export class Sidecar {
     if (!rewrites.ok) throw new BanditError(ErrorCodes.CONFIG_INVALID, `request rewrites: ${formatIssues(rewrites.error).join('; ')}`, rewrites.error);
     let key: Buffer;
     if (config.decision_ids.secret_file) {
-      key = await readSecret(config.decision_ids.secret_file);
+      key = await requireSecret(config.decision_ids.secret_file);
     } else {
       key = DecisionIdCodec.generateKey();
       logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback and its sticky pins');
     }
     let token: string | null = null;
-    if (config.admin.token_file) token = (await readSecret(config.admin.token_file)).toString('utf8');
+    if (config.admin.token_file) token = (await requireSecret(config.admin.token_file)).toString('utf8');
     const sidecar = new Sidecar(opts, key, token);
     sidecar.handler.rewrites = rewrites.value;
     return sidecar;

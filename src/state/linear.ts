@@ -12,7 +12,8 @@
  * (a hash of the route's `features:`); replicas only add up slots whose key
  * matches theirs, so a rollout that changes features never mixes bases.
  */
-import { MAX_FEATURE_DIM } from '../contextual/features.js';
+import { createHash } from 'node:crypto';
+import { FeatureMap, MAX_FEATURE_DIM, type FeatureSpec } from '../contextual/features.js';
 import type { LinearStats } from '../contextual/model.js';
 import { decayFactor } from './accumulator.js';
 
@@ -201,4 +202,9 @@ function finiteArray(v: unknown, len: number): boolean {
   if (!Array.isArray(v) || v.length !== len) return false;
   for (const x of v) if (typeof x !== 'number' || !Number.isFinite(x)) return false;
   return true;
+}
+
+/** The feature map's shape in a slot: its dimension and a key that changes with any change of `features:`. */
+export function featureShape(features: readonly FeatureSpec[]): { key: string; dim: number } {
+  return { key: createHash('sha256').update(JSON.stringify(features)).digest('hex').slice(0, 16), dim: new FeatureMap(features).dim };
 }

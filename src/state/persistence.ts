@@ -1,8 +1,10 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { z } from 'zod';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
-import { parseRecords, type Records } from './records.js';
-import { parseSlot, type SlotSnapshot } from './snapshot.js';
+import { parseUntrusted } from '../util/untrusted.js';
+import { recordsSchema, type Records } from './records.js';
+import { slotSchema, type SlotSnapshot } from './snapshot.js';
 
 export const SLOT_FORMAT = 'envoy-bandit-slot/1';
 
@@ -24,11 +26,11 @@ export async function writeJsonFileAtomic(path: string, doc: unknown): Promise<v
 }
 
 /**
- * Reads a JSON document and validates it with `parse` (which returns the
- * value or a message naming the problem). A missing file is `ok(null)`; an
- * unreadable, non-JSON or invalid one is an error naming the file.
+ * Reads a JSON document and validates it with `schema`. A missing file is
+ * `ok(null)`; an unreadable, non-JSON or invalid one is EB_STATE_CORRUPT
+ * naming the file (and the bad field).
  */
-export async function readJsonFile<T>(path: string, parse: (doc: unknown) => T | string): Promise<Result<T | null>> {
+export async function readJsonFile<T>(path: string, schema: z.ZodType<T>): Promise<Result<T | null>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -42,9 +44,9 @@ export async function readJsonFile<T>(path: string, parse: (doc: unknown) => T |
   } catch (e) {
     return err(new BanditError(ErrorCodes.STATE_CORRUPT, `${path}: not JSON: ${(e as Error).message}`));
   }
-  const value = parse(doc);
-  if (typeof value === 'string') return err(new BanditError(ErrorCodes.STATE_CORRUPT, `${path}: ${value}`));
-  return ok(value);
+  const value = parseUntrusted(schema, doc, ErrorCodes.STATE_CORRUPT, '');
+  if (!value.ok) return err(new BanditError(ErrorCodes.STATE_CORRUPT, `${path}: ${value.error.message}`, value.error.details));
+  return value;
 }
 
 export interface SlotFile {
@@ -58,13 +60,8 @@ export function writeSlotFile(path: string, slot: SlotSnapshot, records: Records
   return writeJsonFileAtomic(path, { format: SLOT_FORMAT, slot, records });
 }
 
+const slotFileSchema = z.object({ slot: slotSchema, records: recordsSchema });
+
 export function readSlotFile(path: string): Promise<Result<SlotFile | null>> {
-  return readJsonFile(path, (doc) => {
-    const d = doc as { slot?: unknown; records?: unknown } | null;
-    const slot = parseSlot(d?.slot, 'slot');
-    if (typeof slot === 'string') return slot;
-    const records = parseRecords(d?.records, 'records');
-    if (typeof records === 'string') return records;
-    return { slot, records };
-  });
+  return readJsonFile(path, slotFileSchema);
 }

@@ -16,6 +16,7 @@
  * out while its manual register says quarantined, or its guard register says
  * quarantined and the cooldown has not ended. A release writes both.
  */
+import { z } from 'zod';
 import { compareStamps, type Stamp } from './hlc.js';
 
 export type RouteMode = 'active' | 'paused' | 'frozen';
@@ -90,57 +91,27 @@ export function quarantinesOf(records: Records, route: string, arm: string, now:
 
 // ---- validation of untrusted records (gossip, files) ----
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-const isName = (v: unknown): v is string => typeof v === 'string' && v !== '' && v.length <= MAX_RECORD_NAME;
-const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const name = z.string().min(1).max(MAX_RECORD_NAME);
+const nonNegInt = z.int().min(0);
 
-export function parseStamp(raw: unknown, path: string): Stamp | string {
-  if (!isRecord(raw) || !isNonNegInt(raw.ms) || !isNonNegInt(raw.c) || !isName(raw.r)) {
-    return `${path}: expected {ms, c, r} (non-negative integers and a replica id)`;
-  }
-  return { ms: raw.ms, c: raw.c, r: raw.r };
-}
+export const stampSchema = z.object({ ms: nonNegInt, c: nonNegInt, r: name });
 
-export function parseRecord(raw: unknown, path: string): FleetRecord | string {
-  if (!isRecord(raw)) return `${path}: expected an object`;
-  const stamp = parseStamp(raw.stamp, `${path}.stamp`);
-  if (typeof stamp === 'string') return stamp;
-  const by = raw.by;
-  if (!isRecord(by) || !isName(by.who) || !isName(by.replica)) return `${path}.by: expected {who, replica} strings`;
-  const actor: Actor = { who: by.who, replica: by.replica };
-  if (!isName(raw.route)) return `${path}.route: expected a route name`;
-  const route = raw.route;
-  switch (raw.kind) {
-    case 'mode':
-      if (!ROUTE_MODES.includes(raw.mode as RouteMode)) return `${path}.mode: expected one of ${ROUTE_MODES.join(', ')}`;
-      return { kind: 'mode', route, mode: raw.mode as RouteMode, stamp, by: actor };
-    case 'reset':
-      return { kind: 'reset', route, stamp, by: actor };
-    case 'manual':
-    case 'guard': {
-      if (!isName(raw.arm)) return `${path}.arm: expected an arm name`;
-      if (raw.state !== 'quarantined' && raw.state !== 'released') return `${path}.state: expected quarantined or released`;
-      if (raw.kind === 'manual') return { kind: 'manual', route, arm: raw.arm, state: raw.state, stamp, by: actor };
-      if (!isName(raw.rule)) return `${path}.rule: expected a rule name`;
-      if (typeof raw.until !== 'number' || !Number.isFinite(raw.until) || raw.until < 0) return `${path}.until: expected epoch ms`;
-      return { kind: 'guard', route, arm: raw.arm, state: raw.state, rule: raw.rule, until: raw.until, stamp, by: actor };
+const recordBase = { route: name, stamp: stampSchema, by: z.object({ who: name, replica: name }) };
+const armState = z.enum(['quarantined', 'released']);
+
+export const recordSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('mode'), ...recordBase, mode: z.enum(['active', 'paused', 'frozen']) }),
+  z.object({ kind: z.literal('reset'), ...recordBase }),
+  z.object({ kind: z.literal('manual'), ...recordBase, arm: name, state: armState }),
+  z.object({ kind: z.literal('guard'), ...recordBase, arm: name, state: armState, rule: name, until: z.number().min(0) }),
+]);
+
+/** key → record, each under the key it controls (recordKey). Absent: no records. */
+export const recordsSchema = z
+  .record(z.string(), recordSchema)
+  .check((ctx) => {
+    for (const [key, rec] of Object.entries(ctx.value)) {
+      if (recordKey(rec) !== key) ctx.issues.push({ code: 'custom', path: [key], message: `key does not match the record (${recordKey(rec)})`, input: ctx.value });
     }
-    default:
-      return `${path}.kind: expected mode, reset, manual or guard`;
-  }
-}
-
-export function parseRecords(raw: unknown, path: string): Records | string {
-  if (raw === undefined) return {};
-  if (!isRecord(raw)) return `${path}: expected an object`;
-  const out: Records = {};
-  for (const [key, r] of Object.entries(raw)) {
-    const rec = parseRecord(r, `${path}.${key}`);
-    if (typeof rec === 'string') return rec;
-    if (recordKey(rec) !== key) return `${path}.${key}: key does not match the record (${recordKey(rec)})`;
-    out[key] = rec;
-  }
-  return out;
-}
+  })
+  .default({});

@@ -1,5 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { FeatureMap, type FeatureSpec } from '../contextual/features.js';
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_SLOT_EXPIRY_MS } from '../config/defaults.js';
 import type { Config, DriftConfig } from '../config/types.js';
 import type { ArmStats } from '../policy/types.js';
@@ -8,7 +7,8 @@ import { createAccumulator, decayFactor, halfLifeOf, type RouteAccumulator } fro
 import { zeroLinearStats, type LinearStats } from '../contextual/model.js';
 import { SLO_BUCKETS, sloBucketMs } from '../slo/budget.js';
 import { SloTally } from '../slo/tally.js';
-import { addPacked, OwnLinear, type LinearRouteSlot } from './linear.js';
+import { addPacked, featureShape, OwnLinear, type LinearRouteSlot } from './linear.js';
+import { priorResetBy, type WarmPrior } from './warm-start.js';
 import { compareStamps, HybridClock, type Stamp } from './hlc.js';
 import { modeKey, quarantinesOf, recordKey, resetKey, type Actor, type FleetRecord, type QuarantineFlag, type RecordValue, type Records, type RouteMode } from './records.js';
 import { buries, compareSlots, countsAfterReset, expireSnapshot, newerTombstone, VERSIONS_PER_MS, type SlotSnapshot, type Snapshot, type Tombstone } from './snapshot.js';
@@ -101,6 +101,8 @@ export class ReplicaState {
   readonly slotExpiryMs: number;
   private readonly scratch = zero();
   private linearVer = 0;
+  /** Warm-start priors by route name (warm-start.ts): part of the fleet view, never of a slot. */
+  private priors = new Map<string, WarmPrior>();
 
   constructor(
     readonly replicaId: string,
@@ -172,6 +174,18 @@ export class ReplicaState {
    */
   get linearVersion(): number {
     return this.linearVer;
+  }
+
+  /**
+   * Sets (or, with null, removes) a route's warm-start prior. Every replica
+   * loading the same source holds the same prior; the fleet view adds it to
+   * the slots, faded from its own date like any evidence, until a reset newer
+   * than its data.
+   */
+  setPrior(route: string, prior: WarmPrior | null): void {
+    if (prior) this.priors.set(route, prior);
+    else this.priors.delete(route);
+    this.refreshRemote(this.clock.now());
   }
 
   /** Counts one request outcome in the route's SLO tally (routes with an SLO). */
@@ -568,6 +582,10 @@ export class ReplicaState {
             if (!s || lr.key !== own.key || lr.d !== own.d || !countsAfterReset(slot, r.shape.name, reset)) continue;
             addPacked(total, s, decayFactor(now - slot.updated_at, r.halfLifeMs));
           }
+          const prior = this.priors.get(r.shape.name);
+          const pl = prior?.linear;
+          const ps = pl?.arms[arm];
+          if (prior && ps && pl.key === own.key && pl.d === own.d && !priorResetBy(prior, reset)) addLinearScaled(total, ps, decayFactor(now - prior.at, r.halfLifeMs));
           return total;
         });
       }
@@ -589,6 +607,16 @@ export class ReplicaState {
           total.sum += s.sum * f;
           total.sumSq += s.sumSq * f;
         }
+        const prior = this.priors.get(r.shape.name);
+        if (prior && !priorResetBy(prior, reset)) {
+          const s = prior.arms[arm];
+          const f = decayFactor(now - prior.at, r.halfLifeMs);
+          if (s) {
+            total.n += s.n * f;
+            total.sum += s.sum * f;
+            total.sumSq += s.sumSq * f;
+          }
+        }
         return total;
       });
     }
@@ -606,11 +634,6 @@ export class ReplicaState {
   }
 }
 
-/** The feature map's shape in a slot: its dimension and a key that changes with any change of `features:`. */
-export function featureShape(features: readonly FeatureSpec[]): { key: string; dim: number } {
-  return { key: createHash('sha256').update(JSON.stringify(features)).digest('hex').slice(0, 16), dim: new FeatureMap(features).dim };
-}
-
 function addDense(into: LinearStats, x: Float64Array, nz: Int32Array, nnz: number, r: number): void {
   const d = into.d;
   for (let p = 0; p < nnz; p++) {
@@ -619,6 +642,12 @@ function addDense(into: LinearStats, x: Float64Array, nz: Int32Array, nnz: numbe
     into.b[i] = into.b[i]! + r * x[i]!;
   }
   into.n += 1;
+}
+
+function addLinearScaled(into: LinearStats, from: LinearStats, f: number): void {
+  for (let i = 0; i < into.A.length; i++) into.A[i] = into.A[i]! + from.A[i]! * f;
+  for (let i = 0; i < into.d; i++) into.b[i] = into.b[i]! + from.b[i]! * f;
+  into.n += from.n * f;
 }
 
 function addLinear(into: LinearStats, from: LinearStats): void {

@@ -1,6 +1,9 @@
 import type { ArmStats } from '../policy/types.js';
 import { compareStamps, type Stamp } from './hlc.js';
-import { mergeRecords, parseRecords, parseStamp, resetKey, type Records } from './records.js';
+import { z } from 'zod';
+import { ErrorCodes, type Result } from '../util/errors.js';
+import { parseUntrusted } from '../util/untrusted.js';
+import { mergeRecords, recordsSchema, resetKey, stampSchema, type Records } from './records.js';
 import { parseSloSlot, type SloSlot } from '../slo/tally.js';
 import type { LinearStats } from '../contextual/model.js';
 import { addPacked, parseLinearRoute, type LinearRouteSlot } from './linear.js';
@@ -204,90 +207,52 @@ export function fleetLinear(snapshot: Snapshot, route: string, arm: string, key:
   return out;
 }
 
-/** Structural validation of an untrusted snapshot (from a peer or a file). */
-export function parseSnapshot(value: unknown): Snapshot | string {
-  if (!isRecord(value) || !isRecord(value.slots)) return 'snapshot.slots: expected an object';
-  const slots: Record<string, SlotSnapshot> = {};
-  for (const [replica, raw] of Object.entries(value.slots)) {
-    const slot = parseSlot(raw, `slots.${replica}`);
-    if (typeof slot === 'string') return slot;
-    if (slot.replica !== replica) return `slots.${replica}.replica: does not match its key`;
-    slots[replica] = slot;
-  }
-  const records = parseRecords(value.records, 'snapshot.records');
-  if (typeof records === 'string') return records;
-  const tombstones: Record<string, Tombstone> = {};
-  const rawTombs = value.tombstones ?? {};
-  if (!isRecord(rawTombs)) return 'snapshot.tombstones: expected an object';
-  for (const [replica, t] of Object.entries(rawTombs)) {
-    if (!isRecord(t) || !isFiniteNonNeg(t.version) || !isFiniteNonNeg(t.updated_at)) return `snapshot.tombstones.${replica}: expected {version, updated_at}`;
-    tombstones[replica] = { version: t.version, updated_at: t.updated_at };
-  }
-  return { slots, records, tombstones };
+// ---- validation of untrusted snapshots (gossip, files) ----
+
+/**
+ * A hand-written validator (the value, or a message starting with the path it
+ * was given) as a schema, so parts with their own validators (linear models,
+ * SLO tallies) report at the same paths as the rest.
+ */
+function validatedBy<T>(parse: (raw: unknown, path: string) => T | string) {
+  return z.unknown().transform((raw, ctx): T => {
+    const r = parse(raw, '$');
+    if (typeof r !== 'string') return r;
+    const m = /^\$((?:\.[^.[:]+|\[\d+\])*): (.*)$/s.exec(r);
+    const path = m ? [...m[1]!.matchAll(/\.([^.[:]+)|\[(\d+)\]/g)].map((s) => (s[2] === undefined ? s[1]! : Number(s[2]))) : [];
+    ctx.issues.push({ code: 'custom', message: m ? m[2]! : r, path, input: raw });
+    return z.NEVER;
+  });
 }
 
-export function parseSlot(raw: unknown, path: string): SlotSnapshot | string {
-  if (!isRecord(raw)) return `${path}: expected an object`;
-  if (typeof raw.replica !== 'string' || raw.replica === '') return `${path}.replica: expected a string`;
-  if (!isFiniteNonNeg(raw.version)) return `${path}.version: expected a number >= 0`;
-  if (!isFiniteNonNeg(raw.updated_at)) return `${path}.updated_at: expected a number >= 0`;
-  if (!isRecord(raw.routes)) return `${path}.routes: expected an object`;
-  const routes: SlotSnapshot['routes'] = {};
-  for (const [route, arms] of Object.entries(raw.routes)) {
-    if (!isRecord(arms)) return `${path}.routes.${route}: expected an object`;
-    const out: Record<string, ArmStats> = {};
-    for (const [arm, s] of Object.entries(arms)) {
-      if (!isRecord(s) || !isFiniteNonNeg(s.n) || !isFinite(s.sum) || !isFiniteNonNeg(s.sumSq)) {
-        return `${path}.routes.${route}.${arm}: expected {n, sum, sumSq} finite numbers`;
-      }
-      out[arm] = { n: s.n, sum: s.sum, sumSq: s.sumSq };
-    }
-    routes[route] = out;
-  }
-  // `flags` (per-slot quarantines before operator records existed) is accepted and ignored.
-  let resets: Record<string, Stamp> | undefined;
-  if (raw.resets !== undefined) {
-    if (!isRecord(raw.resets)) return `${path}.resets: expected an object`;
-    resets = {};
-    for (const [route, st] of Object.entries(raw.resets)) {
-      const stamp = parseStamp(st, `${path}.resets.${route}`);
-      if (typeof stamp === 'string') return stamp;
-      resets[route] = stamp;
-    }
-  }
-  if (raw.incarnation !== undefined && typeof raw.incarnation !== 'string') return `${path}.incarnation: expected a string`;
-  const slot: SlotSnapshot = { replica: raw.replica, version: raw.version, updated_at: raw.updated_at, routes };
-  if (typeof raw.incarnation === 'string') slot.incarnation = raw.incarnation;
-  if (resets) slot.resets = resets;
-  if (raw.linear !== undefined) {
-    if (!isRecord(raw.linear)) return `${path}.linear: expected an object`;
-    const linear: Record<string, LinearRouteSlot> = {};
-    for (const [route, lr] of Object.entries(raw.linear)) {
-      const parsed = parseLinearRoute(lr, `${path}.linear.${route}`);
-      if (typeof parsed === 'string') return parsed;
-      linear[route] = parsed;
-    }
-    slot.linear = linear;
-  }
-  if (raw.slo !== undefined) {
-    if (!isRecord(raw.slo)) return `${path}.slo: expected an object`;
-    const slo: Record<string, SloSlot> = {};
-    for (const [route, ss] of Object.entries(raw.slo)) {
-      const parsed = parseSloSlot(ss, `${path}.slo.${route}`);
-      if (typeof parsed === 'string') return parsed;
-      slo[route] = parsed;
-    }
-    slot.slo = slo;
-  }
-  return slot;
-}
+const nonNeg = z.number().min(0);
+const armStatsSchema = z.object({ n: nonNeg, sum: z.number(), sumSq: nonNeg });
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function isFinite(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-function isFiniteNonNeg(v: unknown): v is number {
-  return isFinite(v) && v >= 0;
+/** One replica's slot. `flags` (per-slot quarantines before operator records existed) is accepted and ignored. */
+export const slotSchema = z.object({
+  replica: z.string().min(1),
+  incarnation: z.string().optional(),
+  version: nonNeg,
+  updated_at: nonNeg,
+  routes: z.record(z.string(), z.record(z.string(), armStatsSchema)),
+  resets: z.record(z.string(), stampSchema).optional(),
+  linear: z.record(z.string(), validatedBy(parseLinearRoute)).optional(),
+  slo: z.record(z.string(), validatedBy(parseSloSlot)).optional(),
+});
+
+const tombstoneSchema = z.object({ version: nonNeg, updated_at: nonNeg });
+
+export const snapshotSchema = z.object({
+  slots: z.record(z.string(), slotSchema).check((ctx) => {
+    for (const [replica, slot] of Object.entries(ctx.value)) {
+      if (slot.replica !== replica) ctx.issues.push({ code: 'custom', path: [replica, 'replica'], message: 'does not match its key', input: ctx.value });
+    }
+  }),
+  records: recordsSchema,
+  tombstones: z.record(z.string(), tombstoneSchema).default({}),
+});
+
+/** Structural validation of an untrusted snapshot (from a peer or a file): EB_STATE_CORRUPT naming the bad field. */
+export function parseSnapshot(value: unknown): Result<Snapshot> {
+  return parseUntrusted(snapshotSchema, value, ErrorCodes.STATE_CORRUPT, 'snapshot');
 }

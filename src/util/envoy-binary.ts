@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BanditError, ErrorCodes } from './errors.js';
 
 /** Package root: this file is src/util/ (or dist/src/util/ once built). */
 function packageRoot(): string {
@@ -37,5 +38,5 @@ export function findEnvoyBinary(env: NodeJS.ProcessEnv = process.env): string {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir && isExecutable(join(dir, 'envoy'))) return join(dir, 'envoy');
   }
-  throw new Error('envoy binary not found: run `node scripts/setup-envoy.mjs` or set ENVOY_BIN');
+  throw new BanditError(ErrorCodes.SETUP, 'envoy binary not found: run `node scripts/setup-envoy.mjs` or set ENVOY_BIN');
 }

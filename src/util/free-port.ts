@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { BanditError, ErrorCodes } from './errors.js';
 
 /**
  * Ports handed out below the kernel's ephemeral range (32768–60999 here), so
@@ -26,5 +27,5 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     if (next >= RANGE.high) next = RANGE.low + (next % 97);
     if (await tryListen(port, host)) return port;
   }
-  throw new Error(`no free port in ${RANGE.low}-${RANGE.high} on ${host}`);
+  throw new BanditError(ErrorCodes.SETUP, `no free port in ${RANGE.low}-${RANGE.high} on ${host}`);
 }

@@ -9,6 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { findProtoRoot } from './proto-root.js';
+import { BanditError, ErrorCodes } from './errors.js';
 
 /** Snapshots and batches are small; this caps what a peer can make us buffer. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -73,7 +74,7 @@ type UnaryFn = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e:
 export function unaryCall(client: grpc.Client, method: string, req: unknown, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const fn = (client as unknown as Record<string, UnaryFn | undefined>)[method];
-    if (!fn) return reject(new Error(`gRPC client has no method ${method}`));
+    if (!fn) return reject(new BanditError(ErrorCodes.INTERNAL, `gRPC client has no method ${method}`));
     fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (e, res) => (e ? reject(e) : resolve(res)));
   });
 }

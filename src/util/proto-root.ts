@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BanditError, ErrorCodes } from './errors.js';
 
 /**
  * The package's proto/ directory, the include dir for proto-loader: found by
@@ -14,5 +15,5 @@ export function findProtoRoot(marker: string): string {
     if (existsSync(join(candidate, marker))) return candidate;
     dir = resolve(dir, '..');
   }
-  throw new Error(`proto/${marker} not found above ${fileURLToPath(import.meta.url)}`);
+  throw new BanditError(ErrorCodes.SETUP, `proto/${marker} not found above ${fileURLToPath(import.meta.url)}`);
 }

@@ -35,3 +35,20 @@ describe('AdminServer tokens', () => {
     expect((await get(`${base}/v1/routes`)).status).toBe(200);
   });
 });
+
+describe('AdminServer errors', () => {
+  it('a handler that throws answers 500 with EB_INTERNAL, not a client-error code', async () => {
+    const base = await start(false);
+    admin!.add({
+      method: 'GET',
+      path: '/v1/broken',
+      mutating: false,
+      handle: () => {
+        throw new RangeError('a bug');
+      },
+    });
+    const res = await get(`${base}/v1/broken`);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: { code: 'EB_INTERNAL', message: 'internal error' } });
+  });
+});

@@ -136,16 +136,19 @@ describe('AggregatorServer: one decision, one record', () => {
       const id = codec.issue('chat', 'model-a', 1_700_000_000_000);
       const rec = (decision_id: string) => ({ decision_id, route: 'chat', arm: 'model-a', reward: 1, source: 'feedback', time_ms: 1 });
       // The same identity under another (canonical) payload: a later time, same replica and sequence.
-      const seq = (parseDecisionId(id) as { fields: { seq: number } }).fields.seq;
+      const parsed = parseDecisionId(id);
+      if (!parsed.ok) throw parsed.error;
+      const seq = parsed.value.fields.seq;
       const twin = `${Buffer.from(['1', 'chat', 'model-a', 'r1', (1_700_000_000_001).toString(36), seq.toString(36)].join('\u001f')).toString('base64url')}.${id.split('.')[1]}`;
       const ack = await s.ingest({ replica: 'r1', seq: 1, rewards: [rec(id), ...reencodings(id, 100).map(rec), rec(twin)] });
-      expect(ack).toMatchObject({ accepted: 1, duplicates: 1 });
+      expect(ack).toMatchObject({ ok: true, value: { accepted: 1, duplicates: 1 } });
       expect(s.summary()).toMatchObject({ rewards: 1, duplicates: 1, invalid: 100 });
       // A late replay after a restart: the index is rebuilt from the log by identity.
       await s.stop();
       const again = new AggregatorServer({ config, logger: silentLogger(), admin: false });
       await again.start();
-      expect(await again.ingest({ replica: 'r1', seq: 2, rewards: [rec(id)] })).toMatchObject({ accepted: 0, duplicates: 1 });
+      expect(await again.ingest({ replica: 'r1', seq: 2, rewards: [rec(id)] })).toMatchObject({ ok: true, value: { accepted: 0, duplicates: 1 } });
+      expect(await again.ingest({ replica: '', seq: 3, rewards: [rec(id)] })).toMatchObject({ ok: false, error: { code: 'EB_REWARD_BATCH_INVALID' } });
       await again.stop();
       const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
       expect(lines).toHaveLength(1);

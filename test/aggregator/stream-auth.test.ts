@@ -14,14 +14,14 @@ const SECRET = Buffer.from('fleet-secret-0123456789abcdef');
 describe('reward stream authentication', () => {
   it('a signed value names its replica; a wrong key, a stale time or garbage does not verify', () => {
     const v = signStream(SECRET, 'replica-1', 1_000_000);
-    expect(verifyStream(SECRET, v, 1_000_500)).toEqual({ replica: 'replica-1' });
-    expect(verifyStream(Buffer.from('another-secret-0123456789'), v, 1_000_500)).toEqual({ error: 'bad signature' });
-    expect(verifyStream(SECRET, v, 1_000_000 + 31_000)).toMatchObject({ error: expect.stringContaining('outside') });
-    expect(verifyStream(SECRET, undefined, 0)).toMatchObject({ error: expect.stringContaining('missing') });
-    expect(verifyStream(SECRET, 'a.b', 0)).toMatchObject({ error: expect.stringContaining('malformed') });
+    expect(verifyStream(SECRET, v, 1_000_500)).toEqual({ ok: true, value: { replica: 'replica-1' } });
+    expect(verifyStream(Buffer.from('another-secret-0123456789'), v, 1_000_500)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: 'bad signature' } });
+    expect(verifyStream(SECRET, v, 1_000_000 + 31_000)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: expect.stringContaining('outside') } });
+    expect(verifyStream(SECRET, undefined, 0)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: expect.stringContaining('missing') } });
+    expect(verifyStream(SECRET, 'a.b', 0)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: expect.stringContaining('malformed') } });
     // Re-labelling the replica breaks the signature.
     const [t, , mac] = v.split('.');
-    expect(verifyStream(SECRET, `${t}.${Buffer.from('replica-2').toString('base64url')}.${mac}`, 1_000_500)).toEqual({ error: 'bad signature' });
+    expect(verifyStream(SECRET, `${t}.${Buffer.from('replica-2').toString('base64url')}.${mac}`, 1_000_500)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: 'bad signature' } });
   });
 
   describe('an aggregator with a fleet secret', () => {

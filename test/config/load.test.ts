@@ -133,7 +133,7 @@ describe('loadConfigFile', () => {
       expect(bandit.value.listen.ext_proc).toBe('127.0.0.1:50051');
       expect(bandit.value.routes.map((r) => r.name)).toEqual(['chat', 'completions']);
       expect(bandit.value.routes[0]!.arms.map((a) => a.cluster)).toEqual(['model_a', 'model_b', 'model_c']);
-      expect(bandit.value.routes[0]!.policy).toMatchObject({ type: 'thompson', drift: { mode: 'discount', gamma: 0.999 } });
+      expect(bandit.value.routes[0]!.policy).toMatchObject({ type: 'thompson', drift: { mode: 'half_life', half_life_ms: 600_000 } });
       expect(bandit.value.routes[0]!.reward.latency).toEqual({ slo_ms: 800, measure: 'ttfb' });
     }
     const minimal = await loadConfigFile(join(EXAMPLES, 'minimal.yaml'), { env: {}, hostname: 'h' });

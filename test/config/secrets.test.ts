@@ -63,8 +63,10 @@ describe('secret files at start', () => {
     expect(await checkSecretFiles(config(join(dir, 'good'), join(dir, 'good'), join(dir, 'good')))).toEqual([]);
   });
 
-  it('readSecret refuses a placeholder with a coded error', async () => {
-    await expect(readSecret(join(dir, 'placeholder'))).rejects.toMatchObject({ code: 'EB_CONFIG_INVALID', message: expect.stringContaining('placeholder') });
+  it('readSecret refuses a placeholder, and a missing file, with coded errors naming the file', async () => {
+    expect(await readSecret(join(dir, 'placeholder'))).toMatchObject({ ok: false, error: { code: 'EB_CONFIG_INVALID', message: expect.stringContaining('placeholder') } });
+    expect(await readSecret(join(dir, 'absent'))).toMatchObject({ ok: false, error: { code: 'EB_CONFIG_READ', message: `cannot read ${join(dir, 'absent')}: file not found` } });
+    expect(await readSecret(join(dir, 'good'))).toMatchObject({ ok: true });
   });
 
   it('serve exits 1 before listening, naming the path and the code', async () => {

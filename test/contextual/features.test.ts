@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureMap, hashString } from '../../src/contextual/features.js';
 import { formatIssues } from '../../src/config/issues.js';
+import { parseConfig } from '../../src/config/load.js';
 import { parseContextual } from '../../src/contextual/config.js';
 
 const map = new FeatureMap([
@@ -73,5 +74,21 @@ describe('contextual config', () => {
     const r = parseContextual({ features: [{ name: 'a', header: 'x-a', type: 'categorical' }], policy: { type: 'lints' } });
     expect(r.ok && r.value.features.dim).toBe(17);
     expect(r.ok && r.value.policy).toMatchObject({ type: 'lints', v: 0.5, lambda: 1 });
+  });
+
+  it('is the main config schema: a policy block parses to exactly what the same block gives in a route', () => {
+    const block = { type: 'lints', v: 0.3, min_share: 0.02, drift: { mode: 'half_life', half_life: '10m' } };
+    const features = [{ name: 'tenant', header: 'X-Tenant', type: 'categorical' }];
+    const r = parseContextual({ features, policy: block });
+    const cfg = parseConfig(JSON.stringify({ replica_id: 'r', routes: [{ name: 'chat', arms: [{ name: 'a', cluster: 'a' }], policy: block, features }] }), { env: {}, hostname: 'h' });
+    expect(r.ok && cfg.ok).toBe(true);
+    if (!r.ok || !cfg.ok) return;
+    expect(r.value.policy).toEqual(cfg.value.routes[0]!.policy);
+    expect(r.value.policy.drift).toEqual({ mode: 'half_life', half_life_ms: 600_000 });
+    expect(r.value.features.specs).toEqual(cfg.value.routes[0]!.features);
+    const ff = parseContextual({ features, policy: { type: 'thompson' } });
+    expect(ff.ok ? '' : formatIssues(ff.error).join()).toContain('policy.type: policy thompson does not read features; use linucb or lints');
+    const window = parseContextual({ features, policy: { type: 'linucb', drift: { mode: 'window', size: 10 } } });
+    expect(window.ok ? '' : formatIssues(window.error).join()).toContain('policy.drift: linucb and lints decay by time only');
   });
 });

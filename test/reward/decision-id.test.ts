@@ -2,7 +2,13 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecisionIdCodec, identityOf, parseDecisionId, SEQ_PER_MS, type DecisionIdFields } from '../../src/reward/decision-id.js';
+import type { Result } from '../../src/util/errors.js';
 import { reencodings } from '../support/reencode.js';
+
+function fieldsOf(r: Result<DecisionIdFields, unknown>): DecisionIdFields {
+  if (!r.ok) throw new Error('expected a genuine id');
+  return r.value;
+}
 
 const SEP = '\u001f';
 
@@ -12,7 +18,7 @@ describe('DecisionIdCodec', () => {
   it('an issued id verifies and carries route, arm, time and replica', () => {
     const c = new DecisionIdCodec(key, 'replica-1');
     const id = c.issue('chat', 'model-b', 1_700_000_000_123);
-    expect(c.verify(id)).toMatchObject({ route: 'chat', arm: 'model-b', time: 1_700_000_000_123, replica: 'replica-1' });
+    expect(c.verify(id)).toMatchObject({ ok: true, value: { route: 'chat', arm: 'model-b', time: 1_700_000_000_123, replica: 'replica-1' } });
   });
 
   it('ids are unique within a replica and across replicas sharing a key', () => {
@@ -24,13 +30,13 @@ describe('DecisionIdCodec', () => {
       ids.add(b.issue('r', 'x', 5));
     }
     expect(ids.size).toBe(2000);
-    expect(b.verify(a.issue('r', 'x', 5))).toMatchObject({ replica: 'a' });
+    expect(b.verify(a.issue('r', 'x', 5))).toMatchObject({ ok: true, value: { replica: 'a' } });
   });
 
   it('an id signed with another key is invalid', () => {
     const other = new DecisionIdCodec(Buffer.alloc(32, 8), 'r');
     const id = other.issue('chat', 'a', 1);
-    expect(new DecisionIdCodec(key, 'r').verify(id)).toEqual({ invalid: 'bad_signature' });
+    expect(new DecisionIdCodec(key, 'r').verify(id)).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'bad_signature' } });
   });
 
   it('re-attributing an id to another arm breaks its signature', () => {
@@ -38,7 +44,7 @@ describe('DecisionIdCodec', () => {
     const id = c.issue('chat', 'a', 1);
     const [payload, sig] = id.split('.') as [string, string];
     const forged = Buffer.from(payload, 'base64url').toString('utf8').replace('\u001fa\u001f', '\u001fb\u001f');
-    expect(c.verify(`${Buffer.from(forged).toString('base64url')}.${sig}`)).toEqual({ invalid: 'bad_signature' });
+    expect(c.verify(`${Buffer.from(forged).toString('base64url')}.${sig}`)).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'bad_signature' } });
   });
 
   it('never throws on arbitrary input', () => {
@@ -46,7 +52,7 @@ describe('DecisionIdCodec', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), (s) => {
         const v = c.verify(s);
-        expect(typeof v).toBe('object');
+        expect(v.ok || v.error.code === 'EB_DECISION_ID_INVALID').toBe(true);
       }),
       { numRuns: 500 },
     );
@@ -64,9 +70,9 @@ describe('DecisionIdCodec: strict canonical form and identity', () => {
       const [p, s] = v.split('.') as [string, string];
       expect(Buffer.from(p.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url').equals(Buffer.from(id.split('.')[0]!, 'base64url'))).toBe(true);
       expect(Buffer.from(s, 'base64url').equals(Buffer.from(id.split('.')[1]!, 'base64url'))).toBe(true);
-      expect(c.verify(v), JSON.stringify(v)).toEqual({ invalid: expect.stringMatching(/^(non_canonical|malformed)$/) });
+      expect(c.verify(v), JSON.stringify(v)).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: expect.stringMatching(/^(non_canonical|malformed)$/) } });
     }
-    expect(c.verify(id)).toMatchObject({ replica: 'replica-1' });
+    expect(c.verify(id)).toMatchObject({ ok: true, value: { replica: 'replica-1' } });
   });
 
   it('refuses non-canonical numbers inside a correctly signed payload (leading zeros, upper case)', () => {
@@ -75,11 +81,11 @@ describe('DecisionIdCodec: strict canonical form and identity', () => {
       const payload = Buffer.from(text, 'utf8');
       return `${payload.toString('base64url')}.${createHmac('sha256', key).update(payload).digest().subarray(0, 16).toString('base64url')}`;
     };
-    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'abc', '7'].join(SEP)))).toMatchObject({ seq: 7, time: parseInt('abc', 36) });
-    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'abc', '07'].join(SEP)))).toEqual({ invalid: 'non_canonical' });
-    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'ABC', '7'].join(SEP)))).toEqual({ invalid: 'non_canonical' });
-    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'abc', '7x!'].join(SEP)))).toEqual({ invalid: 'non_canonical' });
-    expect(c.verify(sign(['2', 'chat', 'a', 'r', 'abc', '7'].join(SEP)))).toEqual({ invalid: 'malformed' });
+    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'abc', '7'].join(SEP)))).toMatchObject({ ok: true, value: { seq: 7, time: parseInt('abc', 36) } });
+    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'abc', '07'].join(SEP)))).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'non_canonical' } });
+    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'ABC', '7'].join(SEP)))).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'non_canonical' } });
+    expect(c.verify(sign(['1', 'chat', 'a', 'r', 'abc', '7x!'].join(SEP)))).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'non_canonical' } });
+    expect(c.verify(sign(['2', 'chat', 'a', 'r', 'abc', '7'].join(SEP)))).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'malformed' } });
   });
 
   it('identity is (replica, sequence); a restarted replica never reuses a sequence of its predecessor', () => {
@@ -88,8 +94,8 @@ describe('DecisionIdCodec: strict canonical form and identity', () => {
     for (let i = 0; i < 5000; i++) ids.push(before.issue('chat', 'a', 1));
     // Restarted 1 s later (5,000 decisions in that second is far below SEQ_PER_MS per ms).
     const after = new DecisionIdCodec(key, 'r', 1_700_000_001_000);
-    const seen = new Set(ids.map((id) => identityOf(before.verify(id) as DecisionIdFields)));
-    for (let i = 0; i < 5000; i++) seen.add(identityOf(after.verify(after.issue('chat', 'a', 1)) as DecisionIdFields));
+    const seen = new Set(ids.map((id) => identityOf(fieldsOf(before.verify(id)))));
+    for (let i = 0; i < 5000; i++) seen.add(identityOf(fieldsOf(after.verify(after.issue('chat', 'a', 1)))));
     expect(seen.size).toBe(10_000);
     expect(SEQ_PER_MS).toBeGreaterThanOrEqual(1000);
   });
@@ -97,14 +103,15 @@ describe('DecisionIdCodec: strict canonical form and identity', () => {
   it('parseDecisionId reads identity without the key and never throws', () => {
     const c = new DecisionIdCodec(key, 'r9', 5);
     const p = parseDecisionId(c.issue('chat', 'a', 1));
-    expect(p).toMatchObject({ fields: { replica: 'r9', seq: 5 * SEQ_PER_MS + 1 } });
+    expect(p).toMatchObject({ ok: true, value: { fields: { replica: 'r9', seq: 5 * SEQ_PER_MS + 1 } } });
     fc.assert(
       fc.property(fc.string({ maxLength: 200 }), (s) => {
-        expect(typeof parseDecisionId(s)).toBe('object');
+        const r = parseDecisionId(s);
+        expect(r.ok || r.error.code === 'EB_DECISION_ID_INVALID').toBe(true);
       }),
       { numRuns: 300 },
     );
-    expect(parseDecisionId(42)).toEqual({ invalid: 'malformed' });
+    expect(parseDecisionId(42)).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'malformed' } });
   });
 });
 
@@ -113,9 +120,9 @@ describe('unsigned decision ids (routes without feedback)', () => {
     const c = new DecisionIdCodec(Buffer.alloc(32, 3), 'replica-1', 1_000);
     const id = c.issue('chat', 'model-b', 1_700_000_000_123, false);
     const parsed = parseDecisionId(id);
-    expect(parsed).toMatchObject({ fields: { route: 'chat', arm: 'model-b', replica: 'replica-1' } });
-    expect(c.verify(id)).toEqual({ invalid: 'unsigned' });
+    expect(parsed).toMatchObject({ ok: true, value: { fields: { route: 'chat', arm: 'model-b', replica: 'replica-1' } } });
+    expect(c.verify(id)).toMatchObject({ ok: false, error: { code: 'EB_DECISION_ID_INVALID', reason: 'unsigned' } });
     // A signed id of the same codec still verifies.
-    expect(c.verify(c.issue('chat', 'model-b', 1))).toMatchObject({ route: 'chat' });
+    expect(c.verify(c.issue('chat', 'model-b', 1))).toMatchObject({ ok: true, value: { route: 'chat' } });
   });
 });

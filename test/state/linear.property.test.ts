@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { zeroLinearStats, type LinearStats } from '../../src/contextual/model.js';
 import { packedLength, type LinearRouteSlot } from '../../src/state/linear.js';
 import { ReplicaState, type RouteShape } from '../../src/state/replica-state.js';
-import { expireSnapshot, fleetLinear, mergeSnapshots, parseSlot, parseSnapshot, type SlotSnapshot, type Snapshot } from '../../src/state/snapshot.js';
+import { expireSnapshot, fleetLinear, mergeSnapshots, parseSnapshot, slotSchema, type SlotSnapshot, type Snapshot } from '../../src/state/snapshot.js';
 import { ManualClock } from '../../src/util/clock.js';
 
 const REPLICAS = ['r0', 'r1', 'r2'];
@@ -85,7 +85,7 @@ describe('slots carrying contextual statistics and SLO tallies merge as a join',
   it('survives the wire: parse(JSON(snapshot)) is the same snapshot, and expiry commutes with merge', () => {
     fc.assert(
       fc.property(snapshotArb, snapshotArb, fc.integer({ min: 0, max: 6 }), (a, b, now) => {
-        expect(parseSnapshot(JSON.parse(JSON.stringify(a)))).toEqual({ records: {}, tombstones: {}, ...a });
+        expect(parseSnapshot(JSON.parse(JSON.stringify(a)))).toEqual({ ok: true, value: { records: {}, tombstones: {}, ...a } });
         const left = expireSnapshot(mergeSnapshots(a, b), now, 2);
         const right = expireSnapshot(mergeSnapshots(expireSnapshot(a, now, 2), expireSnapshot(b, now, 2)), now, 2);
         expect(linView(left)).toEqual(linView(right));
@@ -206,8 +206,7 @@ describe('contextual statistics in snapshots, expiry and resets', () => {
     const c = ctxOf(1);
     for (let i = 0; i < 5; i++) a.recordLinear(0, 1, c.x, c.nz, c.nnz, 1);
     a.record(0, 1, 1);
-    const file = parseSlot(JSON.parse(JSON.stringify(a.ownSlot())), 'slot');
-    if (typeof file === 'string') throw new Error(file);
+    const file: SlotSnapshot = slotSchema.parse(JSON.parse(JSON.stringify(a.ownSlot())));
     expect(file.linear?.chat?.arms.b?.n).toBe(5);
     const b = new ReplicaState('r0', shapes(false), clock);
     b.restoreOwn(file);

@@ -1,0 +1,34 @@
+import type { Config } from '../config/types.js';
+import { loadWarmStart } from '../state/warm-start.js';
+import type { ComponentFactory } from './component.js';
+
+/**
+ * Loads each route's warm-start prior (state/warm-start.ts) before the
+ * sidecar serves. At start an unreadable or unusable source stops the start
+ * with an error naming the route, the file and the problem; on a reload it
+ * is logged and the route keeps its previous prior.
+ */
+export const warmStartComponent: ComponentFactory = (ctx) => {
+  const load = async (config: Config, strict: boolean) => {
+    const loaded = new Set<string>();
+    for (const route of config.routes) {
+      const ws = route.warm_start;
+      if (!ws) continue;
+      loaded.add(route.name);
+      const res = await loadWarmStart(route, ws);
+      if (!res.ok) {
+        if (strict) throw res.error;
+        ctx.logger.error({ err: res.error.message, code: res.error.code, route: route.name }, 'warm start unreadable; the route keeps its previous prior');
+        continue;
+      }
+      const p = res.value;
+      ctx.state.setPrior(route.name, p);
+      ctx.logger.info(
+        { route: route.name, from: ws.from, kind: ws.kind, source_samples: p.sourceSamples, effective_samples: p.sourceSamples * p.scale, as_of: new Date(p.at).toISOString() },
+        'warm start loaded',
+      );
+    }
+    for (const route of config.routes) if (!loaded.has(route.name)) ctx.state.setPrior(route.name, null);
+  };
+  return { name: 'warm-start', start: () => load(ctx.config, true), stop: async () => {}, reconfigure: (c: Config) => load(c, false) };
+};
