@@ -20,7 +20,8 @@ import { createExtProcServer, type ExtProcTransport } from '../src/extproc/serve
 /**
  * How the client closes each stream after the second reply: 'half-close' is the
  * textbook gRPC ending (the server then sends OK trailers: a little more server
- * work than with Envoy). 'reset' is what Envoy 1.40 does, but against a Node
+ * work than with Envoy). 'reset' is what Envoy 1.40 does (RST_STREAM
+ * INTERNAL_ERROR, which node:http2 turns into an Error per stream), but against a Node
  * HTTP/2 server a Node client then sees a few percent of REFUSED_STREAM (not
  * seen with Envoy behind envoy.yaml); use it to compare, not for headline figures.
  */
@@ -339,7 +340,8 @@ async function clientRun(address: string, streams: number, concurrency: number, 
         }
         if (got === 1) call.write(respFrame);
         else if (got === 2) {
-          if (close === 'reset') call.close(http2.constants.NGHTTP2_CANCEL);
+          // The code Envoy 1.40 resets answered ext_proc streams with.
+          if (close === 'reset') call.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
           else call.end();
         }
       });

@@ -2,16 +2,18 @@
  * `npm run bench`: every benchmark, each printing its figures as ratios to a
  * baseline measured side by side in the same run. Nothing here asserts; the
  * README quotes the figures. `--only a,b` runs a subset
- * (policy, contextual, extproc, aggregator, gossip, sticky, body-rewrite, e2e).
+ * (policy, contextual, extproc, aggregator, gossip, sticky, body-rewrite, e2e, envoy-peer, quarantine).
  */
 import { formatAggregatorResult, runAggregatorBench } from './aggregator.js';
 import { formatBodyRewriteRows, runBodyRewriteBench } from './body-rewrite.js';
 import { formatContextualRows, runContextualBench } from './contextual.js';
 import { formatE2eResult, runEnvoyE2eBench } from './envoy-e2e.js';
+import { formatPeerResult, runEnvoyPeerBench } from './envoy-peer.js';
 import { runExtProcBench } from './extproc.js';
 import { formatFlatResult, runFlatBench } from './flat.js';
 import { formatGossipResult, runGossipBench } from './gossip.js';
 import { formatRows, runPolicyBench } from './policy.js';
+import { formatQuarantineResult, runQuarantineBench } from './quarantine-time.js';
 import { formatStickyMemoryResult, runStickyMemoryBench } from './sticky-memory.js';
 
 const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
@@ -44,6 +46,14 @@ const BENCHES: Record<string, { title: string; run: () => Promise<string> }> = {
   },
   sticky: { title: 'Sticky sessions: RSS holding 1,000,000 sessions vs the previous raw-key LRU (target <= 250 MB)', run: async () => formatStickyMemoryResult(await runStickyMemoryBench()) },
   'body-rewrite': { title: 'Per-arm model rewrite (Envoy buffers the body) vs a headers-only route, same Envoy and sidecar', run: async () => formatBodyRewriteRows(await runBodyRewriteBench()) },
+  'envoy-peer': {
+    title: 'native weighted_clusters vs envoy-bandit (two-phase, access-log) vs the Go ext_proc peer (two-phase, one-phase), Envoy 1 worker, pinned',
+    run: async () => formatPeerResult(await runEnvoyPeerBench({ log: (l) => console.log(l) })),
+  },
+  quarantine: {
+    title: 'Time to quarantine a failing arm at 200 req/s and the reward delay, two-phase vs access-log outcomes (target <= 0.5 s)',
+    run: async () => formatQuarantineResult(await runQuarantineBench({ log: (l) => console.log(l) })),
+  },
   e2e: { title: 'Envoy + envoy-bandit vs Envoy weighted_clusters, same backends, same load tools', run: async () => formatE2eResult(await runEnvoyE2eBench()) },
 };
 

@@ -18,8 +18,9 @@ if (deps.status !== 0) process.exit(deps.status ?? 1);
 const envoy = spawnSync(process.execPath, [join(root, 'scripts/setup-envoy.mjs')], { stdio: 'inherit' });
 if (envoy.status !== 0) process.exit(envoy.status ?? 1);
 
-// helm and kubectl-validate for the chart tests (built from the Go module proxy, once).
-const goTools = spawnSync(process.execPath, [join(root, 'scripts/setup-go-tools.mjs')], { stdio: 'inherit' });
+// helm and kubectl-validate for the chart tests (built from the Go module proxy, once);
+// with --bench also vegeta and the Go ext_proc peer (bench/go-peer).
+const goTools = spawnSync(process.execPath, [join(root, 'scripts/setup-go-tools.mjs'), ...(process.argv.includes('--bench') ? ['--bench'] : [])], { stdio: 'inherit' });
 if (goTools.status !== 0) process.exit(goTools.status ?? 1);
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

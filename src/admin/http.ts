@@ -48,6 +48,8 @@ export interface AdminServerOptions {
    */
   protectReads?: boolean;
   maxBodyBytes?: number;
+  /** Run before each /metrics scrape: gauges derived from engine state are computed here, off the request path. */
+  beforeScrape?: () => void;
 }
 
 const DEFAULT_MAX_BODY = 1 << 20;
@@ -82,7 +84,10 @@ export class AdminServer {
       method: 'GET',
       path: '/metrics',
       mutating: false,
-      handle: async () => ({ status: 200, body: await opts.registry.metrics(), contentType: opts.registry.contentType }),
+      handle: async () => {
+        opts.beforeScrape?.();
+        return { status: 200, body: await opts.registry.metrics(), contentType: opts.registry.contentType };
+      },
     });
   }
 

@@ -36,8 +36,33 @@ const Code = { OK: 0, INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, 
 const SERVING = 1;
 const NOT_SERVING = 2;
 
+const NOOP = (): void => {};
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE };
 const OK_TRAILERS = { 'grpc-status': '0' };
+
+/**
+ * Envoy ends every ext_proc stream it has had its answer on with
+ * RST_STREAM(INTERNAL_ERROR) (observed on 1.40). node:http2 turns any reset code
+ * other than NO_ERROR/CANCEL into an ERR_HTTP2_STREAM_ERROR, and the stream
+ * machinery then formats its stack (`err.stack` in streams' destroy): a stack
+ * capture and a formatted trace per request, for a routine event. The stream's
+ * 'aborted' event fires synchronously inside the same native callback just
+ * before that Error is built, so stack capture is switched off there and
+ * restored in the next microtask, i.e. once the callback has returned. The
+ * Error still exists (and is dropped by our 'error' listener); it just costs no
+ * trace.
+ */
+let stackLimitSaved: number | null = null;
+function restoreStackLimit(): void {
+  if (stackLimitSaved !== null) Error.stackTraceLimit = stackLimitSaved;
+  stackLimitSaved = null;
+}
+function noStacksUntilMicrotask(): void {
+  if (stackLimitSaved !== null) return;
+  stackLimitSaved = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  queueMicrotask(restoreStackLimit);
+}
 
 /** Length-prefixed gRPC frame: 1 byte compressed flag (0), 4 bytes big-endian length. */
 function frame(message: Buffer): Buffer {
@@ -61,20 +86,31 @@ function deserialize(buf: Buffer): Incoming {
   }
 }
 
+/** The per-call state on its HTTP/2 stream, so the stream's listeners can be shared functions (no closures per stream). */
+const kCall = Symbol('envoy-bandit call');
+type CallStream = http2.ServerHttp2Stream & { [kCall]?: CallWriter };
+
+const RESPOND_OPTIONS = { waitForTrailers: true };
+function sendStatusTrailers(this: CallStream): void {
+  this.sendTrailers(this[kCall]!.status);
+}
+
 /** Writes responses and the final status on one HTTP/2 stream. */
 class CallWriter {
   private headersSent = false;
   private statusSent = false;
-  private status: Record<string, string> = OK_TRAILERS;
+  status: Record<string, string> = OK_TRAILERS;
 
-  constructor(private readonly stream: http2.ServerHttp2Stream) {}
+  constructor(protected readonly stream: CallStream) {
+    stream[kCall] = this;
+  }
 
   write(framed: Buffer): void {
     if (this.statusSent || this.stream.destroyed) return;
     if (!this.headersSent) {
       this.headersSent = true;
-      this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-      this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.status));
+      this.stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
+      this.stream.once('wantTrailers', sendStatusTrailers);
     }
     this.stream.write(framed);
   }
@@ -83,7 +119,7 @@ class CallWriter {
   finish(code: number, message?: string): void {
     if (this.statusSent || this.stream.destroyed) return;
     this.statusSent = true;
-    const status: Record<string, string> = { 'grpc-status': String(code) };
+    const status: Record<string, string> = code === Code.OK && !message ? OK_TRAILERS : { 'grpc-status': String(code) };
     if (message) status['grpc-message'] = encodeURIComponent(message);
     if (!this.headersSent) {
       this.headersSent = true;
@@ -95,14 +131,19 @@ class CallWriter {
   }
 }
 
-/** Splits incoming DATA into gRPC messages; calls `onMessage` per message, `onError` on bad framing. */
+/** Receives what a FrameReader splits out of the DATA frames. */
+interface FrameSink {
+  onMessage(msg: Buffer): void;
+  onFrameError(code: number, message: string): void;
+}
+
+/** Splits incoming DATA into gRPC messages for a sink; reports bad framing. */
 class FrameReader {
   private pending: Buffer | null = null;
 
   constructor(
     private readonly maxBytes: number,
-    private readonly onMessage: (msg: Buffer) => void,
-    private readonly onError: (code: number, message: string) => void,
+    private readonly sink: FrameSink,
   ) {}
 
   push(chunk: Buffer): void {
@@ -111,15 +152,82 @@ class FrameReader {
     while (buf.length - off >= 5) {
       const compressed = buf[off]!;
       const len = buf.readUInt32BE(off + 1);
-      if (len > this.maxBytes) return this.onError(Code.RESOURCE_EXHAUSTED, `message larger than ${this.maxBytes} bytes`);
+      if (len > this.maxBytes) return this.sink.onFrameError(Code.RESOURCE_EXHAUSTED, `message larger than ${this.maxBytes} bytes`);
       if (buf.length - off - 5 < len) break;
-      if (compressed !== 0) return this.onError(Code.UNIMPLEMENTED, 'compressed messages are not supported');
+      if (compressed !== 0) return this.sink.onFrameError(Code.UNIMPLEMENTED, 'compressed messages are not supported');
       const msg = buf.subarray(off + 5, off + 5 + len);
       off += 5 + len;
-      this.onMessage(msg);
+      this.sink.onMessage(msg);
     }
     this.pending = off < buf.length ? buf.subarray(off) : null;
   }
+}
+
+/**
+ * One ext_proc call: the stream's writer, its frame reader's sink and the
+ * protocol state. Three objects per HTTP request (this, its reader, the
+ * ExtProcStream) and shared listeners.
+ */
+class ExtProcCall extends CallWriter implements FrameSink {
+  halfClosed = false;
+  readonly reader: FrameReader;
+
+  constructor(
+    stream: CallStream,
+    readonly s: ExtProcStream,
+    maxBytes: number,
+    private readonly hooks: StreamHooks,
+  ) {
+    super(stream);
+    this.reader = new FrameReader(maxBytes, this);
+  }
+
+  onMessage(buf: Buffer): void {
+    const s = this.s;
+    switch (s.handle(deserialize(buf))) {
+      case Action.Constant:
+        this.write(FRAMED_CONTINUE[s.constPhase]!);
+        return;
+      case Action.RequestReply:
+        this.write(frame(encodeRequestHeadersResponse(s.requestReply!)));
+        return;
+      case Action.ResponseReply:
+        this.write(frame(encodeResponseHeadersResponse(s.responseReply!)));
+        return;
+      case Action.BodyReply:
+        this.write(frame(encodeRequestBodyResponse(s.bodyReply!.body)));
+        s.bodyReply = null;
+        return;
+      case Action.Fail:
+        this.fail(Code.INVALID_ARGUMENT, s.failDetails);
+        return;
+      default:
+    }
+  }
+
+  onFrameError(code: number, message: string): void {
+    this.hooks.onError('malformed', new BanditError(ErrorCodes.EXTPROC_MALFORMED, message));
+    this.fail(code, message);
+  }
+
+  fail(code: number, message: string): void {
+    this.s.end('error');
+    this.finish(code, message);
+  }
+}
+
+function onExtProcData(this: CallStream, chunk: Buffer): void {
+  const call = this[kCall] as ExtProcCall;
+  if (!call.s.finished) call.reader.push(chunk);
+}
+function onExtProcEnd(this: CallStream): void {
+  const call = this[kCall] as ExtProcCall;
+  call.halfClosed = true;
+  call.finish(Code.OK);
+}
+function onExtProcClose(this: CallStream): void {
+  const call = this[kCall] as ExtProcCall;
+  call.s.end(call.halfClosed && this.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'half-closed' : 'reset');
 }
 
 export interface H2TransportOptions {
@@ -152,58 +260,17 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
   server.on('sessionError', () => {});
 
   function serveExtProc(stream: http2.ServerHttp2Stream): void {
-    const writer = new CallWriter(stream);
-    const s = opts.newStream();
-    let halfClosed = false;
-    const fail = (code: number, message: string): void => {
-      s.end('error');
-      writer.finish(code, message);
-    };
-    const reader = new FrameReader(
-      maxBytes,
-      (buf) => {
-        const action = s.handle(deserialize(buf));
-        switch (action) {
-          case Action.Constant:
-            writer.write(FRAMED_CONTINUE[s.constPhase]!);
-            return;
-          case Action.RequestReply:
-            writer.write(frame(encodeRequestHeadersResponse(s.requestReply!)));
-            return;
-          case Action.ResponseReply:
-            writer.write(frame(encodeResponseHeadersResponse(s.responseReply!)));
-            return;
-          case Action.BodyReply:
-            writer.write(frame(encodeRequestBodyResponse(s.bodyReply!.body)));
-            s.bodyReply = null;
-            return;
-          case Action.Fail:
-            fail(Code.INVALID_ARGUMENT, s.failDetails);
-            return;
-          default:
-        }
-      },
-      (code, message) => {
-        opts.hooks.onError('malformed', new BanditError(ErrorCodes.EXTPROC_MALFORMED, message));
-        fail(code, message);
-      },
-    );
-    stream.on('data', (chunk: Buffer) => {
-      if (!s.finished) reader.push(chunk);
-    });
-    stream.on('end', () => {
-      halfClosed = true;
-      writer.finish(Code.OK);
-    });
-    stream.on('close', () => s.end(halfClosed && stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'half-closed' : 'reset'));
+    new ExtProcCall(stream, opts.newStream(), maxBytes, opts.hooks);
+    stream.on('data', onExtProcData);
+    stream.on('end', onExtProcEnd);
+    stream.on('close', onExtProcClose);
   }
 
   /** Envoy's gRPC access log: a client stream of batches, answered once with an empty message when Envoy ends it. */
   function serveAccessLog(stream: http2.ServerHttp2Stream): void {
     const writer = new CallWriter(stream);
-    const reader = new FrameReader(
-      maxBytes,
-      (buf) => {
+    const reader = new FrameReader(maxBytes, {
+      onMessage(buf) {
         let entries;
         try {
           entries = decodeStreamAccessLogsMessage(buf);
@@ -219,11 +286,11 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
           opts.hooks.logger.error({ err: e }, 'access-log handler threw');
         }
       },
-      (code, message) => {
+      onFrameError(code, message) {
         opts.hooks.onError('malformed', new BanditError(ErrorCodes.EXTPROC_MALFORMED, message));
         writer.finish(code, message);
       },
-    );
+    });
     stream.on('data', (chunk: Buffer) => reader.push(chunk));
     stream.on('end', () => {
       writer.write(frame(ACCESS_LOG_RESPONSE));
@@ -234,13 +301,12 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
   function serveHealthCheck(stream: http2.ServerHttp2Stream): void {
     const writer = new CallWriter(stream);
     let request: Buffer | null = null;
-    const reader = new FrameReader(
-      1024,
-      (msg) => {
+    const reader = new FrameReader(1024, {
+      onMessage(msg) {
         request = Buffer.from(msg);
       },
-      (code, message) => writer.finish(code, message),
-    );
+      onFrameError: (code, message) => writer.finish(code, message),
+    });
     stream.on('data', (c: Buffer) => reader.push(c));
     stream.on('error', () => {});
     stream.on('end', () => {
@@ -253,7 +319,8 @@ export function createH2Transport(opts: H2TransportOptions): H2Transport {
   }
 
   server.on('stream', (stream, headers) => {
-    stream.on('error', () => {}); // a reset surfaces as 'close'; never let it throw
+    stream.on('error', NOOP); // a reset surfaces as 'close'; never let it throw
+    stream.on('aborted', noStacksUntilMicrotask);
     const path = headers[':path'];
     const contentType = String(headers['content-type'] ?? '');
     if (!contentType.startsWith(GRPC_CONTENT_TYPE)) {

@@ -41,7 +41,6 @@ export interface SidecarOptions {
   configPath?: string;
 }
 
-export const GAUGE_REFRESH_MS = 1000;
 export const DEFAULT_DRAIN_MS = 8000;
 /** Of the drain, what is kept back for the components (reward flush, snapshot write) after ext_proc has drained. */
 export const COMPONENT_STOP_MS = 2000;
@@ -57,7 +56,6 @@ export class Sidecar {
   readonly handler: EngineExtProcHandler;
   private extproc: ExtProcServer | null = null;
   private components: SidecarComponent[] = [];
-  private gaugeTimer: NodeJS.Timeout | undefined;
   private listening = false;
   private draining = false;
   addresses = { extProc: '', admin: '' };
@@ -107,6 +105,8 @@ export class Sidecar {
       token,
       protectReads: !isLoopbackAddress(config.listen.admin),
       readiness: () => this.readiness(),
+      // Shares need Monte Carlo draws per arm: computed when Prometheus asks, not on a timer that stalls the ext_proc loop.
+      beforeScrape: () => refreshArmGauges(this.engine, this.metrics),
     });
     this.ctx = {
       config,
@@ -176,8 +176,6 @@ export class Sidecar {
     this.listening = true;
     refreshArmGauges(this.engine, this.metrics);
     this.metrics.configLastReload.set(this.ctx.clock.now() / 1000);
-    this.gaugeTimer = setInterval(() => refreshArmGauges(this.engine, this.metrics), GAUGE_REFRESH_MS);
-    this.gaugeTimer.unref();
     log.info({ replica: this.ctx.config.replica_id, ext_proc: this.addresses.extProc, admin: this.addresses.admin, routes: this.engine.routes.map((r) => r.name) }, 'envoy-bandit sidecar started');
     return this.addresses;
   }
@@ -197,7 +195,6 @@ export class Sidecar {
     this.draining = true;
     const log = this.opts.logger;
     log.info({ drain_ms: drainMs }, 'draining');
-    clearInterval(this.gaugeTimer);
     await this.extproc?.drain(Math.max(0, drainMs - COMPONENT_STOP_MS));
     this.listening = false;
     for (const c of [...this.components].reverse()) {

@@ -44,9 +44,9 @@ export interface EnvoyPorts {
   clusters: Record<string, number>;
 }
 
-/** envoy/envoy.yaml with the given ports, as YAML text. */
-export function renderEnvoyYaml(root: string, ports: EnvoyPorts): string {
-  const doc: any = parse(readFileSync(envoyTemplate(root), 'utf8'));
+/** envoy/envoy.yaml (or another file of the same shape, e.g. envoy/envoy-accesslog.yaml) with the given ports, as YAML text. */
+export function renderEnvoyYaml(root: string, ports: EnvoyPorts, template: string = envoyTemplate(root)): string {
+  const doc: any = parse(readFileSync(template, 'utf8'));
   doc.admin.address.socket_address.port_value = ports.admin;
   doc.static_resources.listeners[0].address.socket_address.port_value = ports.listener;
   const byName = new Map<string, any>((doc.static_resources.clusters as any[]).map((c) => [c.name as string, c]));
