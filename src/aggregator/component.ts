@@ -4,11 +4,12 @@ import { createRng, randomSeed } from '../util/rng.js';
 import { RewardStreamClient } from './client.js';
 import { loadGossipSecret } from '../gossip/component.js';
 import { grpcRewardConnector, type GrpcRewardConnector } from './connector.js';
-import { signStream } from './stream-auth.js';
+import { credentialsOf, TlsFiles } from '../util/tls-files.js';
 
 export const rewardStreamComponent: ComponentFactory = (ctx) => {
   const agg = ctx.config.aggregator;
   if (!agg) return null;
+  const tls = ctx.config.tls ? new TlsFiles(ctx.config.tls, ctx.logger.child({ component: 'tls' })) : null;
   const replica = ctx.config.replica_id;
   // Both made at start: the connector needs the secret, the client its connector.
   let connector: GrpcRewardConnector | null = null;
@@ -18,7 +19,8 @@ export const rewardStreamComponent: ComponentFactory = (ctx) => {
     async start() {
       // The fleet's gossip secret authenticates the stream too (none on a loopback-only fleet).
       const secret = ctx.config.gossip ? await loadGossipSecret(ctx.config.gossip) : null;
-      const conn = grpcRewardConnector(agg.address, secret ? () => signStream(secret, replica, ctx.clock.now()) : undefined);
+      await tls?.start();
+      const conn = grpcRewardConnector(agg.address, { auth: secret ? { secret, replica, now: () => ctx.clock.now() } : null, credentials: credentialsOf(tls).channel() });
       const c = new RewardStreamClient({
         replica,
         batch: agg.batch,
@@ -39,7 +41,11 @@ export const rewardStreamComponent: ComponentFactory = (ctx) => {
     async stop() {
       const s = await client?.stop();
       connector?.close();
+      tls?.stop();
       if (s) ctx.logger.info({ ...s }, 'reward stream stopped');
+    },
+    async reconfigure() {
+      await tls?.reload();
     },
   };
 };
