@@ -29,7 +29,8 @@ import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js
 import { decayFactor, halfLifeOf } from './accumulator.js';
 import { addPacked, featureShape } from './linear.js';
 import { resetKey } from './records.js';
-import { countsAfterReset, parseSnapshot, parseSlot, type Snapshot } from './snapshot.js';
+import { countsAfterReset, parseSnapshot, slotSchema, type Snapshot } from './snapshot.js';
+import { parseUntrusted } from '../util/untrusted.js';
 
 export interface WarmPrior {
   /** Epoch ms the prior is as of (the newest observation in the source). */
@@ -191,16 +192,19 @@ export function priorFromSnapshot(snapshot: Snapshot, route: string, t: WarmTarg
 function snapshotOf(doc: unknown): Snapshot | string {
   if (!isObj(doc)) return 'expected a slot file or a fleet snapshot file (a JSON object)';
   if (doc.slot !== undefined) {
-    const slot = parseSlot(doc.slot, 'slot');
-    if (typeof slot === 'string') return slot;
-    const s: Snapshot = { slots: { [slot.replica]: slot } };
+    const slot = parseUntrusted(slotSchema, doc.slot, ErrorCodes.STATE_CORRUPT, 'slot');
+    if (!slot.ok) return slot.error.message;
+    const s: Snapshot = { slots: { [slot.value.replica]: slot.value } };
     if (isObj(doc.records)) {
       const full = parseSnapshot({ slots: {}, records: doc.records });
-      if (typeof full !== 'string') s.records = full.records ?? {};
+      if (full.ok) s.records = full.value.records ?? {};
     }
     return s;
   }
-  if (doc.snapshot !== undefined) return parseSnapshot(doc.snapshot);
+  if (doc.snapshot !== undefined) {
+    const full = parseSnapshot(doc.snapshot);
+    return full.ok ? full.value : full.error.message;
+  }
   return 'expected a slot file ({slot: …}) or a fleet snapshot file ({snapshot: …})';
 }
 
