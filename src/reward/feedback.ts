@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Decision, Engine, EngineObserver, Outcome } from '../engine/engine.js';
 import type { Clock } from '../util/clock.js';
@@ -232,11 +233,12 @@ export class FeedbackManager implements EngineObserver {
 
   /** Every check a receiver can make without holding the decision. */
   private check(item: unknown): FeedbackAnswer | Checked {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      return invalid(null, 'not_an_object', 'each item must be an object {"decision_id": string, "reward": number}');
-    }
-    const { decision_id: id, reward } = item as { decision_id?: unknown; reward?: unknown };
-    if (typeof id !== 'string' || id === '') return invalid(null, 'missing_decision_id', 'decision_id must be a non-empty string');
+    const parsed = FEEDBACK_ITEM.safeParse(item);
+    // Each bad field keeps its own answer code, in this order: the item, its id (and the id's signature), its reward.
+    const bad = parsed.success ? null : new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '')));
+    if (bad?.has('')) return invalid(null, 'not_an_object', 'each item must be an object {"decision_id": string, "reward": number}');
+    if (bad?.has('decision_id')) return invalid(null, 'missing_decision_id', 'decision_id must be a non-empty string');
+    const { decision_id: id, reward } = item as z.infer<typeof FEEDBACK_ITEM>;
     const verified = this.opts.engine.ids.verify(id);
     if (!verified.ok) {
       const { reason, message } = verified.error;
@@ -248,9 +250,7 @@ export class FeedbackManager implements EngineObserver {
       return invalid(id, reason === 'unsigned' ? 'bad_signature' : reason, `decision_id: ${message}`);
     }
     const fields = verified.value;
-    if (typeof reward !== 'number' || !Number.isFinite(reward) || reward < 0 || reward > 1) {
-      return invalid(id, 'bad_reward', 'reward must be a number in [0, 1]');
-    }
+    if (bad?.has('reward')) return invalid(id, 'bad_reward', 'reward must be a number in [0, 1]');
     const route = this.opts.engine.route(fields.route);
     if (!route) return invalid(id, 'unknown_route', `route "${fields.route}" is not configured`);
     if (!route.armIndex.has(fields.arm)) return invalid(id, 'unknown_arm', `arm "${fields.arm}" is not configured on route "${fields.route}"`);
@@ -351,6 +351,9 @@ export class FeedbackManager implements EngineObserver {
     }
   }
 }
+
+/** One feedback item as a client sends it (POST /v1/feedback, or forwarded by another replica). */
+const FEEDBACK_ITEM = z.object({ decision_id: z.string().min(1), reward: z.number().min(0).max(1) });
 
 function invalid(id: string | null, code: FeedbackCode, reason: string): FeedbackAnswer {
   return { decision_id: id, outcome: 'invalid', code, reason };
