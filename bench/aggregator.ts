@@ -52,13 +52,14 @@ function config(address: string, logFile: string, batch: number, fsync: 'always'
     listen: { ext_proc: '127.0.0.1:0', admin: '127.0.0.1:0', ext_proc_transport: 'http2' },
     routes: [],
     outcomes: { source: 'response_headers', max_pending: 1, pending_ttl_ms: 1_000 },
-    aggregator: { address, batch, flush_ms: 5, buffer: 1_000_000, log_file: logFile, fsync },
+    aggregator: { address, batch, flush_ms: 5, buffer: 1_000_000, log_file: logFile, fsync, log_max_bytes: null, log_keep: 1 },
     gossip: null,
     state: { snapshot_file: null, interval_ms: 60_000, slot_expiry_ms: 30 * 60_000 },
     admin: { token_file: null },
     decision_ids: { secret_file: null },
-    log: { level: 'silent', decisions_file: null, decisions_max_bytes: 1 },
+    log: { level: 'silent', decisions_file: null, decisions_max_bytes: 1, decisions_keep: 1 },
     notifications: { webhooks: [], kubernetes_events: 'off', timeout_ms: 1_000, retries: 0, queue: 1, settle_ms: 0 },
+    tls: null,
   };
 }
 

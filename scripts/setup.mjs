@@ -2,15 +2,16 @@
 // Set-up for tests, benchmarks and the demo: the locked npm dependencies
 // (install-deps.mjs), Envoy 1.40 into .tools/ (see
 // setup-envoy.mjs), helm and kubectl-validate into .tools/bin (setup-go-tools.mjs)
-// and the Debian tools the suite uses (promtool; wrk and hey for benchmarks). Installs what is missing when running as root; otherwise
+// and the Debian tools the suite uses (promtool, openssl; wrk and hey for benchmarks). Installs what is missing when running as root; otherwise
 // says exactly what to install.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const want = process.argv.includes('--bench') ? ['promtool', 'wrk', 'hey'] : ['promtool'];
-const debPackage = { promtool: 'prometheus', wrk: 'wrk', hey: 'hey' };
+// openssl: the mutual-TLS tests make their certificates with it.
+const want = process.argv.includes('--bench') ? ['promtool', 'openssl', 'wrk', 'hey'] : ['promtool', 'openssl'];
+const debPackage = { promtool: 'prometheus', openssl: 'openssl', wrk: 'wrk', hey: 'hey' };
 
 const deps = spawnSync(process.execPath, [join(root, 'scripts/install-deps.mjs')], { stdio: 'inherit' });
 if (deps.status !== 0) process.exit(deps.status ?? 1);

@@ -4,12 +4,13 @@ import { createRng, randomSeed } from '../util/rng.js';
 import { RewardStreamClient } from './client.js';
 import { loadGossipSecret } from '../gossip/component.js';
 import { grpcRewardConnector, type GrpcRewardConnector } from './connector.js';
-import { signStream } from './stream-auth.js';
+import { credentialsOf, TlsFiles } from '../util/tls-files.js';
 
 export const rewardStreamComponent: ComponentFactory = (ctx) => {
   const agg = ctx.config.aggregator;
   if (!agg) return null;
   let connector: GrpcRewardConnector | undefined;
+  const tls = ctx.config.tls ? new TlsFiles(ctx.config.tls, ctx.logger.child({ component: 'tls' })) : null;
   const replica = ctx.config.replica_id;
   const client = new RewardStreamClient({
     replica,
@@ -27,7 +28,8 @@ export const rewardStreamComponent: ComponentFactory = (ctx) => {
     async start() {
       // The fleet's gossip secret authenticates the stream too (none on a loopback-only fleet).
       const secret = ctx.config.gossip ? await loadGossipSecret(ctx.config.gossip) : null;
-      connector = grpcRewardConnector(agg.address, secret ? () => signStream(secret, replica, ctx.clock.now()) : undefined);
+      await tls?.start();
+      connector = grpcRewardConnector(agg.address, { auth: secret ? { secret, replica, now: () => ctx.clock.now() } : null, credentials: credentialsOf(tls).channel() });
       client.start();
       ctx.engine.observe({ onReward: (e) => client.offer(e) });
       ctx.logger.info({ aggregator: agg.address, batch: agg.batch, flush_ms: agg.flush_ms, buffer: agg.buffer }, 'reward stream started');
@@ -35,7 +37,11 @@ export const rewardStreamComponent: ComponentFactory = (ctx) => {
     async stop() {
       const s = await client.stop();
       connector?.close();
+      tls?.stop();
       ctx.logger.info({ ...s }, 'reward stream stopped');
+    },
+    async reconfigure() {
+      await tls?.reload();
     },
   };
 };

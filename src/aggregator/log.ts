@@ -19,13 +19,15 @@ import { mkdir, open, stat, truncate, unlink, writeFile, type FileHandle } from 
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BanditError, ErrorCodes } from '../util/errors.js';
+import { rotatedNames, rotateFiles } from '../util/rotate.js';
+import { WRITE_RETRY_MAX_MS, WRITE_RETRY_MIN_MS } from '../util/write-retry.js';
 import type { WireReward } from './proto.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
 
-/** Backoff between disk probes after a failed write. */
-export const RETRY_MIN_MS = 100;
-export const RETRY_MAX_MS = 5_000;
+/** Backoff between disk probes after a failed write (shared with the other persistent writers). */
+export const RETRY_MIN_MS = WRITE_RETRY_MIN_MS;
+export const RETRY_MAX_MS = WRITE_RETRY_MAX_MS;
 /** The probe writes this many bytes to `<log>.probe` (then removes it). */
 export const PROBE_BYTES = 64 * 1024;
 
@@ -33,6 +35,13 @@ export const PROBE_BYTES = 64 * 1024;
 export interface RewardLogEvents {
   failed?(err: Error, rejectedLines: number): void;
   recovered?(downMs: number): void;
+  rotated?(file: string): void;
+}
+
+/** Size-based rotation: before a write would take the log past `maxBytes`, it becomes `<log>.1` (… `<log>.<keep>`). */
+export interface RewardLogRotation {
+  maxBytes: number | null;
+  keep: number;
 }
 
 /** One line of the reward log: the reward as the replica sent it, plus who sent it and when it arrived. */
@@ -64,9 +73,12 @@ export class RewardLog {
   private probeTimer: NodeJS.Timeout | undefined;
   /** A write failed after it may have written part of its bytes: cut back to `bytes` before the next. */
   private dirty = false;
+  /** Where the group being written starts (after any rotation): a failed group is cut back to it. */
+  private groupStart = 0;
   private closed = false;
   bytes = 0;
   fsyncs = 0;
+  rotations = 0;
   /** Times the log failed and recovered. */
   failures = 0;
   recoveries = 0;
@@ -75,6 +87,7 @@ export class RewardLog {
     readonly path: string,
     private readonly fsync: FsyncPolicy,
     private readonly events: RewardLogEvents = {},
+    private readonly rotation: RewardLogRotation = { maxBytes: null, keep: 1 },
   ) {}
 
   /**
@@ -84,6 +97,8 @@ export class RewardLog {
   async open(onRecord: (r: LogRecord) => void): Promise<ReplayResult> {
     await mkdir(dirname(this.path), { recursive: true });
     const result: ReplayResult = { records: 0, bad: 0, truncatedTail: false };
+    // Rotated files first, oldest first: their ids still deduplicate resends.
+    for (const old of rotatedNames(this.path, this.rotation.keep)) await replayFile(old, onRecord, result);
     let size = 0;
     try {
       size = (await stat(this.path)).size;
@@ -142,7 +157,7 @@ export class RewardLog {
     while (this.queue.length > 0) {
       const group = this.queue;
       this.queue = [];
-      const start = this.bytes;
+      this.groupStart = this.bytes;
       try {
         if (this.failure) throw this.failure;
         if (this.dirty) await this.cutToGood();
@@ -150,7 +165,7 @@ export class RewardLog {
         for (const p of group) p.resolve();
       } catch (e) {
         // Nothing of the group is acked, so nothing of it may stay in the file.
-        this.bytes = start;
+        this.bytes = this.groupStart;
         this.dirty = true;
         await this.cutToGood().catch(() => undefined);
         const rejected = [...group, ...this.queue];
@@ -164,7 +179,13 @@ export class RewardLog {
 
   /** Truncates the file to the bytes known written (a failed write may have left part of a line). */
   private async cutToGood(): Promise<void> {
-    await this.fh!.truncate(this.bytes);
+    if (!this.fh) {
+      // A rotation failed half-way: start from whatever file is at the path now.
+      this.fh = await open(this.path, 'a');
+      this.bytes = (await this.fh.stat()).size;
+    } else {
+      await this.fh.truncate(this.bytes);
+    }
     this.dirty = false;
   }
 
@@ -209,7 +230,31 @@ export class RewardLog {
     this.events.recovered?.(downMs);
   }
 
+  /** Rotates when `bytes` more would take the file past the limit (never an empty file). */
+  private async maybeRotate(bytes: number): Promise<void> {
+    const max = this.rotation.maxBytes;
+    if (max === null || this.bytes === 0 || this.bytes + bytes <= max) return;
+    const fh = this.fh!;
+    await fh.sync();
+    await fh.close();
+    this.fh = null;
+    try {
+      await rotateFiles(this.path, this.rotation.keep);
+    } finally {
+      // Reopen whatever is at the path now (a fresh file after a rotation), so a failed rotation is retried later.
+      this.fh = await open(this.path, 'a');
+      this.bytes = (await this.fh.stat()).size;
+      this.groupStart = this.bytes;
+    }
+    this.rotations++;
+    this.events.rotated?.(`${this.path}.1`);
+  }
+
   private async writeGroup(group: Pending[]): Promise<void> {
+    let total = 0;
+    for (const p of group) for (const line of p.lines) total += Buffer.byteLength(line) + 1;
+    if (total > 0) await this.maybeRotate(total);
+    if (this.dirty || !this.fh) await this.cutToGood();
     const fh = this.fh!;
     if (this.fsync === 'always') {
       for (const p of group) {
@@ -258,6 +303,26 @@ async function writeAll(fh: FileHandle, text: string): Promise<void> {
     const { bytesWritten } = await fh.write(buf, off, buf.length - off);
     if (bytesWritten <= 0) throw new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, 'write made no progress (EIO)', { errno: 'EIO' });
     off += bytesWritten;
+  }
+}
+
+/** Replays a rotated (complete, read-only) log file; a missing one is skipped. */
+async function replayFile(path: string, onRecord: (r: LogRecord) => void, result: ReplayResult): Promise<void> {
+  try {
+    await stat(path);
+  } catch {
+    return;
+  }
+  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (line === '') continue;
+    const r = parseRecord(line);
+    if (r) {
+      result.records++;
+      onRecord(r);
+    } else {
+      result.bad++;
+    }
   }
 }
 

@@ -20,6 +20,8 @@ export interface WireRewardBatch {
   replica: string;
   seq: number;
   rewards: WireReward[];
+  /** Per-batch MAC (stream-auth.ts); absent or empty without a fleet secret. */
+  mac?: Buffer;
 }
 
 export interface WireRewardAck {

@@ -12,7 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { AdminServer } from '../admin/http.js';
+import { AdminServer, type AdminLimits } from '../admin/http.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { Config } from '../config/types.js';
 import { loadGossipSecret } from '../gossip/component.js';
@@ -23,6 +23,7 @@ import { aggregatorProto, type WireRewardAck, type WireRewardBatch } from './pro
 import { createGossipServer, type GossipServer } from '../gossip/server.js';
 import { FleetView } from '../gossip/state.js';
 import { GrpcGossipTransport } from '../gossip/transport.js';
+import { credentialsOf, TlsFiles } from '../util/tls-files.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createRng, randomSeed, type Rng } from '../util/rng.js';
 import { DedupeIndex, DEDUPE_DEFAULTS, dedupeKey } from './dedupe.js';
@@ -47,6 +48,8 @@ export interface AggregatorServerOptions {
   dedupe?: { horizonMs: number; maxIds: number };
   /** Start the admin HTTP server on listen.admin (default true). */
   admin?: boolean;
+  /** Admin request limits (tests shorten the slow-client timeouts). */
+  adminLimits?: Partial<AdminLimits>;
 }
 
 export class AggregatorServer {
@@ -63,7 +66,8 @@ export class AggregatorServer {
   private readonly ingestDeps: IngestDeps;
   private gossipNode: GossipNode | null = null;
   private gossipServer: GossipServer | null = null;
-  private readonly transport = new GrpcGossipTransport();
+  private transport: GrpcGossipTransport | null = null;
+  private tls: TlsFiles | null = null;
   private secret: Buffer | null = null;
   private listening = false;
   private stopped = false;
@@ -83,7 +87,8 @@ export class AggregatorServer {
         o.logger.error({ err: err.message, code: (err as NodeJS.ErrnoException).code, rejected_rewards: rejected, file: agg.log_file }, 'reward log write failed; batches refused (replicas keep and resend them); probing the disk');
       },
       recovered: (downMs) => o.logger.warn({ down_ms: downMs, file: agg.log_file }, 'reward log writable again; accepting batches'),
-    });
+      rotated: (file) => o.logger.info({ file, keep: agg.log_keep }, 'reward log rotated'),
+    }, { maxBytes: agg.log_max_bytes, keep: agg.log_keep });
     this.snapshots = new FleetSnapshots(this.fleet, agg.log_file, o.logger);
     const d = o.dedupe ?? DEDUPE_DEFAULTS;
     this.dedupe = new DedupeIndex(d.horizonMs, d.maxIds);
@@ -99,7 +104,7 @@ export class AggregatorServer {
     this.admin =
       o.admin === false
         ? null
-        : new AdminServer({ address: o.config.listen.admin, logger: o.logger, registry, token: null, readiness: () => this.readiness() });
+        : new AdminServer({ address: o.config.listen.admin, logger: o.logger, registry, token: null, readiness: () => this.readiness(), ...(o.adminLimits ? { limits: o.adminLimits } : {}) });
     this.admin?.add({ method: 'GET', path: '/v1/summary', mutating: false, handle: () => ({ status: 200, body: this.summary() }) });
   }
 
@@ -135,7 +140,13 @@ export class AggregatorServer {
     await this.snapshots.load();
     // Before binding: reward streams must not be accepted unauthenticated while the secret loads.
     if (config.gossip) this.secret = await loadGossipSecret(config.gossip);
-    const port = await bindServer(this.grpcServer, agg.address);
+    if (config.tls) {
+      this.tls = new TlsFiles(config.tls, logger.child({ component: 'tls' }));
+      await this.tls.start();
+    }
+    const creds = credentialsOf(this.tls);
+    const transport = (this.transport = new GrpcGossipTransport(creds.channel()));
+    const port = await bindServer(this.grpcServer, agg.address, creds.server());
     this.addresses.aggregator = `${agg.address.slice(0, agg.address.lastIndexOf(':'))}:${port}`;
     this.listening = true;
     const g = config.gossip;
@@ -149,13 +160,13 @@ export class AggregatorServer {
         fanout: g.fanout,
         syncTimeoutMs: g.sync_timeout_ms,
         secret: this.secret,
-        transport: this.transport,
+        transport,
         clock: this.clock,
         rng: this.o.rng ?? createRng(randomSeed()),
         logger: logger.child({ component: 'gossip' }),
         metrics: this.metrics,
       });
-      this.gossipServer = createGossipServer(this.gossipNode, g.listen, logger);
+      this.gossipServer = createGossipServer(this.gossipNode, g.listen, logger, creds.server());
       this.addresses.gossip = (await this.gossipServer.start()).address;
       this.gossipNode.start();
     }
@@ -168,6 +179,11 @@ export class AggregatorServer {
     return this.addresses;
   }
 
+  /** Re-reads the certificate files now (SIGHUP; they are also re-read every tls.reload). True when a new set was taken. */
+  async reloadTls(): Promise<boolean> {
+    return (await this.tls?.reload()) ?? false;
+  }
+
   /** Graceful: stop taking streams (bounded), finish writes, persist the fleet view, close. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -176,7 +192,8 @@ export class AggregatorServer {
     await this.gossipNode?.stop();
     await this.gossipServer?.stop();
     await shutdownServer(this.grpcServer, AGGREGATOR_SHUTDOWN_GRACE_MS);
-    this.transport.close();
+    this.transport?.close();
+    this.tls?.stop();
     await this.log.close().catch((err: unknown) => this.o.logger.error({ err }, 'reward log close failed'));
     await this.snapshots.write();
     await this.admin?.close();

@@ -1,18 +1,33 @@
 /**
- * Authenticates a replica's reward stream with the fleet's gossip secret: the
- * replica opens `Rewards` with metadata `x-envoy-bandit-auth: <time>.<replica>.<mac>`
- * (MAC = truncated HMAC-SHA256 over a domain string, the replica and the time);
- * the aggregator accepts the stream only within the gossip replay window and
- * then only batches that name the same replica. Without a secret (loopback
- * only) streams are not authenticated, like gossip.
+ * Authenticates a replica's reward stream with the fleet's gossip secret, in
+ * two layers:
+ *
+ * 1. The stream: the replica opens `Rewards` with metadata
+ *    `x-envoy-bandit-auth: <time>.<replica>.<mac>` (truncated HMAC-SHA256 over
+ *    a domain string, the replica and the time), accepted within the gossip
+ *    replay window. This only lets a stream open.
+ * 2. Every batch: the aggregator answers each stream's headers with a fresh
+ *    random nonce (`x-envoy-bandit-nonce`); the replica sends every batch with
+ *    a MAC over the nonce, its replica, its seq and every reward's fields. The
+ *    aggregator accepts a batch only with a valid MAC, for the stream's
+ *    replica, and with a seq above the stream's last one. A captured stream
+ *    header replayed within the window opens a stream whose nonce nobody
+ *    without the secret can sign for; a captured batch is bound to the nonce
+ *    of a stream that is gone (or to a seq already seen).
+ *
+ * Without a secret (loopback only) neither layer applies, like gossip.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual, type Hmac } from 'node:crypto';
 import { DEFAULT_MAX_SKEW_MS } from '../gossip/message.js';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
+import type { WireRewardBatch } from './proto.js';
 
 export const STREAM_AUTH_HEADER = 'x-envoy-bandit-auth';
+export const STREAM_NONCE_HEADER = 'x-envoy-bandit-nonce';
 const DOMAIN = 'envoy-bandit/rewards/1';
+const BATCH_DOMAIN = 'envoy-bandit/reward-batch/1';
 const MAC_BYTES = 16;
+const NONCE_BYTES = 16;
 
 function mac(secret: Buffer, replica: string, time: number): Buffer {
   return createHmac('sha256', secret).update(`${DOMAIN}\n${replica}\n${time}`).digest().subarray(0, MAC_BYTES);
@@ -36,4 +51,63 @@ export function verifyStream(secret: Buffer, value: unknown, now: number, maxSke
   if (got.length !== MAC_BYTES || !timingSafeEqual(got, mac(secret, replica, time))) return refuse('bad signature');
   if (Math.abs(now - time) > maxSkewMs) return refuse(`signed ${now - time} ms ago, outside ±${maxSkewMs} ms`);
   return ok({ replica });
+}
+
+/** A fresh per-stream nonce (the aggregator sends it in the stream's response headers). */
+export function newStreamNonce(): string {
+  return randomBytes(NONCE_BYTES).toString('base64url');
+}
+
+function lp(h: Hmac, value: string): void {
+  const b = Buffer.from(value, 'utf8');
+  const len = Buffer.allocUnsafe(4);
+  len.writeUInt32BE(b.length);
+  h.update(len);
+  h.update(b);
+}
+
+/**
+ * The batch's MAC: length-prefixed fields so no two batches encode alike.
+ * Numbers are written as JavaScript prints them; both sides see the same
+ * doubles (proto `double`, and int64 fields decoded as Number).
+ */
+export function batchMac(secret: Buffer, nonce: string, batch: WireRewardBatch): Buffer {
+  const h = createHmac('sha256', secret);
+  lp(h, BATCH_DOMAIN);
+  lp(h, nonce);
+  lp(h, batch.replica ?? '');
+  lp(h, String(Number(batch.seq ?? 0)));
+  const rewards = batch.rewards ?? [];
+  lp(h, String(rewards.length));
+  for (const r of rewards) {
+    lp(h, r.decision_id ?? '');
+    lp(h, r.route ?? '');
+    lp(h, r.arm ?? '');
+    lp(h, String(r.reward ?? 0));
+    lp(h, r.source ?? '');
+    lp(h, String(Number(r.time_ms ?? 0)));
+  }
+  return h.digest().subarray(0, MAC_BYTES);
+}
+
+export type BatchAuthFailure = 'missing_mac' | 'bad_mac' | 'replica_mismatch' | 'seq_replay';
+
+/**
+ * Checks one batch on an authenticated stream: its replica, that its seq is
+ * above the stream's last accepted one, and its MAC. null when it is genuine.
+ */
+export function verifyBatch(
+  secret: Buffer,
+  nonce: string,
+  replica: string,
+  lastSeq: number,
+  batch: WireRewardBatch,
+): { reason: BatchAuthFailure; message: string } | null {
+  if (batch.replica !== replica) return { reason: 'replica_mismatch', message: `stream authenticated as ${replica}, batch names ${JSON.stringify(String(batch.replica).slice(0, 64))}` };
+  const got = Buffer.isBuffer(batch.mac) ? batch.mac : Buffer.alloc(0);
+  if (got.length === 0) return { reason: 'missing_mac', message: `batch ${batch.seq} has no MAC` };
+  if (got.length !== MAC_BYTES || !timingSafeEqual(got, batchMac(secret, nonce, batch))) return { reason: 'bad_mac', message: `batch ${batch.seq}: bad MAC` };
+  const seq = Number(batch.seq);
+  if (!(seq > lastSeq)) return { reason: 'seq_replay', message: `batch seq ${seq} not above the stream's last (${lastSeq}): replayed` };
+  return null;
 }

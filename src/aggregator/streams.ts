@@ -4,7 +4,7 @@ import type { Clock } from '../util/clock.js';
 import { ErrorCodes, type Result } from '../util/errors.js';
 import type { AggregatorMetrics } from './metrics.js';
 import type { WireRewardAck, WireRewardBatch } from './proto.js';
-import { STREAM_AUTH_HEADER, verifyStream } from './stream-auth.js';
+import { newStreamNonce, STREAM_AUTH_HEADER, STREAM_NONCE_HEADER, verifyBatch, verifyStream } from './stream-auth.js';
 import type { SummaryCounts } from './summary.js';
 
 /** A stream with this many batches waiting to be written is paused (flow control). */
@@ -28,15 +28,27 @@ export interface StreamDeps {
 export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<WireRewardBatch, WireRewardAck>): void {
   const peer = call.getPeer();
   let authenticated: string | null = null;
-  if (d.secret) {
-    const v = verifyStream(d.secret, call.metadata.get(STREAM_AUTH_HEADER)[0], d.clock.now());
+  const secret = d.secret;
+  const nonce = newStreamNonce();
+  let lastSeq = 0;
+  /** Refuses a stream or batch that is not authentic: counted by reason, logged, closed with a coded status. */
+  const refuse = (reason: string, message: string, code: grpc.status) => {
+    d.metrics.authFailures.inc({ reason });
+    d.metrics.ingested.inc({ outcome: 'unauthenticated' });
+    d.logger.warn({ peer, reason, err: message, code: ErrorCodes.REWARD_STREAM_AUTH }, 'reward stream refused: not authentic');
+    call.emit('error', { code, details: `${ErrorCodes.REWARD_STREAM_AUTH}: ${message}` });
+  };
+  if (secret) {
+    const v = verifyStream(secret, call.metadata.get(STREAM_AUTH_HEADER)[0], d.clock.now());
     if (!v.ok) {
-      d.metrics.ingested.inc({ outcome: 'unauthenticated' });
-      d.logger.warn({ peer, reason: v.error.message, code: v.error.code }, 'reward stream rejected: not authenticated');
-      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `reward stream not authenticated: ${v.error.message}` });
+      refuse('stream_header', `reward stream not authenticated: ${v.error.message}`, grpc.status.UNAUTHENTICATED);
       return;
     }
     authenticated = v.value.replica;
+    // Every batch on this stream must carry a MAC over this nonce (stream-auth.ts).
+    const md = new grpc.Metadata();
+    md.set(STREAM_NONCE_HEADER, nonce);
+    call.sendMetadata(md);
   }
   let chain: Promise<void> = Promise.resolve();
   let pending = 0;
@@ -52,12 +64,14 @@ export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<W
   };
   call.on('data', (batch: WireRewardBatch) => {
     if (failed) return;
-    if (authenticated !== null && batch.replica !== authenticated) {
-      failed = true;
-      d.metrics.ingested.inc({ outcome: 'unauthenticated' });
-      d.logger.warn({ peer, authenticated, claimed: batch.replica }, 'reward batch names another replica than its stream');
-      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `stream authenticated as ${authenticated}, batch names ${batch.replica}` });
-      return;
+    if (secret && authenticated !== null) {
+      const bad = verifyBatch(secret, nonce, authenticated, lastSeq, batch);
+      if (bad) {
+        failed = true;
+        refuse(bad.reason, bad.message, bad.reason === 'replica_mismatch' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED);
+        return;
+      }
+      lastSeq = Number(batch.seq);
     }
     pending++;
     if (pending >= MAX_PENDING_BATCHES_PER_STREAM) call.pause();
@@ -73,7 +87,7 @@ export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<W
           failed = true;
           const code = ack.error.code === ErrorCodes.REWARD_BATCH_INVALID ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAVAILABLE;
           d.logger.error({ err: ack.error.message, code: ack.error.code, peer }, 'reward batch not accepted');
-          call.emit('error', { code, details: ack.error.message });
+          call.emit('error', { code, details: `${ack.error.code}: ${ack.error.message}` });
         } else if (!call.cancelled && !call.destroyed) call.write(ack.value);
       } catch (e) {
         failed = true;

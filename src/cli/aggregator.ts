@@ -9,7 +9,8 @@ const USAGE = [
   '',
   'Receives reward streams from every replica on aggregator.address, appends each new reward',
   'to aggregator.log_file (JSONL, fsync per aggregator.fsync), and joins gossip (gossip.*)',
-  'as a peer that holds the fleet view and serves it to starting replicas.',
+  'as a peer that holds the fleet view and serves it to starting replicas. SIGHUP re-reads the',
+  'tls.* certificate files.',
 ];
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -29,5 +30,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`aggregator: ${(err as Error).message}`);
     return EXIT_RUNTIME;
   }
-  return untilSignalled(logger, () => server.stop());
+  // SIGHUP re-reads the mutual-TLS certificate files (they are also re-read every tls.reload).
+  const onHup = () => void server.reloadTls().catch((err: unknown) => logger.error({ err }, 'tls reload failed'));
+  process.on('SIGHUP', onHup);
+  const code = await untilSignalled(logger, () => server.stop());
+  process.off('SIGHUP', onHup);
+  return code;
 }

@@ -114,6 +114,14 @@ export const DEFAULT_AGGREGATOR_BATCH = 256;
 export const DEFAULT_AGGREGATOR_FLUSH_MS = 100;
 export const DEFAULT_AGGREGATOR_BUFFER = 100_000;
 export const DEFAULT_AGGREGATOR_FSYNC = 'batch' as const;
+/** The reward log rotates before it would pass this size; null in config: never. */
+export const DEFAULT_AGGREGATOR_LOG_MAX_BYTES = 1024 * 1024 * 1024;
+/** Rotated reward logs kept (`<log>.1` … `<log>.N`); all of them are replayed at start to rebuild the dedupe index. */
+export const DEFAULT_AGGREGATOR_LOG_KEEP = 10;
+
+// --- mutual TLS (off unless configured) ---
+/** Certificate files are re-read this often (and on every config reload). */
+export const DEFAULT_TLS_RELOAD_MS = 30_000;
 
 // --- gossip (off unless configured) ---
 export const DEFAULT_GOSSIP_INTERVAL_MS = 1_000;
@@ -147,5 +155,9 @@ export const DEFAULT_STATE_INTERVAL_MS = 10_000;
 export const DEFAULT_SLOT_EXPIRY_MS = 30 * 60_000;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const DEFAULT_DECISIONS_MAX_BYTES = 100 * 1024 * 1024;
+/** Rotated decision logs kept (`<file>.1` … `<file>.N`). */
+export const DEFAULT_DECISIONS_KEEP = 3;
+/** Upper bound for the `keep` settings (a typo should not fill a disk with thousands of files). */
+export const MAX_ROTATED_FILES = 1_000;
 
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

@@ -441,6 +441,8 @@ const aggregatorSchema = z
     buffer: z.int().min(1).default(D.DEFAULT_AGGREGATOR_BUFFER),
     log_file: filePath.nullable().default(null),
     fsync: z.enum(['always', 'batch', 'none']).default(D.DEFAULT_AGGREGATOR_FSYNC),
+    log_max_bytes: z.int().min(4096).nullable().default(D.DEFAULT_AGGREGATOR_LOG_MAX_BYTES),
+    log_keep: z.int().min(1).max(D.MAX_ROTATED_FILES).default(D.DEFAULT_AGGREGATOR_LOG_KEEP),
   })
   .superRefine((a, ctx) => {
     if (a.buffer < a.batch) ctx.addIssue({ code: 'custom', path: ['buffer'], message: `must be ≥ batch (${a.batch}), got ${a.buffer}` });
@@ -462,6 +464,15 @@ const gossipSchema = z
     sync_timeout: duration({ allowZero: true }).default(D.DEFAULT_GOSSIP_SYNC_TIMEOUT_MS),
   })
   .transform(({ interval, sync_timeout, ...rest }) => ({ ...rest, interval_ms: interval, sync_timeout_ms: sync_timeout }));
+
+const tlsSchema = z
+  .strictObject({
+    cert: filePath,
+    key: filePath,
+    ca: filePath,
+    reload: duration().default(D.DEFAULT_TLS_RELOAD_MS),
+  })
+  .transform(({ reload, ...rest }) => ({ ...rest, reload_ms: reload }));
 
 const httpUrl = z.string().refine(
   (s) => {
@@ -532,9 +543,11 @@ export function buildConfigSchema(opts: SchemaOptions) {
         level: z.enum(D.LOG_LEVELS as [Config['log']['level'], ...Config['log']['level'][]]).default(D.DEFAULT_LOG_LEVEL),
         decisions_file: filePath.nullable().default(null),
         decisions_max_bytes: z.int().min(1).default(D.DEFAULT_DECISIONS_MAX_BYTES),
+        decisions_keep: z.int().min(1).max(D.MAX_ROTATED_FILES).default(D.DEFAULT_DECISIONS_KEEP),
       })
       .prefault({}),
     notifications: notificationsSchema.prefault({}),
+    tls: tlsSchema.nullable().default(null),
   });
 }
 

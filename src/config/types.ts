@@ -192,6 +192,17 @@ export interface AggregatorConfig {
   /** Aggregator side only: append-only reward log and its fsync policy. */
   log_file: string | null;
   fsync: 'always' | 'batch' | 'none';
+  /** Rotate the reward log before it passes this size (null: never), keeping `log_keep` old files. */
+  log_max_bytes: number | null;
+  log_keep: number;
+}
+
+/** Mutual TLS for gossip and the reward stream: PEM files, re-read every `reload_ms` and on a config reload. */
+export interface TlsConfig {
+  cert: string;
+  key: string;
+  ca: string;
+  reload_ms: DurationMs;
 }
 
 export interface GossipConfig {
@@ -245,8 +256,10 @@ export interface Config {
   admin: { token_file: string | null };
   /** HMAC key for decision ids; generated at start (with a warning) when absent. */
   decision_ids: { secret_file: string | null };
-  log: { level: LogLevel; decisions_file: string | null; decisions_max_bytes: number };
+  log: { level: LogLevel; decisions_file: string | null; decisions_max_bytes: number; decisions_keep: number };
   notifications: NotificationsConfig;
+  /** Mutual TLS for gossip and the reward stream (null: plaintext, authenticated by the gossip secret). */
+  tls: TlsConfig | null;
 }
 
 /** One problem in a config, with the path of the bad field: `routes[0].arms[1].cluster`. */

@@ -14,6 +14,7 @@ import { replicaGossipState } from './state.js';
 import { GrpcGossipTransport } from './transport.js';
 import { fetchAggregatorSnapshot } from '../aggregator/connector.js';
 import { requireSecret } from '../util/secret.js';
+import { credentialsOf, TlsFiles } from '../util/tls-files.js';
 
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
 export const BOOTSTRAP_TIMEOUT_MS = 3_000;
@@ -29,13 +30,18 @@ export const gossipComponent: ComponentFactory = (ctx) => {
   const agg = ctx.config.aggregator;
   if (!g && !agg) return null;
   const syncTimeoutMs = g?.sync_timeout_ms ?? DEFAULT_GOSSIP_SYNC_TIMEOUT_MS;
-  const transport = new GrpcGossipTransport();
+  const tls = ctx.config.tls ? new TlsFiles(ctx.config.tls, ctx.logger.child({ component: 'tls' })) : null;
+  let transport: GrpcGossipTransport | null = null;
   let node: GossipNode | null = null;
   let server: GossipServer | null = null;
   return {
     name: 'gossip',
     async start() {
       const secret = g ? await loadGossipSecret(g) : null;
+      await tls?.start();
+      const creds = credentialsOf(tls);
+      transport = new GrpcGossipTransport(creds.channel());
+      const snapshotCreds = creds.channel();
       const bootstrapMs = Math.max(1, Math.min(BOOTSTRAP_TIMEOUT_MS, syncTimeoutMs));
       node = new GossipNode({
         state: replicaGossipState(ctx.state, ctx.logger.child({ component: 'gossip' })),
@@ -52,16 +58,16 @@ export const gossipComponent: ComponentFactory = (ctx) => {
         rng: createRng(randomSeed()),
         logger: ctx.logger.child({ component: 'gossip' }),
         metrics: ctx.metrics,
-        bootstrap: agg ? () => fetchAggregatorSnapshot(agg.address, ctx.state.replicaId, bootstrapMs) : null,
+        bootstrap: agg ? () => fetchAggregatorSnapshot(agg.address, ctx.state.replicaId, bootstrapMs, snapshotCreds) : null,
       });
       if (g) {
         const n = node;
         // Feedback for another replica's decision is settled by that replica: carried over this mesh.
         n.feedbackHandler = (body, from) => ctx.feedback.settle?.(body, from) ?? 'feedback is not running on this replica';
         ctx.feedback.forward = (issuer, body) => n.forwardFeedback(issuer, body);
-        server = createGossipServer(node, g.listen, ctx.logger);
+        server = createGossipServer(node, g.listen, ctx.logger, creds.server());
         const bound = await server.start();
-        ctx.logger.info({ listen: bound.address, peers: g.peers, dns: g.dns, authenticated: secret !== null }, 'gossip listening');
+        ctx.logger.info({ listen: bound.address, peers: g.peers, dns: g.dns, authenticated: secret !== null, mutual_tls: tls !== null }, 'gossip listening');
       }
       node.start();
     },
@@ -69,7 +75,12 @@ export const gossipComponent: ComponentFactory = (ctx) => {
       ctx.feedback.forward = null;
       await node?.stop();
       await server?.stop();
-      transport.close();
+      transport?.close();
+      tls?.stop();
+    },
+    async reconfigure() {
+      // A config reload (SIGHUP, POST /v1/reload) also re-reads the certificate files.
+      await tls?.reload();
     },
     readiness: () => node?.readiness() ?? 'not started',
   };

@@ -13,7 +13,8 @@ export interface GossipServer {
   stop(): Promise<void>;
 }
 
-export function createGossipServer(node: GossipNode, address: string, logger: Logger): GossipServer {
+/** `credentials`: mutual TLS (util/tls-files.ts) or, by default, plaintext. */
+export function createGossipServer(node: GossipNode, address: string, logger: Logger, credentials?: grpc.ServerCredentials): GossipServer {
   const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(gossipProto().service, {
     Exchange(call: grpc.ServerUnaryCall<WireGossipMessage, WireGossipMessage>, cb: grpc.sendUnaryData<WireGossipMessage>) {
@@ -45,7 +46,7 @@ export function createGossipServer(node: GossipNode, address: string, logger: Lo
   });
   return {
     async start() {
-      const port = await bindServer(server, address);
+      const port = await bindServer(server, address, credentials);
       const host = address.slice(0, address.lastIndexOf(':'));
       return { address: `${host}:${port}`, port };
     },

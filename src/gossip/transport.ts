@@ -17,6 +17,9 @@ export interface GossipTransport {
 export class GrpcGossipTransport implements GossipTransport {
   private readonly clients = new Map<string, grpc.Client>();
 
+  /** `credentials`: mutual TLS (util/tls-files.ts) or, by default, plaintext. */
+  constructor(private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
+
   exchange(address: string, msg: WireGossipMessage, timeoutMs: number): Promise<unknown> {
     return unaryCall(this.client(address), 'Exchange', msg, timeoutMs);
   }
@@ -28,7 +31,7 @@ export class GrpcGossipTransport implements GossipTransport {
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (!c) {
-      c = new (gossipProto().Client)(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+      c = new (gossipProto().Client)(address, this.credentials, GRPC_CHANNEL_OPTIONS);
       this.clients.set(address, c);
     }
     return c;

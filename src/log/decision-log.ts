@@ -1,12 +1,14 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { rename, stat } from 'node:fs/promises';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Decision, EngineObserver, RewardEvent } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';
+import { persistenceGauge } from '../metrics/metrics.js';
 import { BanditError, ErrorCodes } from '../util/errors.js';
+import { rotateFiles } from '../util/rotate.js';
+import { WriteHealth } from '../util/write-retry.js';
 
-/** Lines held in memory while the disk catches up; past it new lines are dropped and counted. */
+/** Lines held in memory while the disk catches up (or is failing); past it new lines are dropped and counted. */
 export const DECISION_LOG_MAX_BUFFERED = 50_000;
 /** Lines per write. */
 export const DECISION_LOG_BATCH_LINES = 1_000;
@@ -15,13 +17,17 @@ export const DECISION_LOG_METRIC = 'envoy_bandit_decision_log_lines_total';
 
 export interface DecisionLogOptions {
   file: string;
-  /** Rotate to `<file>.1` (one kept) before the file would exceed this. */
+  /** Rotate before the file would exceed this. */
   maxBytes: number;
+  /** Rotated files kept (`<file>.1` … `<file>.<keep>`). */
+  keep?: number;
   replica: string;
   logger: Logger | null;
   registry?: Registry | null;
   maxBuffered?: number;
   flushMs?: number;
+  /** Retry backoff after a failed write (tests shorten it). */
+  retry?: { minMs: number; maxMs: number };
 }
 
 /** The line shapes (docs/decision-log.md). */
@@ -56,29 +62,38 @@ export function decisionLogLinesCounter(registry: Registry): Counter<'outcome'> 
 
 /**
  * JSONL decision + reward log for offline evaluation. The engine's hooks only
- * serialize a line into a bounded in-memory buffer; a timer writes batches to
- * a WriteStream, rotating by size. If the disk falls behind, lines are dropped
- * and counted, never queued without bound.
+ * serialize a line into a bounded in-memory buffer; a timer writes batches,
+ * rotating by size (keeping `keep` old files). A failed write (full disk, EIO)
+ * keeps its lines in the buffer, cuts any partial line off the file, and
+ * retries with backoff until the disk takes writes again — no restart. Lines
+ * past the buffer bound are dropped and counted, never queued without bound.
  */
 export class DecisionLog implements EngineObserver {
   /** Every logged decision carries the chosen arm's propensity (off-policy evaluation needs it). */
   readonly propensities = true;
   private buf: string[] = [];
-  private stream: WriteStream | null = null;
+  private fh: FileHandle | null = null;
   private size = 0;
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private accepting = false;
-  private lastErrorLog = 0;
+  private closed = false;
   private readonly counter: Counter<'outcome'> | null;
+  private readonly gauge: Gauge<'target'> | null;
+  readonly health: WriteHealth;
   maxBytes: number;
+  keep: number;
   written = 0;
   dropped = 0;
   rotations = 0;
 
   constructor(private readonly opts: DecisionLogOptions) {
     this.maxBytes = opts.maxBytes;
+    this.keep = opts.keep ?? 1;
     this.counter = opts.registry ? decisionLogLinesCounter(opts.registry) : null;
+    this.gauge = opts.registry ? persistenceGauge(opts.registry) : null;
+    this.health = new WriteHealth(opts.retry?.minMs, opts.retry?.maxMs);
   }
 
   get file(): string {
@@ -88,14 +103,16 @@ export class DecisionLog implements EngineObserver {
     return this.buf.length;
   }
 
+  /** Opens (creating) the file; fails when the path cannot be written at all (a config error, not a disk outage). */
   async open(): Promise<void> {
     try {
-      this.size = (await stat(this.opts.file)).size;
-    } catch {
-      this.size = 0;
+      this.fh = await openFile(this.opts.file, 'a');
+    } catch (e) {
+      throw new BanditError(ErrorCodes.DECISION_LOG_WRITE, `decision log ${this.opts.file}: ${(e as Error).message}`);
     }
-    this.stream = await openStream(this.opts.file);
+    this.size = (await this.fh.stat()).size;
     this.accepting = true;
+    this.gauge?.set({ target: 'decision_log' }, 1);
     this.timer = setInterval(() => void this.flush(), this.opts.flushMs ?? DECISION_LOG_FLUSH_MS);
     this.timer.unref();
   }
@@ -131,10 +148,15 @@ export class DecisionLog implements EngineObserver {
     this.buf.push(line);
   }
 
-  /** Writes everything buffered so far; resolves when it is handed to the OS. */
+  /** What readiness reports while writes fail (the sidecar stays ready: routing does not need this file). */
+  degraded(now = Date.now()): string | null {
+    return this.health.describe(now);
+  }
+
+  /** Writes everything buffered so far; resolves when it is handed to the OS, or when a write fails (then retried later). */
   flush(): Promise<void> {
-    if (this.writing) return this.writing.then(() => (this.buf.length ? this.flush() : undefined));
-    if (this.buf.length === 0 || !this.stream) return Promise.resolve();
+    if (this.writing) return this.writing.then(() => (this.buf.length && !this.health.failing ? this.flush() : undefined));
+    if (this.buf.length === 0 || this.health.failing || this.closed) return Promise.resolve();
     this.writing = this.drain().finally(() => {
       this.writing = null;
     });
@@ -142,23 +164,57 @@ export class DecisionLog implements EngineObserver {
   }
 
   private async drain(): Promise<void> {
-    while (this.buf.length > 0 && this.stream) {
-      const lines = this.buf.splice(0, DECISION_LOG_BATCH_LINES);
+    while (this.buf.length > 0) {
+      const lines = this.buf.slice(0, DECISION_LOG_BATCH_LINES);
       try {
-        await this.writeLines(lines);
-        this.written += lines.length;
-        this.counter?.inc({ outcome: 'written' }, lines.length);
-      } catch (err) {
-        this.dropped += lines.length;
-        this.counter?.inc({ outcome: 'dropped' }, lines.length);
-        const now = Date.now();
-        if (now - this.lastErrorLog > 10_000) {
-          this.lastErrorLog = now;
-          this.opts.logger?.error({ err, file: this.opts.file, lines: lines.length }, 'decision log write failed; lines dropped');
+        if (!this.fh) {
+          this.fh = await openFile(this.opts.file, 'a');
+          this.size = (await this.fh.stat()).size;
         }
-        if (this.stream?.destroyed) this.stream = await openStream(this.opts.file).catch(() => null);
+        await this.writeLines(lines);
+      } catch (err) {
+        await this.failed(err as Error);
+        return;
+      }
+      this.buf.splice(0, lines.length);
+      this.written += lines.length;
+      this.counter?.inc({ outcome: 'written' }, lines.length);
+      const downMs = this.health.ok(Date.now());
+      if (downMs !== null) {
+        this.gauge?.set({ target: 'decision_log' }, 1);
+        this.opts.logger?.warn({ file: this.opts.file, down_ms: downMs, buffered: this.buf.length }, 'decision log writable again; buffered lines written');
       }
     }
+  }
+
+  /** Keeps the lines buffered, cuts any partial line, closes the file, and schedules a retry with backoff. */
+  private async failed(err: Error): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    if (fh) {
+      await fh.truncate(this.size).catch(() => undefined);
+      await fh.close().catch(() => undefined);
+    }
+    const { first, delayMs } = this.health.fail(err, Date.now());
+    this.gauge?.set({ target: 'decision_log' }, 0);
+    if (first) {
+      this.opts.logger?.error({ err: err.message, code: (err as NodeJS.ErrnoException).code, file: this.opts.file, buffered: this.buf.length }, 'decision log write failed; keeping lines in memory (bounded, overflow dropped and counted) and retrying');
+    }
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retry();
+    }, delayMs);
+    this.retryTimer.unref();
+  }
+
+  /** A retry: one write attempt even with nothing new buffered. */
+  private retry(): void {
+    if (this.closed || this.writing) return;
+    this.writing = this.drain().finally(() => {
+      this.writing = null;
+    });
   }
 
   private async writeLines(lines: string[]): Promise<void> {
@@ -168,7 +224,7 @@ export class DecisionLog implements EngineObserver {
       const lb = Buffer.byteLength(line) + 1;
       if (this.size + bytes + lb > this.maxBytes && this.size + bytes > 0) {
         if (bytes > 0) {
-          await write(this.stream!, chunk);
+          await writeAll(this.fh!, chunk);
           this.size += bytes;
           chunk = '';
           bytes = 0;
@@ -179,55 +235,53 @@ export class DecisionLog implements EngineObserver {
       bytes += lb;
     }
     if (bytes > 0) {
-      await write(this.stream!, chunk);
+      await writeAll(this.fh!, chunk);
       this.size += bytes;
     }
   }
 
   private async rotate(): Promise<void> {
-    await endStream(this.stream!);
-    await rename(this.opts.file, `${this.opts.file}.1`);
-    this.stream = await openStream(this.opts.file);
+    const fh = this.fh!;
+    this.fh = null;
+    await fh.close();
+    await rotateFiles(this.opts.file, this.keep);
+    this.fh = await openFile(this.opts.file, 'a');
     this.size = 0;
     this.rotations++;
   }
 
-  /** Stops taking lines, writes what is buffered, closes the file. */
+  /** Stops taking lines, writes what is buffered (one attempt), closes the file; lines it could not write are counted dropped. */
   async close(): Promise<void> {
     this.accepting = false;
     clearInterval(this.timer);
-    await this.flush();
-    const s = this.stream;
-    this.stream = null;
-    if (s) await endStream(s);
+    clearTimeout(this.retryTimer);
+    if (this.writing) await this.writing;
+    if (this.buf.length > 0) {
+      await (this.writing = this.drain());
+      this.writing = null;
+    }
+    this.closed = true;
+    if (this.buf.length > 0) {
+      this.dropped += this.buf.length;
+      this.counter?.inc({ outcome: 'dropped' }, this.buf.length);
+      this.opts.logger?.error({ file: this.opts.file, lines: this.buf.length }, 'decision log closed with unwritten lines; they are lost');
+      this.buf = [];
+    }
+    const fh = this.fh;
+    this.fh = null;
+    if (fh) await fh.close().catch(() => undefined);
   }
 }
 
-function openStream(file: string): Promise<WriteStream> {
-  return new Promise((resolve, reject) => {
-    const s = createWriteStream(file, { flags: 'a' });
-    const onError = (e: Error) => reject(new BanditError(ErrorCodes.DECISION_LOG_WRITE, `decision log ${file}: ${e.message}`));
-    s.once('error', onError);
-    s.once('open', () => {
-      s.off('error', onError);
-      // Later errors surface through write callbacks; this keeps them from being thrown.
-      s.on('error', () => {});
-      resolve(s);
-    });
-  });
-}
-
-function write(s: WriteStream, chunk: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    s.write(chunk, (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-function endStream(s: WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    if (s.destroyed || s.closed) return resolve();
-    s.end(() => resolve());
-  });
+/** write(2) may write part of a buffer on a nearly full disk: loop until all of it is written (or it throws). */
+async function writeAll(fh: FileHandle, text: string): Promise<void> {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten <= 0) throw new BanditError(ErrorCodes.DECISION_LOG_WRITE, 'write made no progress (EIO)', { errno: 'EIO' });
+    off += bytesWritten;
+  }
 }
 
 /** The decision log component: only when `log.decisions_file` is set. */
@@ -237,6 +291,7 @@ export const decisionLogComponent: ComponentFactory = (ctx) => {
   const log = new DecisionLog({
     file,
     maxBytes: ctx.config.log.decisions_max_bytes,
+    keep: ctx.config.log.decisions_keep,
     replica: ctx.config.replica_id,
     logger: ctx.logger,
     registry: ctx.metrics.registry,
@@ -246,14 +301,16 @@ export const decisionLogComponent: ComponentFactory = (ctx) => {
     async start() {
       await log.open();
       ctx.engine.observe(log);
-      ctx.logger.info({ file, max_bytes: log.maxBytes }, 'decision log open');
+      ctx.logger.info({ file, max_bytes: log.maxBytes, keep: log.keep }, 'decision log open');
     },
+    degraded: () => log.degraded(),
     async stop() {
       await log.close();
       ctx.logger.info({ file, written: log.written, dropped: log.dropped }, 'decision log closed');
     },
     reconfigure(config) {
       log.maxBytes = config.log.decisions_max_bytes;
+      log.keep = config.log.decisions_keep;
       if (config.log.decisions_file !== file) {
         ctx.logger.warn({ file, requested: config.log.decisions_file }, 'log.decisions_file cannot change on reload; restart the sidecar to apply it');
       }

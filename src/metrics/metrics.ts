@@ -60,6 +60,7 @@ export interface Metrics {
   configLastReload: Gauge;
   configLastReloadOk: Gauge;
   snapshotWrites: Counter<'outcome'>;
+  persistenceHealthy: Gauge<'target'>;
   notifications: Counter<'target' | 'outcome'>;
   bodyRewrites: Counter<'route' | 'arm' | 'outcome'>;
 }
@@ -110,10 +111,20 @@ export function createMetrics(registry = new Registry(), opts: { processMetrics?
     configLastReload: new Gauge({ name: `${PREFIX}config_last_reload_success_timestamp_seconds`, help: 'When the config was last loaded successfully (start or reload).', registers: r }),
     configLastReloadOk: new Gauge({ name: `${PREFIX}config_last_reload_successful`, help: '1 when the last reload succeeded (or none was tried), 0 when it was rejected.', registers: r }),
     snapshotWrites: new Counter({ name: `${PREFIX}snapshot_writes_total`, help: 'State snapshot writes by outcome (ok, failed).', labelNames: ['outcome'], registers: r }),
+    persistenceHealthy: persistenceGauge(registry),
     notifications: new Counter({ name: `${PREFIX}notifications_total`, help: 'Notification deliveries by target (webhook, kubernetes) and outcome (sent, failed, dropped).', labelNames: ['target', 'outcome'], registers: r }),
     bodyRewrites: new Counter({ name: `${PREFIX}body_rewrites_total`, help: 'Request bodies seen on body_rewrite routes, by outcome (rewritten, or why unchanged).', labelNames: ['route', 'arm', 'outcome'], registers: r }),
   };
   m.buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
   m.configLastReloadOk.set(1);
   return m;
+}
+
+export const PERSISTENCE_HEALTH_METRIC = 'envoy_bandit_persistence_healthy';
+
+/** 1 while a persistent write target (snapshot, decision_log) is writable, 0 while its writes fail and are retried. One per registry. */
+export function persistenceGauge(registry: Registry): Gauge<'target'> {
+  const existing = registry.getSingleMetric(PERSISTENCE_HEALTH_METRIC);
+  if (existing) return existing as Gauge<'target'>;
+  return new Gauge({ name: PERSISTENCE_HEALTH_METRIC, help: 'Whether a persistent write target is writable (1) or failing and being retried (0), by target (snapshot, decision_log).', labelNames: ['target'], registers: [registry] });
 }

@@ -49,6 +49,11 @@ export interface SidecarComponent {
   stop(): Promise<void>;
   /** true when ready; a string says what it is still waiting for. */
   readiness?(): true | string;
+  /**
+   * A problem that does not stop routing (a snapshot or decision-log disk that
+   * fails and is being retried): reported in /readyz `degraded`, null when fine.
+   */
+  degraded?(): string | null;
   /** Called after a successful config reload. */
   reconfigure?(config: Config): void | Promise<void>;
 }

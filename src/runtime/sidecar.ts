@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { AdminServer } from '../admin/http.js';
+import { AdminServer, type AdminLimits } from '../admin/http.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { reloadRoute } from '../admin/routes.js';
 import { ArmReadingsBoard } from '../admin/route-info.js';
@@ -39,6 +39,8 @@ export interface SidecarOptions {
   env?: NodeJS.ProcessEnv;
   /** The config file, re-read by POST /v1/reload (the endpoint exists only when set). */
   configPath?: string;
+  /** Admin request limits (tests shorten the slow-client timeouts). */
+  adminLimits?: Partial<AdminLimits>;
 }
 
 export const DEFAULT_DRAIN_MS = 8000;
@@ -105,6 +107,7 @@ export class Sidecar {
       token,
       protectReads: !isLoopbackAddress(config.listen.admin),
       readiness: () => this.readiness(),
+      ...(opts.adminLimits ? { limits: opts.adminLimits } : {}),
       // Shares need Monte Carlo draws per arm: computed when Prometheus asks, not on a timer that stalls the ext_proc loop.
       beforeScrape: () => refreshArmGauges(this.engine, this.metrics),
     });
@@ -144,13 +147,16 @@ export class Sidecar {
     return this.opts.logger;
   }
 
-  readiness(): { ready: boolean; checks: Record<string, boolean | string> } {
+  readiness(): { ready: boolean; checks: Record<string, boolean | string>; degraded?: Record<string, string> } {
     const checks: Record<string, boolean | string> = { config: true, ext_proc: this.listening && !this.draining };
+    let degraded: Record<string, string> | undefined;
     for (const c of this.components) {
       const r = c.readiness?.();
       if (r !== undefined) checks[c.name] = r;
+      const d = c.degraded?.();
+      if (d) (degraded ??= {})[c.name] = d;
     }
-    return { ready: Object.values(checks).every((v) => v === true), checks };
+    return { ready: Object.values(checks).every((v) => v === true), checks, ...(degraded ? { degraded } : {}) };
   }
 
   async start(): Promise<{ extProc: string; admin: string }> {

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
@@ -15,14 +15,20 @@ export const SLOT_FORMAT = 'envoy-bandit-slot/1';
 export async function writeJsonFileAtomic(path: string, doc: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(JSON.stringify(doc));
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(doc));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    // A half-written temp file on a full disk would only keep the disk full.
+    await unlink(tmp).catch(() => undefined);
+    throw e;
   }
-  await rename(tmp, path);
 }
 
 /**

@@ -47,9 +47,9 @@ export function loadService(file: string, service: string): LoadedService {
 }
 
 /** Binds a grpc server on a `host:port` address; resolves with the real port. */
-export function bindServer(server: grpc.Server, address: string): Promise<number> {
+export function bindServer(server: grpc.Server, address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolvePort, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolvePort(port)));
+    server.bindAsync(address, credentials, (e, port) => (e ? reject(e) : resolvePort(port)));
   });
 }
 

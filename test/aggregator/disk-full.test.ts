@@ -2,9 +2,7 @@
  * The aggregator on a real full disk: a small tmpfs that fills and is freed.
  * Needs root to mount; where mounting is refused the test says so and skips.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RewardStreamClient } from '../../src/aggregator/client.js';
@@ -15,6 +13,7 @@ import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createRng } from '../../src/util/rng.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
+import { mountTmpfs } from '../support/tmpfs.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
@@ -26,38 +25,11 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
-const TMPFS_BYTES = 4 * 1024 * 1024;
+const fs = mountTmpfs('eb-diskfull-', 4 * 1024 * 1024);
+const mnt = fs.dir;
 
-function tryMount(dir: string): string | null {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return null;
-  } catch (e) {
-    return (e as Error).message.split('\n')[0]!;
-  }
-}
-
-/** Fills the file system holding `dir` to the last byte (ENOSPC ends it). */
-function fill(dir: string): string {
-  const file = join(dir, 'filler');
-  execFileSync('sh', ['-c', `dd if=/dev/zero of='${file}' bs=4096 2>/dev/null; true`]);
-  return file;
-}
-
-const base = mkdtempSync(join(tmpdir(), 'eb-diskfull-'));
-const mnt = join(base, 'mnt');
-mkdirSync(mnt);
-const refused = tryMount(mnt);
-
-describe.skipIf(refused !== null)(`the aggregator on a tmpfs that fills and is freed${refused ? ` (skipped: mount refused: ${refused})` : ''}`, () => {
-  afterAll(() => {
-    try {
-      execFileSync('umount', [mnt], { stdio: 'pipe' });
-    } catch {
-      /* already unmounted */
-    }
-    rmSync(base, { recursive: true, force: true });
-  });
+describe.skipIf(fs.refused !== null)(`the aggregator on a tmpfs that fills and is freed${fs.refused ? ` (skipped: mount refused: ${fs.refused})` : ''}`, () => {
+  afterAll(() => fs.unmount());
 
   it('goes not-ready on ENOSPC, comes back by itself when space returns, and logs every acked reward exactly once', async () => {
     const logFile = join(mnt, 'rewards.jsonl');
@@ -80,7 +52,7 @@ describe.skipIf(refused !== null)(`the aggregator on a tmpfs that fills and is f
       offer(200);
       expect(await until(() => c.stats().acked === 200, 10_000)).toBe(true);
       // The disk fills; rewards keep coming.
-      const filler = fill(mnt);
+      fs.fill();
       offer(3000);
       expect(await until(() => !s.readiness().ready, 10_000)).toBe(true);
       expect(s.readiness().checks.log).toMatch(/ENOSPC|no space/i);
@@ -89,7 +61,7 @@ describe.skipIf(refused !== null)(`the aggregator on a tmpfs that fills and is f
       await sleep(500);
       expect(s.readiness().ready).toBe(false);
       // Space returns: no restart.
-      rmSync(filler);
+      fs.free();
       expect(await until(() => s.readiness().ready, 15_000)).toBe(true);
       expect(await until(() => c.stats().acked >= ids.length, 20_000)).toBe(true);
       console.log(`[disk-full] ${ids.length} rewards; acked before the disk filled or while filling: ${ackedWhileFull}; all acked after space returned; log failures ${s.log.failures}, recoveries ${s.log.recoveries}`);

@@ -1,15 +1,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcRewardConnector } from '../../src/aggregator/connector.js';
 import { AggregatorServer } from '../../src/aggregator/server.js';
-import { signStream, verifyStream } from '../../src/aggregator/stream-auth.js';
+import { batchMac, signStream, verifyBatch, verifyStream } from '../../src/aggregator/stream-auth.js';
+import type { WireRewardBatch } from '../../src/aggregator/proto.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { freePort } from '../support/ports.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
+import { rawRewardStream, waitFor } from '../support/reward-stream.js';
 
 const SECRET = Buffer.from('fleet-secret-0123456789abcdef');
+const reward = (id: string, value = 1) => ({ decision_id: id, route: 'chat', arm: 'model-a', reward: value, source: 'response', time_ms: 1_700_000_000_000 });
+const batch = (replica: string, seq: number, ids: string[]): WireRewardBatch => ({ replica, seq, rewards: ids.map((id) => reward(id)) });
 
 describe('reward stream authentication', () => {
   it('a signed value names its replica; a wrong key, a stale time or garbage does not verify', () => {
@@ -24,6 +28,20 @@ describe('reward stream authentication', () => {
     expect(verifyStream(SECRET, `${t}.${Buffer.from('replica-2').toString('base64url')}.${mac}`, 1_000_500)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: 'bad signature' } });
   });
 
+  it('a batch MAC covers the nonce, replica, seq and every reward field; a seq not above the last is a replay', () => {
+    const b = { ...batch('r1', 3, ['a', 'b']) };
+    const signed = { ...b, mac: batchMac(SECRET, 'nonce-1', b) };
+    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, signed)).toBeNull();
+    expect(verifyBatch(SECRET, 'nonce-2', 'r1', 2, signed)?.reason).toBe('bad_mac');
+    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 3, signed)?.reason).toBe('seq_replay');
+    expect(verifyBatch(SECRET, 'nonce-1', 'r2', 2, signed)?.reason).toBe('replica_mismatch');
+    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, b)?.reason).toBe('missing_mac');
+    const inflated = { ...signed, rewards: [reward('a', 0.99), reward('b')] };
+    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, inflated)?.reason).toBe('bad_mac');
+    const later = { ...signed, seq: 4 };
+    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, later)?.reason).toBe('bad_mac');
+  });
+
   describe('an aggregator with a fleet secret', () => {
     const dir = mkdtempSync(join(tmpdir(), 'eb-sauth-'));
     let server: AggregatorServer;
@@ -31,48 +49,102 @@ describe('reward stream authentication', () => {
 
     beforeAll(async () => {
       writeFileSync(join(dir, 'secret'), SECRET.toString());
-      address = `127.0.0.1:${await freePort()}`;
       const config = makeConfig({
         replica: 'aggregator',
-        aggregator: { address, log_file: join(dir, 'log.jsonl') },
-        gossip: { listen: `127.0.0.1:${await freePort()}`, peers: [], secret_file: join(dir, 'secret') },
+        aggregator: { address: '127.0.0.1:0', log_file: join(dir, 'log.jsonl') },
+        gossip: { listen: '127.0.0.1:0', peers: [], secret_file: join(dir, 'secret') },
       });
       server = new AggregatorServer({ config, logger: silentLogger() });
-      await server.start();
+      address = (await server.start()).aggregator;
     });
     afterAll(async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     });
 
-    /** Opens a stream, sends one batch, resolves with the ack's seq or the closing error's code. */
-    function send(auth: (() => string) | undefined, batchReplica: string): Promise<{ ack?: number; code?: number }> {
-      const c = grpcRewardConnector(address, auth);
-      return new Promise((resolve) => {
-        const s = c.connect({
-          onAck: (a) => {
-            resolve({ ack: Number(a.seq) });
-            s.cancel();
-            c.close();
-          },
-          onClose: (e) => {
-            resolve({ code: (e as { code?: number } | null)?.code });
-            c.close();
-          },
-        });
-        s.send({ replica: batchReplica, seq: 1, rewards: [{ decision_id: `d-${Math.random().toString(36).slice(2)}`, route: 'chat', arm: 'model-a', reward: 1, source: 'response', time_ms: Date.now() }] });
-      });
-    }
+    const authFailures = async (reason: string): Promise<number> => {
+      const m = await server.metrics.registry.getSingleMetric('envoy_bandit_aggregator_auth_failures_total')!.get();
+      return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    };
 
-    it('rejects a stream without authentication (UNAUTHENTICATED) and logs nothing from it', async () => {
-      expect(await send(undefined, 'replica-1')).toEqual({ code: 16 });
+    it('rejects a stream without authentication (UNAUTHENTICATED, EB_REWARD_STREAM_AUTH) and logs nothing from it', async () => {
+      const s = rawRewardStream(address, null);
+      s.call.write(batch('replica-1', 1, ['x-1']));
+      expect(await s.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('EB_REWARD_STREAM_AUTH') });
+      s.close();
       expect(server.summary().rewards).toBe(0);
+      expect(await authFailures('stream_header')).toBe(1);
     });
 
-    it('accepts a signed stream, and rejects a batch that names another replica (PERMISSION_DENIED)', async () => {
-      expect(await send(() => signStream(SECRET, 'replica-1', Date.now()), 'replica-1')).toEqual({ ack: 1 });
-      expect(await send(() => signStream(SECRET, 'replica-1', Date.now()), 'replica-2')).toEqual({ code: 7 });
-      expect(server.summary().rewards).toBe(1);
+    it('the sidecar connector signs the stream and every batch; acks come back and rewards are logged', async () => {
+      const c = grpcRewardConnector(address, { auth: { secret: SECRET, replica: 'replica-1', now: () => Date.now() } });
+      const acks: number[] = [];
+      const conn = c.connect({ onAck: (a) => acks.push(Number(a.seq)), onClose: () => undefined });
+      conn.send(batch('replica-1', 1, ['ok-1', 'ok-2']));
+      conn.send(batch('replica-1', 2, ['ok-3']));
+      await waitFor(() => acks.length === 2);
+      expect(acks).toEqual([1, 2]);
+      conn.cancel();
+      c.close();
+      expect(server.summary().rewards).toBe(3);
+    });
+
+    it('refuses a batch without a MAC, with a bad MAC, naming another replica, or replayed — each with its reason counted', async () => {
+      const header = () => signStream(SECRET, 'replica-1', Date.now());
+      const before = server.summary().rewards;
+
+      const noMac = rawRewardStream(address, header());
+      await noMac.nonce;
+      noMac.call.write(batch('replica-1', 1, ['nm-1']));
+      expect(await noMac.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('no MAC') });
+      noMac.close();
+
+      const forged = rawRewardStream(address, header());
+      await forged.nonce;
+      forged.call.write({ ...batch('replica-1', 1, ['fg-1']), mac: Buffer.alloc(16, 7) });
+      expect(await forged.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('bad MAC') });
+      forged.close();
+
+      const other = rawRewardStream(address, header());
+      const n = await other.nonce;
+      const b2 = batch('replica-2', 1, ['ot-1']);
+      other.call.write({ ...b2, mac: batchMac(SECRET, n, b2) });
+      expect(await other.status).toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringContaining('EB_REWARD_STREAM_AUTH') });
+      other.close();
+
+      // A genuine batch, then the same bytes again on the same stream: the replay is refused.
+      const replay = rawRewardStream(address, header());
+      const nonce = await replay.nonce;
+      const genuine = batch('replica-1', 1, ['rp-1']);
+      const signed = { ...genuine, mac: batchMac(SECRET, nonce, genuine) };
+      replay.call.write(signed);
+      await waitFor(() => replay.acks.length === 1);
+      expect(replay.acks.map((a) => Number(a.seq))).toEqual([1]);
+      replay.call.write(signed);
+      expect(await replay.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('replayed') });
+      replay.close();
+
+      // The captured stream header and batch, replayed on a new stream: a new nonce, so the batch no longer verifies.
+      const capturedHeader = header();
+      const first = rawRewardStream(address, capturedHeader);
+      const n1 = await first.nonce;
+      const cap = batch('replica-1', 1, ['cp-1']);
+      const capSigned = { ...cap, mac: batchMac(SECRET, n1, cap) };
+      first.call.write(capSigned);
+      await waitFor(() => first.acks.length === 1);
+      first.close();
+      const again = rawRewardStream(address, capturedHeader);
+      const n2 = await again.nonce;
+      expect(n2).not.toBe(n1);
+      again.call.write(capSigned);
+      expect(await again.status).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('bad MAC') });
+      again.close();
+
+      expect(server.summary().rewards - before).toBe(2);
+      expect(await authFailures('missing_mac')).toBe(1);
+      expect(await authFailures('bad_mac')).toBe(2);
+      expect(await authFailures('replica_mismatch')).toBe(1);
+      expect(await authFailures('seq_replay')).toBe(1);
     });
   });
 });

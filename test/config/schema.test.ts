@@ -40,7 +40,7 @@ describe('defaults', () => {
     expect(c.state).toEqual({ snapshot_file: null, interval_ms: 10_000, slot_expiry_ms: 1_800_000 });
     expect(c.admin).toEqual({ token_file: null });
     expect(c.decision_ids).toEqual({ secret_file: null });
-    expect(c.log).toEqual({ level: 'info', decisions_file: null, decisions_max_bytes: 100 * 1024 * 1024 });
+    expect(c.log).toEqual({ level: 'info', decisions_file: null, decisions_max_bytes: 100 * 1024 * 1024, decisions_keep: 3 });
 
     const r = firstRoute(c);
     expect(r.match).toEqual({ path_prefix: null, authority: null, header: null });
@@ -79,7 +79,7 @@ ${route(`    sticky: { cookie: sid }
     guardrails: { error_rate: { max: 0.5 }, ewma: null }
 `)}`);
     expect(c.listen).toEqual({ ext_proc: '127.0.0.1:50051', admin: '127.0.0.1:9000', ext_proc_transport: 'http2' });
-    expect(c.aggregator).toEqual({ address: '127.0.0.1:50061', batch: 256, flush_ms: 100, buffer: 100_000, log_file: null, fsync: 'batch' });
+    expect(c.aggregator).toEqual({ address: '127.0.0.1:50061', batch: 256, flush_ms: 100, buffer: 100_000, log_file: null, fsync: 'batch', log_max_bytes: 1024 * 1024 * 1024, log_keep: 10 });
     expect(c.gossip).toEqual({
       listen: '127.0.0.1:7946',
       peers: ['127.0.0.1:7947'],
