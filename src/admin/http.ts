@@ -209,12 +209,17 @@ export class AdminServer {
     const url = requestUrl(req.url);
     if (url === null) return jsonError(400, ErrorCodes.ADMIN_BAD_REQUEST, `malformed request target: ${JSON.stringify((req.url ?? '').slice(0, 200))}`);
     const segments = url.pathname.split('/').filter(Boolean).map(safeDecode);
-    const candidates = this.routes.filter((r) => matchSegments(r.segments, segments) !== null);
+    const matches = this.routes.flatMap((r) => {
+      const params = matchSegments(r.segments, segments);
+      return params ? [{ route: r, params }] : [];
+    });
+    const candidates = matches.map((m) => m.route);
     if (candidates.length === 0) return jsonError(404, ErrorCodes.ADMIN_NOT_FOUND, `no such endpoint: ${url.pathname}`);
-    const route = candidates.find((r) => r.method === req.method);
-    if (!route) {
+    const hit = matches.find((m) => m.route.method === req.method);
+    if (!hit) {
       return jsonError(405, ErrorCodes.ADMIN_METHOD, `${req.method} not allowed on ${url.pathname}; use ${candidates.map((c) => c.method).join(', ')}`);
     }
+    const route = hit.route;
     const auth = req.headers.authorization ?? '';
     const needsToken = route.mutating || (this.opts.protectReads === true && !PUBLIC_PATHS.has(route.path));
     if (needsToken && this.opts.token !== null && auth !== `Bearer ${this.opts.token}`) {
@@ -236,7 +241,7 @@ export class AdminServer {
       }
     }
     const caller = `${req.socket.remoteAddress ?? 'unix'}${this.opts.token !== null && route.mutating ? ' (token)' : ''}`;
-    return route.handle({ method: req.method!, path: url.pathname, params: matchSegments(route.segments, segments)!, body, caller, headers: req.headers });
+    return route.handle({ method: route.method, path: url.pathname, params: hit.params, body, caller, headers: req.headers });
   }
 }
 
@@ -274,10 +279,11 @@ function safeDecode(s: string): string {
 function matchSegments(pattern: string[], actual: string[]): Record<string, string> | null {
   if (pattern.length !== actual.length) return null;
   const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i]!;
-    if (p.startsWith(':')) params[p.slice(1)] = actual[i]!;
-    else if (p !== actual[i]) return null;
+  for (const [i, p] of pattern.entries()) {
+    const a = actual[i];
+    if (a === undefined) return null;
+    if (p.startsWith(':')) params[p.slice(1)] = a;
+    else if (p !== a) return null;
   }
   return params;
 }

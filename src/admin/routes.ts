@@ -74,8 +74,8 @@ function describeRoute(engine: Engine, r: RouteRuntime, now: number, readings: A
     policy: { ...params, drift, min_share },
     default_arm: r.armNames[r.defaultArm],
     feedback: r.config.reward.feedback,
-    arms: r.armNames.map((name, a) => {
-      const s = summary[a]!;
+    arms: summary.map((s, a) => {
+      const name = s.arm;
       const state = armStateOf(engine, r.name, a);
       const flags = engine.quarantineFlags(r, a, now);
       return {
@@ -128,7 +128,7 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
     path: `/v1/routes/:route/${action}`,
     mutating: true,
     handle(req) {
-      const name = req.params.route!;
+      const name = req.params.route ?? '';
       const op = operatorOf(req);
       if ('error' in op) return jsonError(400, ErrorCodes.ADMIN_BAD_REQUEST, op.error);
       const route = engine.route(name);
@@ -153,8 +153,8 @@ export function routeAdminRoutes(engine: Engine, metrics: Metrics | null, logger
     path: `/v1/routes/:route/arms/:arm/${action}`,
     mutating: true,
     handle(req) {
-      const name = req.params.route!;
-      const arm = req.params.arm!;
+      const name = req.params.route ?? '';
+      const arm = req.params.arm ?? '';
       const op = operatorOf(req);
       if ('error' in op) return jsonError(400, ErrorCodes.ADMIN_BAD_REQUEST, op.error);
       const route = engine.route(name);

@@ -225,8 +225,9 @@ export class RewardStreamClient {
       if (!this.conn) return;
     }
     const conn = this.conn;
-    while (this.inflight.length < this.o.maxInFlight && this.queue.length > 0) {
-      const b = this.queue.shift()!;
+    while (this.inflight.length < this.o.maxInFlight) {
+      const b = this.queue.shift();
+      if (b === undefined) break;
       if (b.sends > 0) this.count('retried', b.rewards.length);
       else this.count('sent', b.rewards.length);
       b.sends++;
@@ -265,8 +266,9 @@ export class RewardStreamClient {
 
   private acked(ack: WireRewardAck): void {
     let n = 0;
-    while (this.inflight.length > 0 && this.inflight[0]!.seq <= ack.seq) {
-      n += this.inflight.shift()!.rewards.length;
+    for (let head = this.inflight[0]; head !== undefined && head.seq <= ack.seq; head = this.inflight[0]) {
+      this.inflight.shift();
+      n += head.rewards.length;
     }
     if (n > 0) {
       this.buffered -= n;

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AdminServer, type AdminLimits } from '../admin/http.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import type { Config } from '../config/types.js';
+import type { AggregatorConfig, Config } from '../config/types.js';
 import { loadGossipSecret } from '../gossip/component.js';
 import { encodeMessage } from '../gossip/message.js';
 import { GossipNode } from '../gossip/node.js';
@@ -60,6 +60,8 @@ export class AggregatorServer {
   private readonly grpcServer: grpc.Server;
   private readonly extra: AggregatorMetrics;
   private readonly clock: Clock;
+  /** config.aggregator, checked present (with a log file) by the constructor. */
+  private readonly agg: AggregatorConfig;
   private readonly admin: AdminServer | null;
   private readonly counts = new SummaryCounts();
   private readonly snapshots: FleetSnapshots;
@@ -76,6 +78,7 @@ export class AggregatorServer {
   constructor(private readonly o: AggregatorServerOptions) {
     const agg = o.config.aggregator;
     if (!agg?.log_file) throw new BanditError(ErrorCodes.CONFIG_INVALID, 'aggregator.log_file is required to run the aggregator');
+    this.agg = agg;
     this.clock = o.clock ?? systemClock;
     this.fleet = new FleetView(o.config.replica_id, this.clock, o.config.state.slot_expiry_ms);
     const registry = o.registry ?? new Registry();
@@ -127,7 +130,7 @@ export class AggregatorServer {
 
   async start(): Promise<typeof this.addresses> {
     const { config, logger } = this.o;
-    const agg = config.aggregator!;
+    const agg = this.agg;
     const t0 = Date.now();
     const now = this.clock.now();
     const replay = await this.log.open((r) => {

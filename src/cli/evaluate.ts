@@ -85,12 +85,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const L = log.value;
   if (v.json) {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- --policy is required (checked above), so results has a first entry
     io.stdout(JSON.stringify({ route: L.route, arms: L.arms, events: L.events.length, skipped: L.skipped, logged: results[0]!.result.logged, candidates: results.map((r) => ({ name: r.name, ...r.result, logged: undefined })) }));
     return EXIT_OK;
   }
   const notPolicy = Object.entries(L.skipped.notPolicy).map(([k, n]) => `${n} ${k}`).join(', ');
   io.stdout(`route ${L.route}: ${L.events.length} logged policy decisions with rewards (arms ${L.arms.join(', ')})`);
   io.stdout(`  left out: ${L.skipped.noReward} without reward, ${L.skipped.noPropensity} without propensity${notPolicy ? `, ${notPolicy}` : ''}`);
+  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- --policy is required (checked above), so results has a first entry
   io.stdout(`logged policy, actual mean reward: ${fmt(results[0]!.result.logged)}`);
   const w = Math.max(10, ...results.map((r) => r.name.length));
   io.stdout(`${'candidate'.padEnd(w)}  ${'IPS [95% CI]'.padEnd(26)}  ${'SNIPS [95% CI]'.padEnd(26)}  ${'DR [95% CI]'.padEnd(26)}  ESS`);

@@ -97,6 +97,7 @@ function checkPolicies(s: Scenario, policies: readonly SimPolicy[], minShare: nu
         arms,
         newest: newestArm(s, 0),
         validationArm: s.validation_arm,
+        // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- a validated scenario has at least one arm at time 0
         bestArm: arms[0]!,
         minShare: minShare ?? s.min_share,
         drift: s.drift,

@@ -63,18 +63,19 @@ export function expandWithMap(text: string, env: Env): Expansion {
     if (m[0] === '$${') {
       replacement = '${';
     } else {
-      const body = BODY_RE.exec(m[1]!);
+      const body = BODY_RE.exec(m[1] ?? '');
+      const name = body?.[1];
       const expStart = out.length + (start - last);
-      if (body === null) {
+      if (body === null || name === undefined) {
         problems.push({ kind: 'malformed', name: m[0], origOffset: start, expOffset: expStart });
         replacement = '';
       } else {
-        const value = env[body[1]!];
+        const value = env[name];
         const fallback = body[2];
         if (value !== undefined && (value !== '' || fallback === undefined)) replacement = value;
         else if (fallback !== undefined) replacement = fallback;
         else {
-          problems.push({ kind: 'unset', name: body[1]!, origOffset: start, expOffset: expStart });
+          problems.push({ kind: 'unset', name, origOffset: start, expOffset: expStart });
           replacement = '';
         }
       }

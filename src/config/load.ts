@@ -100,7 +100,7 @@ export async function loadConfigFile(path: string, opts: LoadOptions = {}): Prom
 }
 
 function firstLine(s: string): string {
-  return s.split('\n', 1)[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  return (s.split('\n', 1)[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

@@ -230,7 +230,7 @@ const numericSchema = z.discriminatedUnion('transform', [
     .refine((f) => f.max > f.min, { message: 'max must be greater than min', path: ['max'] }),
   z
     .strictObject({ ...featureBase, type: z.literal('numeric'), transform: z.literal('bucket'), edges: z.array(z.number()).min(1).max(MAX_FEATURE_DIM - 2) })
-    .refine((f) => f.edges.every((e, i) => i === 0 || e > f.edges[i - 1]!), { message: 'edges must be strictly increasing', path: ['edges'] }),
+    .refine((f) => f.edges.every((e, i, all) => i === 0 || e > (all[i - 1] ?? Number.NEGATIVE_INFINITY)), { message: 'edges must be strictly increasing', path: ['edges'] }),
 ]);
 
 const featureSchema = z.discriminatedUnion('type', [
@@ -439,6 +439,7 @@ const routeSchema = z
       for (const arm of r.arms) weights[arm.name] = policy.weights[arm.name] ?? 0;
       policy = { ...policy, weights };
     }
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the schema requires at least one arm (arms: min 1)
     return { ...r, match: r.match ?? { ...EMPTY_MATCH }, default_arm: r.default_arm ?? r.arms[0]!.name, policy, features: r.features as FeatureSpec[] | null };
   });
 

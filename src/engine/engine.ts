@@ -16,7 +16,7 @@ import { guardKey, manualKey, type RouteMode } from '../state/records.js';
 import { randomBytes } from 'node:crypto';
 import { PinCodec } from '../sticky/pin.js';
 import { RouteEligibility, UNTIL_RELEASED, type FlagInForce } from './eligibility.js';
-import { DecisionContext, DecisionPipeline, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
+import { DecisionContext, DecisionPipeline, type PlannedRoute, type RoutePlan, fillPolicyInput, incumbentArm, standardSteps, type DecisionStep } from './pipeline.js';
 import { RouteRuntime } from './route-runtime.js';
 import type { SloCounts } from '../slo/budget.js';
 
@@ -41,8 +41,11 @@ export const PROPENSITY_REFRESH_MS = 250;
 
 export interface Decision {
   id: string;
-  route: RouteRuntime;
+  route: PlannedRoute;
   arm: number;
+  /** The arm's name and Envoy cluster (`route.armNames[arm]`, `route.clusters[arm]`). */
+  armName: string;
+  cluster: string;
   reason: DecisionReason;
   /** Epoch ms (injected clock). */
   time: number;
@@ -130,8 +133,8 @@ export interface EngineOptions {
  * this one class, so simulated and live decisions run the same code.
  */
 export class Engine {
-  routes: RouteRuntime[] = [];
-  private byName = new Map<string, RouteRuntime>();
+  routes: PlannedRoute[] = [];
+  private byName = new Map<string, PlannedRoute>();
   private readonly observers: EngineObserver[] = [];
   private readonly scratch: ArmStats = { n: 0, sum: 0, sumSq: 0 };
   private readonly monotonic: () => number;
@@ -174,7 +177,7 @@ export class Engine {
     return this.pipeline.steps;
   }
   /** The steps that run for `route` (those that apply to it), in order. */
-  stepsFor(route: RouteRuntime): readonly DecisionStep[] {
+  stepsFor(route: PlannedRoute): readonly DecisionStep[] {
     return this.pipeline.plan(route).steps;
   }
 
@@ -183,7 +186,7 @@ export class Engine {
     if (o.propensities) this.wantPropensity = true;
   }
 
-  route(name: string): RouteRuntime | undefined {
+  route(name: string): PlannedRoute | undefined {
     return this.byName.get(name);
   }
 
@@ -245,20 +248,20 @@ export class Engine {
       },
     });
     // Contextual models live in the replica state (they survive a reload with the same features there).
-    this.routes = config.routes.map((rc) => new RouteRuntime(rc, this.pins, sloCounts(rc.name)));
+    this.routes = config.routes.map((rc) => new RouteRuntime<RoutePlan>(rc, this.pins, sloCounts(rc.name)));
     this.byName = new Map(this.routes.map((r) => [r.name, r]));
     this.propCache.clear();
     const maxArms = Math.max(1, ...this.routes.map((r) => r.armNames.length));
     this.propensityBuf = new Float64Array(maxArms);
   }
 
-  match(headers: HeaderList): RouteRuntime | undefined {
+  match(headers: HeaderList): PlannedRoute | undefined {
     for (const r of this.routes) if (r.matches(headers)) return r;
     return undefined;
   }
 
   /** The decision for a request on `route` (the steps, in order). Never throws: internal errors fall back to the default arm. */
-  decide(route: RouteRuntime, headers: HeaderList | null): Decision {
+  decide(route: PlannedRoute, headers: HeaderList | null): Decision {
     const t0 = this.monotonic();
     const now = this.opts.clock.now();
     this.syncRecords(route);
@@ -284,6 +287,8 @@ export class Engine {
       id: this.opts.ids.issue(route.name, armName, now, route.config.reward.feedback !== null),
       route,
       arm,
+      armName,
+      cluster: route.clusters[arm] ?? '',
       reason,
       time: now,
       startedAt: t0,
@@ -303,11 +308,12 @@ export class Engine {
   }
 
   /** The pin to send back with a decision's response, or undefined (no session, pins off, or not a sticky decision). */
-  pinFor(d: Decision): string | undefined {
+  pinFor(d: Decision): [header: string, pin: string] | undefined {
     const sticky = d.route.sticky;
-    if (d.session === 0 || !sticky || sticky.cfg.pin_header === null) return undefined;
+    const header = sticky?.cfg.pin_header;
+    if (d.session === 0 || !sticky || header === null || header === undefined) return undefined;
     if (d.reason !== 'sticky' && d.reason !== 'policy') return undefined;
-    return sticky.pinFor(d.session, d.arm, d.echoedPin, this.opts.clock.now());
+    return [header, sticky.pinFor(d.session, d.arm, d.echoedPin, this.opts.clock.now())];
   }
 
   /**
@@ -404,6 +410,7 @@ export class Engine {
     const reward = computeReward(cfg, failure !== '', {
       latencyMs: latency,
       rewardHeader: ex.rewardHeader,
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- d.arm indexes the route it was decided on (costs has one entry per arm)
       cost: route.costs[d.arm]!,
       maxCost: route.maxCost,
     });
@@ -411,12 +418,12 @@ export class Engine {
     let deferred = false;
     route.slo?.record(failure === '', this.opts.clock.now());
     for (const o of this.observers) if (o.deferReward?.(d, outcome)) deferred = true;
-    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, route.armNames[d.arm]!, reward, 'response', d.id, d.context);
+    if (!deferred) outcome.recorded = this.applyRewardByName(route.name, d.armName, reward, 'response', d.id, d.context);
     const m = this.opts.metrics;
     if (m) {
       const h = this.handles(route, m);
-      (h.upstream[d.arm] ??= m.upstreamLatency.handle({ route: route.name, arm: route.armNames[d.arm]! })).observe(latency / 1000);
-      m.responses.inc({ route: route.name, arm: route.armNames[d.arm]!, class: statusClass(ex.status) });
+      (h.upstream[d.arm] ??= m.upstreamLatency.handle({ route: route.name, arm: d.armName })).observe(latency / 1000);
+      m.responses.inc({ route: route.name, arm: d.armName, class: statusClass(ex.status) });
     }
     for (const o of this.observers) o.onOutcome?.(d, outcome);
     return outcome;
@@ -527,6 +534,7 @@ export class Engine {
 
   /** Posterior mean and samples per arm (fleet view), for /v1/routes and gauges. */
   armSummary(route: RouteRuntime): Array<{ arm: string; stats: ArmStats; mean: number; params: Record<string, number> }> {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- every configured route has a state index (state.reconfigure(routeShapes(config)))
     const ri = this.opts.state.routeIndex(route.name)!;
     return route.armNames.map((arm, a) => {
       const stats = this.opts.state.fleet(ri, a, { n: 0, sum: 0, sumSq: 0 });

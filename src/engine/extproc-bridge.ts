@@ -61,9 +61,9 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
       this.pending.add(d.id, d, d.startedAt);
       return {
         set: [
-          [CLUSTER_HEADER, route.clusters[d.arm]!],
+          [CLUSTER_HEADER, d.cluster],
           [DECISION_ID_HEADER, d.id],
-          [ARM_HEADER, route.armNames[d.arm]!],
+          [ARM_HEADER, d.armName],
         ],
         remove: [],
         clearRouteCache: true,
@@ -71,7 +71,7 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
     }
     stream.decision = d;
     const set: HeaderEdit[] = [
-      [CLUSTER_HEADER, route.clusters[d.arm]!],
+      [CLUSTER_HEADER, d.cluster],
       [DECISION_ID_HEADER, d.id],
     ];
     // After the decision: the chosen arm's own host, headers and secrets.
@@ -103,7 +103,7 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
         reply = { body: r.body };
       } else outcome = r.reason;
     }
-    this.metrics?.bodyRewrites.inc({ route: d.route.name, arm: d.route.armNames[d.arm]!, outcome });
+    this.metrics?.bodyRewrites.inc({ route: d.route.name, arm: d.armName, outcome });
     return reply;
   }
 
@@ -116,12 +116,12 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
     const rewardHeader = rewardHeaderName ? headers.get(rewardHeaderName) : undefined;
     this.engine.onResponse(d, Number.isFinite(status) ? status : 0, rewardHeader);
     const set: HeaderEdit[] = [
-      [ARM_HEADER, d.route.armNames[d.arm]!],
+      [ARM_HEADER, d.armName],
       [DECISION_ID_HEADER, d.id],
     ];
     // The signed pin overwrites any a backend sent; clients echo it on their next request.
     const pin = this.engine.pinFor(d);
-    if (pin !== undefined) set.push([d.route.config.sticky!.pin_header!, pin]);
+    if (pin !== undefined) set.push(pin);
     return { set };
   }
 

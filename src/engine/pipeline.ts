@@ -26,9 +26,12 @@ import type { RouteRuntime } from './route-runtime.js';
 
 export const FORCE_ARM_HEADER = 'x-bandit-force-arm';
 
+/** A route as the engine holds it: with the pipeline's plan for it. */
+export type PlannedRoute = RouteRuntime<RoutePlan>;
+
 /** Per-decision scratch, one per engine, reset by `begin` for each request. */
 export class DecisionContext {
-  route!: RouteRuntime;
+  route!: PlannedRoute;
   /** The request headers (null when a caller decides without a request, e.g. the simulator). */
   headers: HeaderList | null = null;
   /** Epoch ms (injected clock). */
@@ -43,7 +46,7 @@ export class DecisionContext {
   /** Probation arms taking a slice this decision (set by the probation step; the policy step leaves them out). */
   probing = 0;
 
-  begin(route: RouteRuntime, headers: HeaderList | null, now: number): this {
+  begin(route: PlannedRoute, headers: HeaderList | null, now: number): this {
     this.route = route;
     this.headers = headers;
     this.now = now;
@@ -312,8 +315,6 @@ export function standardSteps(deps: StepDeps): DecisionStep[] {
 /** Runs the steps in order until one decides; the default arm (`fallback`) if none does. */
 export class DecisionPipeline {
   readonly steps: readonly DecisionStep[];
-  /** Each route's plan, built on its first decision; a reload makes new routes and so new plans. */
-  private readonly plans = new WeakMap<RouteRuntime, RoutePlan>();
 
   constructor(
     steps: readonly DecisionStep[],
@@ -331,11 +332,9 @@ export class DecisionPipeline {
     return this.steps.map((s) => s.name);
   }
 
-  /** The plan for one route: the steps that apply to it, in order. */
-  plan(route: RouteRuntime): RoutePlan {
-    let p = this.plans.get(route);
-    if (p === undefined) this.plans.set(route, (p = new RoutePlan(this.steps, route)));
-    return p;
+  /** The plan for one route: the steps that apply to it, in order (kept on the route; a reload makes new routes). */
+  plan(route: PlannedRoute): RoutePlan {
+    return (route.plan ??= new RoutePlan(this.steps, route));
   }
 
   run(ctx: DecisionContext): void {

@@ -15,7 +15,12 @@ export type { RouteMode } from '../state/records.js';
 import type { RouteMode } from '../state/records.js';
 
 /** Everything the engine needs per configured route, built once per (re)load. */
-export class RouteRuntime {
+/**
+ * `Plan` is the decision plan the engine's pipeline keeps on the route
+ * (pipeline.ts's RoutePlan): a type parameter, so this module does not import
+ * the pipeline that imports it.
+ */
+export class RouteRuntime<Plan = unknown> {
   readonly policy: Policy;
   /** The contextual policy (also `policy`) when the route is linucb or lints: the engine sets each request's context on it. */
   readonly contextual: ContextualRoutePolicy | null;
@@ -41,6 +46,8 @@ export class RouteRuntime {
   resetEpoch: string | null = null;
   /** The engine's metric series for this route (opaque here), created on first use. */
   metricHandles: unknown = undefined;
+  /** The decision steps that apply to this route (set by the engine's pipeline on first use). */
+  plan: Plan | undefined = undefined;
   /** Which arms may be chosen and which are in probation on this replica (rules: eligibility.ts). */
   readonly eligibility: RouteEligibility;
 

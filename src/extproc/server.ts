@@ -152,15 +152,19 @@ function grpcJsTransport(address: string, grpcOptions: grpc.ServerOptions | unde
     call.on('data', (msg: Incoming) => {
       switch (s.handle(msg)) {
         case Action.Constant:
+          // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- stream-logic asks to write only the phases it has a reply for
           call.write(CONTINUE_RESPONSE[s.constPhase]!);
           return;
         case Action.RequestReply:
+          // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- stream-logic asks to write only the phases it has a reply for
           call.write({ phase: Phase.RequestHeaders, reply: s.requestReply! });
           return;
         case Action.ResponseReply:
+          // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- stream-logic asks to write only the phases it has a reply for
           call.write({ phase: Phase.ResponseHeaders, reply: s.responseReply! });
           return;
         case Action.BodyReply:
+          // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- stream-logic asks to write only the phases it has a reply for
           call.write({ phase: Phase.RequestBody, body: s.bodyReply!.body });
           s.bodyReply = null;
           return;

@@ -161,8 +161,10 @@ export class GossipNode {
   }
 
   private async runBootstrap(): Promise<void> {
+    const bootstrap = this.o.bootstrap;
+    if (!bootstrap) return;
     try {
-      const raw = await this.o.bootstrap!();
+      const raw = await bootstrap();
       const v = verifyMessage(raw, 'pull', this.o.secret, this.o.clock.now(), this.o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
       if (!v.ok) {
         this.o.logger.warn({ code: v.error.code, reason: v.error.message }, 'aggregator bootstrap snapshot rejected');

@@ -19,8 +19,8 @@ export const systemResolver: DnsResolver = {
 
 /** `name` or `name:port` → name and port (the gossip listen port when absent). */
 export function splitDnsName(dns: string, defaultPort: number): { name: string; port: number } {
-  const m = /^(.*):(\d+)$/.exec(dns);
-  if (m && !dns.includes('::')) return { name: m[1]!, port: Number(m[2]) };
+  const [, name, port] = /^(.*):(\d+)$/.exec(dns) ?? [];
+  if (name !== undefined && port !== undefined && !dns.includes('::')) return { name, port: Number(port) };
   return { name: dns, port: defaultPort };
 }
 
@@ -59,7 +59,9 @@ export function pickRandom<T>(items: readonly T[], k: number, rng: Rng): T[] {
   const n = Math.min(k, a.length);
   for (let i = 0; i < n; i++) {
     const j = i + Math.floor(rng.next() * (a.length - i));
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- i < n <= a.length and i <= j < a.length
     const t = a[i]!;
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- i < n <= a.length and i <= j < a.length
     a[i] = a[j]!;
     a[j] = t;
   }

@@ -141,24 +141,25 @@ export class Guardrails implements EngineObserver {
     const old = this.routes;
     this.routes = new Map();
     for (const rc of config.routes) {
-      if (!rc.guardrails) continue;
+      const cfg = rc.guardrails;
+      if (!cfg) continue;
       const prev = old.get(rc.name);
-      const same = prev !== undefined && JSON.stringify(prev.cfg) === JSON.stringify(rc.guardrails);
+      const same = prev !== undefined && JSON.stringify(prev.cfg) === JSON.stringify(cfg);
       const arms = rc.arms.map((a): ArmTrack => {
         const p = prev?.byArm.get(a.name);
         if (p && same) return p;
-        const guard = new ArmGuard(rc.guardrails!);
+        const guard = new ArmGuard(cfg);
         if (p) return { ...p, guard, last: null };
         return { arm: a.name, guard, phase: 'active', flagUntil: 0, alerted: false, failures: 0, lastEval: Number.NEGATIVE_INFINITY, last: null, held: null, failSince: null };
       });
       const commonUntil = prev?.commonUntil ?? { errors: Number.NEGATIVE_INFINITY, latency: Number.NEGATIVE_INFINITY };
-      this.routes.set(rc.name, { name: rc.name, cfg: rc.guardrails, arms, byArm: new Map(arms.map((t) => [t.arm, t])), commonUntil });
+      this.routes.set(rc.name, { name: rc.name, cfg, arms, byArm: new Map(arms.map((t) => [t.arm, t])), commonUntil });
     }
   }
 
   onOutcome(d: Decision, o: Outcome): void {
     const rt = this.routes.get(d.route.name);
-    const t = rt?.byArm.get(d.route.armNames[d.arm]!);
+    const t = rt?.byArm.get(d.armName);
     if (!rt || !t) return;
     const now = this.opts.clock.now();
     // An exchange that did not complete (timeout, reset, connect failure, no response) has no valid status: blame() reads it as status 0.

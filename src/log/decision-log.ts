@@ -124,7 +124,7 @@ export class DecisionLog implements EngineObserver {
       id: d.id,
       time: d.time,
       route: d.route.name,
-      arm: d.route.armNames[d.arm]!,
+      arm: d.armName,
       propensity: d.propensity ?? null,
       reason: d.reason,
       replica: this.opts.replica,

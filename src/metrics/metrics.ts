@@ -20,7 +20,7 @@ export const ARM_STATES: readonly ArmStateName[] = ['active', 'quarantined', 'pa
 export const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 export function statusClass(status: number): StatusClass {
-  return status >= 100 && status < 600 ? STATUS_CLASSES[Math.floor(status / 100)]! : 'none';
+  return status >= 100 && status < 600 ? (STATUS_CLASSES[Math.floor(status / 100)] ?? 'none') : 'none';
 }
 
 export interface Metrics {

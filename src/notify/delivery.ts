@@ -50,9 +50,11 @@ export class Delivery {
   enqueue(n: Notice): void {
     if (this.stopped || !this.target.wants(n)) return;
     if (this.pending.length >= this.o.queue) {
-      const dropped = this.pending.shift()!;
-      this.o.count(this.target.kind, 'dropped');
-      this.o.logger.warn({ target: this.target.name, dropped: dropped.id, queue: this.o.queue }, 'notification queue full; dropped the oldest');
+      const dropped = this.pending.shift();
+      if (dropped) {
+        this.o.count(this.target.kind, 'dropped');
+        this.o.logger.warn({ target: this.target.name, dropped: dropped.id, queue: this.o.queue }, 'notification queue full; dropped the oldest');
+      }
     }
     this.pending.push(n);
     if (!this.running) {
@@ -63,8 +65,9 @@ export class Delivery {
 
   private async pump(): Promise<void> {
     try {
-      while (!this.stopped && this.pending.length > 0) {
-        const n = this.pending.shift()!;
+      while (!this.stopped) {
+        const n = this.pending.shift();
+        if (n === undefined) break;
         await this.deliver(n);
       }
     } finally {

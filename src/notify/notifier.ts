@@ -86,9 +86,10 @@ export class Notifier {
   private ownsTrip(route: string, arm: string): boolean {
     const me = this.o.replica;
     const flags = this.o.flags(route, arm).filter((f) => f.rule !== MANUAL_RULE);
-    if (flags.length === 0) return true;
-    let winner = flags[0]!;
-    for (const f of flags) if (f.since < winner.since || (f.since === winner.since && f.replica < winner.replica)) winner = f;
+    const [first, ...rest] = flags;
+    if (first === undefined) return true;
+    let winner = first;
+    for (const f of rest) if (f.since < winner.since || (f.since === winner.since && f.replica < winner.replica)) winner = f;
     return winner.replica === me;
   }
 

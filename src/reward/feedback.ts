@@ -145,7 +145,7 @@ export class FeedbackManager implements EngineObserver {
     if (this.pendingCount >= this.maxPending) this.evictOldest();
     let m = this.pending.get(d.route.name);
     if (!m) this.pending.set(d.route.name, (m = new Map()));
-    m.set(key, { id: d.id, route: d.route.name, arm: d.route.armNames[d.arm]!, time: d.time, deadline: d.time + fb.wait_ms, context: d.context });
+    m.set(key, { id: d.id, route: d.route.name, arm: d.armName, time: d.time, deadline: d.time + fb.wait_ms, context: d.context });
     this.pendingCount++;
     return true;
   }

@@ -29,7 +29,8 @@ export function refreshArmGauges(engine: Engine, metrics: Metrics): void {
 }
 
 export function armStateOf(engine: Engine, routeName: string, arm: number): 'active' | 'quarantined' | 'paused' {
-  const route = engine.route(routeName)!;
+  const route = engine.route(routeName);
+  if (!route) return 'active';
   engine.syncRecords(route);
   if (route.mode === 'paused') return 'paused';
   engine.refreshEligibility(route, engine.clock.now());

@@ -69,10 +69,11 @@ export class StickySessions {
     const pin = headers.get(this.cfg.pin_header);
     if (pin === undefined) return l;
     const v = this.pins.verify(pin, this.route, l.session, now, this.cfg.ttl_ms);
-    const idx = v === null ? undefined : this.armIndex.get(v.arm);
+    if (v === null) return l;
+    const idx = this.armIndex.get(v.arm);
     if (idx === undefined) return l;
     l.pinnedArm = idx;
-    if (now - v!.issued < this.cfg.ttl_ms * PIN_REFRESH_FRACTION) l.freshPin = pin;
+    if (now - v.issued < this.cfg.ttl_ms * PIN_REFRESH_FRACTION) l.freshPin = pin;
     return l;
   }
 
@@ -92,6 +93,7 @@ export class StickySessions {
 
   /** The pin to send with a response for `arm`: the echoed one when still fresh and for this arm, else a new one. */
   pinFor(session: number, arm: number, echoed: string | undefined, now: number): string {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- arm is a configured index of this route
     return echoed ?? this.pins.issue(this.route, session, this.armNames[arm]!, now);
   }
 
@@ -99,7 +101,7 @@ export class StickySessions {
   adopt(prev: StickySessions, now: number): void {
     const remap = prev.armNames.map((n) => this.armIndex.get(n) ?? -1);
     for (const e of prev.table.entries(now) as Iterable<StickyEntry>) {
-      const a = remap[e.arm]!;
+      const a = remap[e.arm] ?? -1;
       if (a >= 0) this.table.set(e.hash, a, e.seen);
     }
   }

@@ -3,9 +3,10 @@ const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 
 /** Parses `500ms`, `30s`, `5m`, `1h`, `1.5s` into milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
-  const m = DURATION_RE.exec(text.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * UNIT_MS[m[2]!]!;
+  const [, amount, unit] = DURATION_RE.exec(text.trim()) ?? [];
+  const scale = unit === undefined ? undefined : UNIT_MS[unit];
+  if (amount === undefined || scale === undefined) return undefined;
+  return Number(amount) * scale;
 }
 
 export function formatDuration(ms: number): string {

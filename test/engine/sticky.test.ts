@@ -90,6 +90,8 @@ describe('fleet-wide sticky sessions (engine)', () => {
       const r = serve(a.handler, req(`s${i}`));
       pins.set(`s${i}`, { arm: r.arm, pin: r.pin! });
     }
+    // Some sessions are on model-b, or this test would show nothing about moving them.
+    expect([...pins.values()].filter((p) => p.arm === 'model-b').length).toBeGreaterThan(30);
     a.engine.quarantineArm('chat', 'model-b', 'manual');
     for (const [s, p] of pins) {
       const r = serve(a.handler, req(s, p.pin));

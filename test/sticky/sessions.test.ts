@@ -60,6 +60,9 @@ describe('weighted rendezvous', () => {
     const before = hashes.map((h) => rendezvous(h, salts, [0.5, 0.3, 0.2]));
     const without = hashes.map((h) => rendezvous(h, salts, [0.5, 0, 0.2]));
     for (let i = 0; i < hashes.length; i++) if (before[i] !== 1) expect(without[i]).toBe(before[i]);
+    // …and the removed arm's own sessions do move (about its 30 % of them).
+    expect(before.filter((a) => a === 1).length / hashes.length).toBeCloseTo(0.3, 1);
+    expect(without.filter((a) => a === 1)).toEqual([]);
     const nudged = hashes.map((h) => rendezvous(h, salts, [0.51, 0.29, 0.2]));
     const moved = nudged.filter((a, i) => a !== before[i]).length;
     expect(moved / hashes.length).toBeLessThan(0.03);
