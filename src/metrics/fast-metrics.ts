@@ -20,8 +20,13 @@ export interface CounterHandle {
   value: number;
 }
 
-export class FastCounter<L extends string> {
-  private readonly series = new Map<string, { labels: Record<L, string>; h: CounterHandle }>();
+/**
+ * What every handle-based collector shares (FastCounter, FastHistogram,
+ * SumCount): prom-client registration, one series per label set keyed by
+ * labelKey, handed out once as a handle the hot path keeps.
+ */
+export abstract class HandleCollector<L extends string, H> {
+  private readonly series = new Map<string, { labels: Record<L, string>; h: H }>();
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly L[];
@@ -34,25 +39,39 @@ export class FastCounter<L extends string> {
     for (const r of opts.registers) r.registerMetric(this as never);
   }
 
-  /** The series for `labels` (created at 0 on first use); keep it and add to `.value`. */
-  handle(labels: Record<L, string>): CounterHandle {
+  /** A fresh, empty series. */
+  protected abstract newSeries(): H;
+
+  /** The series for `labels` (created empty on first use); keep it and update it directly. */
+  handle(labels: Record<L, string>): H {
     const key = labelKey(this.labelNames, labels);
     let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { labels: { ...labels }, h: { value: 0 } }));
+    if (!s) this.series.set(key, (s = { labels: { ...labels }, h: this.newSeries() }));
     return s.h;
-  }
-
-  inc(labels: Record<L, string>, by = 1): void {
-    this.handle(labels).value += by;
   }
 
   reset(): void {
     this.series.clear();
   }
 
+  /** Every series with its labels, for `get()` at scrape time. */
+  protected entries(): IterableIterator<{ labels: Record<L, string>; h: H }> {
+    return this.series.values();
+  }
+}
+
+export class FastCounter<L extends string> extends HandleCollector<L, CounterHandle> {
+  protected newSeries(): CounterHandle {
+    return { value: 0 };
+  }
+
+  inc(labels: Record<L, string>, by = 1): void {
+    this.handle(labels).value += by;
+  }
+
   get(): { name: string; help: string; type: 'counter'; aggregator: 'sum'; values: Values } {
     const values: Values = [];
-    for (const s of this.series.values()) values.push({ labels: s.labels, value: s.h.value });
+    for (const s of this.entries()) values.push({ labels: s.labels, value: s.h.value });
     return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values };
   }
 }
@@ -81,40 +100,25 @@ class HistogramSeries implements HistogramHandle {
   }
 }
 
-export class FastHistogram<L extends string> {
-  private readonly series = new Map<string, { labels: Record<L, string>; h: HistogramSeries }>();
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly L[];
+export class FastHistogram<L extends string> extends HandleCollector<L, HistogramSeries> {
   readonly buckets: readonly number[];
-  readonly aggregator = 'sum' as const;
 
   constructor(opts: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[]; registers: Registry[] }) {
-    this.name = opts.name;
-    this.help = opts.help;
-    this.labelNames = opts.labelNames;
+    super(opts);
     this.buckets = [...opts.buckets].sort((a, b) => a - b);
-    for (const r of opts.registers) r.registerMetric(this as never);
   }
 
-  handle(labels: Record<L, string>): HistogramHandle {
-    const key = labelKey(this.labelNames, labels);
-    let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { labels: { ...labels }, h: new HistogramSeries(this.buckets) }));
-    return s.h;
+  protected newSeries(): HistogramSeries {
+    return new HistogramSeries(this.buckets);
   }
 
   observe(labels: Record<L, string>, v: number): void {
     this.handle(labels).observe(v);
   }
 
-  reset(): void {
-    this.series.clear();
-  }
-
   get(): { name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Values } {
     const values: Values = [];
-    for (const { labels, h } of this.series.values()) {
+    for (const { labels, h } of this.entries()) {
       let cum = 0;
       for (let i = 0; i <= this.buckets.length; i++) {
         cum += h.counts[i]!;
