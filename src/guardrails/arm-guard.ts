@@ -5,6 +5,7 @@ import { Ewma } from './ewma.js';
 import { Tally } from './tally.js';
 import {
   baselineErrorRate,
+  baselineRate,
   EWMA_MIN_HISTORY,
   isSequential,
   judge,
@@ -57,7 +58,7 @@ export class ArmGuard {
   constructor(public cfg: GuardrailsConfig) {
     // The baseline learns whenever a rule reads it; the EWMA rules' alpha sets its memory when they are on.
     const alpha = cfg.ewma?.alpha ?? DEFAULT_GUARDRAIL_EWMA.alpha;
-    this.baseline = { errorRate: new Ewma(alpha), requests: new Ewma(alpha), errors: new Ewma(alpha), latencyP95: new Ewma(alpha) };
+    this.baseline = { errorRate: new Ewma(alpha), residual: new Ewma(alpha), requests: new Ewma(alpha), errors: new Ewma(alpha), latencyP95: new Ewma(alpha) };
     const h = cfg.sequential?.threshold ?? Number.POSITIVE_INFINITY;
     this.charts = { errors: new BernoulliCusum(h), latency: new BernoulliCusum(h) };
     this.window = new SlidingWindow(cfg.window_ms, (b) => this.learn(b));
@@ -68,8 +69,21 @@ export class ArmGuard {
     this.baseline.errorRate.update(bucket.errorRate);
     this.baseline.requests.update(bucket.count);
     this.baseline.errors.update(bucket.errors);
-    this.baseline.latencyP95.update(bucket.p95);
+    this.baseline.residual.update((bucket.errors - baselineRate(this.baseline) * bucket.count) ** 2);
+    this.baseline.latencyP95.update(Math.min(bucket.p95, this.latencyLearnCap()));
     this.design();
+  }
+
+  /**
+   * A bucket's p95 is learned at most at the arm's exceedance limit (a
+   * winsorized EWMA): a few seconds of a host-wide stall (held as common mode,
+   * not the arm's normal) would otherwise lift the baseline — 55 ms to 760 ms
+   * after three 1.5 s buckets at alpha 0.2 — and blunt the latency chart for
+   * a minute. A lasting change is still learned, by up to 1 + alpha per bucket.
+   */
+  private latencyLearnCap(): number {
+    const l = this.baseline.latencyP95;
+    return l.n >= EWMA_MIN_HISTORY ? exceedanceLimitMs(l.mean) : Number.POSITIVE_INFINITY;
   }
 
   /** Points the sequential charts at the baseline as it is now (once it has EWMA_MIN_HISTORY updates). */
@@ -136,7 +150,7 @@ export class ArmGuard {
         if (best === null || s > best) best = s;
         continue;
       }
-      const base = signal === 'errors' ? this.baselineErrorRate() : this.baseline.latencyP95.n > 0 ? this.baseline.latencyP95.mean : 0;
+      const base = signal === 'errors' ? baselineRate(this.baseline) : this.baseline.latencyP95.n > 0 ? this.baseline.latencyP95.mean : 0;
       const span = r.limit - base;
       const s = span > 0 ? (r.value - base) / span : r.value > base ? 1 : 0;
       if (best === null || s > best) best = s;
@@ -144,10 +158,6 @@ export class ArmGuard {
     return best;
   }
 
-  private baselineErrorRate(): number {
-    const req = this.baseline.requests.mean;
-    return req > 0 ? this.baseline.errors.mean / req : 0;
-  }
 
   get probing(): boolean {
     return this.probe !== null;
@@ -200,7 +210,7 @@ export class ArmGuard {
       samples: t.count,
       error_rate: t.count ? t.errorRate : null,
       p95_ms: t.count ? t.p95 : null,
-      baseline: { error_rate: { mean: this.baselineErrorRate(), sd: this.baseline.errorRate.sd, n: e.n }, p95_ms: { mean: l.mean, sd: l.sd, n: l.n } },
+      baseline: { error_rate: { mean: baselineRate(this.baseline), sd: this.baseline.errorRate.sd, n: e.n }, p95_ms: { mean: l.mean, sd: l.sd, n: l.n } },
       probation_samples: this.probe ? this.probe.count : null,
       sequential: this.cfg.sequential ? this.sequentialReadings() : null,
       rules: this.ruleReadings(now),

@@ -54,8 +54,16 @@ export const MIN_SD_LATENCY_MS = 25;
 export const MIN_SD_LATENCY_REL = 0.25;
 
 export interface Baselines {
-  /** Per-bucket error rate (its variance measures overdispersion). */
+  /** Per-bucket error rate (its spread is shown in readings). */
   errorRate: Ewma;
+  /**
+   * Per-bucket squared residual error count against the baseline rate,
+   * (errors − p · requests)²: over EWMA(requests) · p(1 − p) it is the
+   * overdispersion. Counts, not rates, so a bucket weighs in by its size: a
+   * lone error that happens to land in a near-empty bucket (a stall, a slow
+   * spell) is one error, not a rate of 1/3.
+   */
+  residual: Ewma;
   /** Per-bucket request and error counts: their ratio is the count-weighted baseline rate. */
   requests: Ewma;
   errors: Ewma;
@@ -106,18 +114,26 @@ export function errorRateLimit(b: Baselines, sigmas: number, recent: { count: nu
   return Math.max(floor, Math.sin(t) ** 2);
 }
 
+/** The baseline error rate p = EWMA(errors) / EWMA(requests), in [0, 1]. */
+export function baselineRate(b: Baselines): number {
+  const perBucket = b.requests.mean;
+  return perBucket > 0 ? Math.min(1, Math.max(0, b.errors.mean / perBucket)) : 0;
+}
+
 /**
- * The baseline error rate p = EWMA(errors) / EWMA(requests), its effective
- * size nBase = EWMA(requests) · (2 - alpha) / alpha requests, and the
- * overdispersion phi ≥ 1 the per-bucket rates showed beyond binomial noise.
+ * The baseline error rate p, its effective size nBase = EWMA(requests) ·
+ * (2 - alpha) / alpha requests, and the overdispersion phi ≥ 1 the per-bucket
+ * error counts showed beyond binomial noise: EWMA((e − p·n)²) / (EWMA(n) ·
+ * p(1 − p)), the size-weighted Pearson ratio (1 for binomial buckets of any
+ * sizes; errors that come in bursts raise it).
  */
 export function baselineErrorRate(b: Baselines): { p: number; nBase: number; phi: number } {
   const perBucket = b.requests.mean;
-  const p = perBucket > 0 ? Math.min(1, Math.max(0, b.errors.mean / perBucket)) : 0;
+  const p = baselineRate(b);
   const a = b.requests.alpha;
   const nBase = (perBucket * (2 - a)) / a;
-  const binomial = perBucket > 0 ? (p * (1 - p)) / perBucket : 0;
-  const phi = binomial > 0 ? Math.max(1, b.errorRate.variance / binomial) : 1;
+  const binomial = perBucket * p * (1 - p);
+  const phi = binomial > 0 ? Math.max(1, b.residual.mean / binomial) : 1;
   return { p, nBase, phi };
 }
 

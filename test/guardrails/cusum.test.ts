@@ -177,6 +177,51 @@ describe('BernoulliCusum and the chart design', () => {
     expect(exceedanceLimitMs(400)).toBe(800);
   });
 
+  it('a lone error that lands in a near-empty bucket (a stall) is one error: the reference stays near the 1 % floor', () => {
+    const guard = new ArmGuard(cfg());
+    let t = 0;
+    for (; t < 12_000; t += 5) guard.record(t, false, 50);
+    // One second in which the arm saw three responses, one an error (its requests were stuck behind a stall).
+    guard.record(12_100, true, 50);
+    guard.record(12_400, false, 50);
+    guard.record(12_700, false, 50);
+    // Read just after that second has left the 10 s window and entered the baseline.
+    for (t = 13_000; t < 25_000; t += 5) guard.record(t, false, 50);
+    const e = guard.readings(t).sequential?.errors;
+    expect(e).not.toBeNull();
+    // p = 1/~5000 over the baseline's effective size, plus 3 binomial standard errors: under 2 %.
+    expect(e?.p0).toBeLessThan(0.02);
+  });
+
+  it('errors that come in bursts (a whole bucket’s worth at once) widen the reference beyond binomial noise', () => {
+    const steady = new ArmGuard(cfg());
+    const bursty = new ArmGuard(cfg());
+    const rng = createRng(3);
+    for (let t = 0; t < 40_000; t += 5) {
+      steady.record(t, rng.next() < 0.05, 50);
+      // The same 5 % on average: 20 % of requests in one second of every four, none in the others.
+      bursty.record(t, Math.floor(t / 1000) % 4 === 0 && rng.next() < 0.2, 50);
+    }
+    const p0 = (g: ArmGuard) => g.readings(40_000).sequential?.errors?.p0 ?? Number.NaN;
+    expect(p0(steady)).toBeLessThan(0.08);
+    expect(p0(bursty)).toBeGreaterThan(p0(steady) + 0.03);
+  });
+
+  it('a 3 s stall is learned at most at the exceedance limit (the latency chart stays sharp); a lasting slowdown is still learned', () => {
+    const guard = new ArmGuard(cfg());
+    let t = 0;
+    const run = (ms: number, latencyMs: number) => {
+      for (const end = t + ms; t < end; t += 5) guard.record(t, false, latencyMs);
+    };
+    run(16_000, 50);
+    run(3_000, 1500);
+    run(12_000, 50); // the stall's buckets have left the window and been learned
+    expect(guard.baseline.latencyP95.mean).toBeLessThan(150);
+    expect(guard.exceedanceMs).toBeLessThan(300);
+    run(60_000, 1500);
+    expect(guard.baseline.latencyP95.mean).toBeGreaterThan(1300);
+  });
+
   it('ArmGuard arms its charts once the baseline has history, resets them on a trip and disarms them with the baseline', () => {
     const guard = new ArmGuard(cfg());
     const rng = createRng(12);

@@ -25,11 +25,12 @@ const both = (t: Tally) => ({ errors: t, latency: t });
 
 /** A baseline of `k` identical buckets of `n` requests with `rate` errors and p95 `p95`. */
 function baselines(k: number, n: number, rate: number, p95: number): Baselines {
-  const b: Baselines = { errorRate: new Ewma(0.2), requests: new Ewma(0.2), errors: new Ewma(0.2), latencyP95: new Ewma(0.2) };
+  const b: Baselines = { errorRate: new Ewma(0.2), residual: new Ewma(0.2), requests: new Ewma(0.2), errors: new Ewma(0.2), latencyP95: new Ewma(0.2) };
   for (let i = 0; i < k; i++) {
     b.errorRate.update(rate);
     b.requests.update(n);
     b.errors.update(rate * n);
+    b.residual.update(0); // identical buckets: every one at the baseline rate
     b.latencyP95.update(p95);
   }
   return b;

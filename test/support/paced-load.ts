@@ -3,6 +3,8 @@ import { Agent, request } from 'node:http';
 
 export interface Sample {
   sentAt: number;
+  /** When the response ended (or the request failed), epoch ms. */
+  doneAt: number;
   status: number;
   arm: string | undefined;
 }
@@ -38,13 +40,13 @@ export class PacedLoad {
         res.resume();
         res.on('end', () => {
           const arm = res.headers['x-bandit-arm'];
-          this.samples.push({ sentAt, status: res.statusCode ?? 0, arm: Array.isArray(arm) ? arm[0] : arm });
+          this.samples.push({ sentAt, doneAt: Date.now(), status: res.statusCode ?? 0, arm: Array.isArray(arm) ? arm[0] : arm });
           resolve();
         });
       });
       req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
       req.on('error', () => {
-        this.samples.push({ sentAt, status: 0, arm: undefined });
+        this.samples.push({ sentAt, doneAt: Date.now(), status: 0, arm: undefined });
         resolve();
       });
       req.end();
