@@ -1,18 +1,22 @@
 /**
- * Time-based decay across a rollout, behind real Envoy. Two fleets of three
+ * Time-based decay across rollouts, behind real Envoy. Two fleets of three
  * (Envoy + sidecar) replicas share two backends and a `half_life` Thompson
- * policy. In fleet A replica 3 is stopped and replaced by a replica with a new
- * id (at the gossip address its peers know, as a Service name would resolve),
- * so A's fleet view holds a dead slot full of pre-drift evidence; fleet B never
- * loses a replica. Replica 3 served each fleet's pre-drift traffic, so the
- * dead slot holds fleet A's pre-drift evidence. Then the backends drift: the
- * best arm turns bad. Both fleets get the same load at the same time, spread
- * round-robin over their Envoys.
+ * policy; replica i of each fleet has the same seed, so the fleets differ only
+ * in what this test does to them. Each of ROUNDS rounds: replica 3 of each fleet
+ * serves the pre-drift traffic (so its slot holds the fleet's pre-drift
+ * evidence); in fleet A it is then stopped and replaced by a replica with a
+ * new id (at the gossip address its peers know, as a Service name would
+ * resolve), leaving a dead slot full of that evidence, while fleet B keeps its
+ * replica; then the backends drift (the best arm turns bad, the other good)
+ * and both fleets get the same load at the same time, round-robin over their
+ * Envoys.
  *
- * Shown: both fleets move traffic off the bad arm (A − B is printed: see the
- * comment at the comparison, it is not asserted); and the
- * dead slot leaves the fleet view (GET /v1/fleet) once unchanged for
- * `state.slot_expiry`, not before.
+ * Shown: at every drift the rolled fleet's view holds no more pre-drift
+ * evidence than the intact fleet's (a dead slot fades like a live one); both
+ * fleets leave the bad arm; over the rounds the rolled fleet sent no more of its
+ * post-drift traffic to the bad arm than the intact one (within the noise one
+ * round of Thompson sampling shows); and the dead slots leave the fleet view
+ * (GET /v1/fleet) once unchanged for `state.slot_expiry`, not before.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -31,11 +35,21 @@ const INTERVAL_MS = 200;
 const HALF_LIFE = '1s';
 const SLOT_EXPIRY_MS = 12_000;
 const BEFORE = 300;
-/** Requests per fleet after the drift: the transition (checked to happen while the dead slot is in view), then the rest. */
-const TRANSITION = 150;
+/** Requests per fleet after each drift. */
 const AFTER = 450;
 const CONCURRENCY = 6;
-const GOOD = 'model-a';
+/** Drifts, each after a rollout in fleet A. */
+const ROUNDS = 4;
+/**
+ * The bound on the mean over the rounds of A − B, the difference in the bad
+ * arm's share of post-drift traffic. One round varies by ±0.07 even with equal
+ * seeds (request timing reorders the draws; with unequal seeds one fleet was
+ * ahead by 0.06–0.14 run after run), so the mean of four by about ±0.035. A
+ * slot that stops fading is caught sooner by the evidence check at each drift
+ * (a mutation freezing idle slots failed it in round 3: n 635 against 368).
+ */
+const MAX_MEAN_GAP = 0.1;
+const ARMS = ['model-a', 'model-b'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {
@@ -83,7 +97,7 @@ describe('a rollout followed by a drift, with half_life decay', () => {
   const startReplica = async (fleet: 'A' | 'B', slot: number, id: string): Promise<Replica> => {
     const addrs = gossip[fleet];
     const config = replicaConfig(id, addrs[slot]!, addrs.filter((_, j) => j !== slot), secretFile);
-    const sidecar = await Sidecar.create({ config, logger: silentLogger(), seed: fleet === 'A' ? 50 + slot : 60 + slot, env: {} });
+    const sidecar = await Sidecar.create({ config, logger: silentLogger(), seed: 50 + slot, env: {} });
     await sidecar.start();
     const [host, port] = sidecar.addresses.extProc.split(':');
     const envoy = await startEnvoy({ extProc: { host: host!, port: Number(port) }, clusters: { model_a: backends.model_a!.port, model_b: backends.model_b!.port } });
@@ -146,57 +160,72 @@ describe('a rollout followed by a drift, with half_life decay', () => {
     return body.slots.map((s) => s.replica).sort();
   };
 
-  it('both fleets leave the bad arm (A − B printed), and the dead slot expires after slot_expiry, not before', async () => {
-    // Before the drift replica 3 of each fleet serves the traffic, so its slot holds the fleet's pre-drift evidence.
-    const pre = await Promise.all([load([fleets.A[2]!], BEFORE), load([fleets.B[2]!], BEFORE)]);
-    // Both fleets learned that model-a is the best arm.
-    for (const arms of pre) expect(shareOf(arms, GOOD)).toBeGreaterThan(0.6);
+  /** Every replica's fleet view of one arm: observations (faded to now) and mean reward. */
+  const views = (fleet: Replica[], arm: number) =>
+    fleet.map((r) => {
+      const st = r.sidecar.state;
+      const v = st.fleet(st.routeIndex('chat') ?? -1, arm, { n: 0, sum: 0, sumSq: 0 });
+      return { n: v.n, mean: v.sum / v.n };
+    });
 
-    // Rollout in fleet A: replica 3 goes, a replica with a new id comes up where its peers look for it.
-    const dead = fleets.A[2]!;
-    await stopReplica(dead);
-    const stoppedAt = Date.now();
-    fleets.A[2] = await startReplica('A', 2, 'a-replica-4');
-    await until(() => fleets.A[2]!.sidecar.readiness().ready, 10_000, 'replacement ready');
-    await until(async () => (await fleetSlots(fleets.A[0]!)).includes('a-replica-4'), 5_000, 'the replacement in the fleet view');
-    // The dead slot is still in the fleet view, with its pre-drift evidence.
-    expect(await fleetSlots(fleets.A[0]!)).toEqual(['a-replica-1', 'a-replica-2', 'a-replica-3', 'a-replica-4']);
+  it('after each rollout the dead slot fades like a live one: the rolled fleet leaves a drifted arm as fast as an intact fleet; dead slots expire after slot_expiry', async () => {
+    const gaps: number[] = [];
+    let lastStop = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const good = ARMS[round % 2]!;
+      const bad = ARMS[(round + 1) % 2]!;
+      // Before the drift replica 3 of each fleet serves the traffic, so its slot holds the fleet's pre-drift evidence.
+      const pre = await Promise.all([load([fleets.A[2]!], BEFORE), load([fleets.B[2]!], BEFORE)]);
+      for (const arms of pre) expect(shareOf(arms, good)).toBeGreaterThan(0.6);
 
-    // The drift: the best arm turns bad, the other good.
-    backends.model_a!.behaviour.errorRate = 0.95;
-    backends.model_b!.behaviour.errorRate = 0.05;
-    const driftAt = Date.now();
-    const first = await Promise.all([load(fleets.A, TRANSITION), load(fleets.B, TRANSITION)]);
-    // The transition happened while fleet A's view still held the dead slot.
-    expect(await fleetSlots(fleets.A[0]!)).toContain('a-replica-3');
-    const rest = await Promise.all([load(fleets.A, AFTER - TRANSITION), load(fleets.B, AFTER - TRANSITION)]);
-    const afterA = [...first[0], ...rest[0]];
-    const afterB = [...first[1], ...rest[1]];
-    const driftMs = Date.now() - driftAt;
-    const badA = shareOf(afterA, GOOD);
-    const badB = shareOf(afterB, GOOD);
-    const lastThird = (arms: Array<string | undefined>) => shareOf(arms.slice((2 * arms.length) / 3), GOOD);
-    const transition = (arms: Array<string | undefined>) => shareOf(arms.slice(0, TRANSITION), GOOD);
-    console.log(
-      `rollout drift: bad-arm share after the drift A (rolled) ${badA.toFixed(3)}, B (intact) ${badB.toFixed(3)}; first ${TRANSITION} A ${transition(afterA).toFixed(3)}, B ${transition(afterB).toFixed(3)}; last third A ${lastThird(afterA).toFixed(3)}, B ${lastThird(afterB).toFixed(3)}; ${AFTER} requests each in ${driftMs} ms`,
-    );
-    // Both fleets really left the bad arm...
-    expect(lastThird(afterA)).toBeLessThan(0.5);
-    expect(lastThird(afterB)).toBeLessThan(0.5);
-    // ...and the fleet carrying a dead slot did so as fast as the intact one.
-    // A − B is printed, not asserted. Under machine load (post-drift phase 2-5 s) it stayed
-    // within 0.03 in seven runs; on a quiet machine (450 requests in ~1.5 s, about one
-    // half-life) two clean-clone CI runs gave +0.06 and +0.14 over the 450 and +0.18, +0.39 over
-    // the first 150: the rolled fleet was slower there. That is an open finding (README, Known
-    // limitations), so the test does not claim "as fast as".
-    expect(badA).toBeLessThan(0.5);
+      // Rollout in fleet A: replica 3 goes, a replica with a new id comes up where its peers look for it.
+      const deadId = fleets.A[2]!.sidecar.state.replicaId;
+      const newId = `a-replica-${4 + round}`;
+      await stopReplica(fleets.A[2]!);
+      lastStop = Date.now();
+      fleets.A[2] = await startReplica('A', 2, newId);
+      await until(() => fleets.A[2]!.sidecar.readiness().ready, 10_000, 'replacement ready');
+      await until(async () => (await fleetSlots(fleets.A[0]!)).includes(newId), 5_000, 'the replacement in the fleet view');
+      // The dead slot is still in the fleet view, with its pre-drift evidence...
+      expect(await fleetSlots(fleets.A[0]!)).toContain(deadId);
+      // ...faded as a live replica's slot is: no replica of A sees more evidence than B's replicas do (time passed
+      // equally for both; 25 % covers the two pre-drift loads ending a little apart on a loaded machine).
+      const goodIdx = ARMS.indexOf(good);
+      const viewA = views(fleets.A, goodIdx);
+      const viewB = views(fleets.B, goodIdx);
+      const maxB = Math.max(...viewB.map((v) => v.n));
+      console.log(`rollout drift round ${round + 1}: at the drift, ${good} evidence n in A ${viewA.map((v) => v.n.toFixed(0)).join('/')}, in B ${viewB.map((v) => v.n.toFixed(0)).join('/')}`);
+      for (const v of viewA) expect(v.n).toBeLessThan(maxB * 1.25);
 
-    // The dead slot leaves the fleet view once unchanged for slot_expiry (and not before).
-    const deadInView = async () => (await fleetSlots(fleets.A[0]!)).includes('a-replica-3') || (await fleetSlots(fleets.A[1]!)).includes('a-replica-3');
+      // The drift: the best arm turns bad, the other good.
+      backends[good === 'model-a' ? 'model_a' : 'model_b']!.behaviour.errorRate = 0.95;
+      backends[bad === 'model-a' ? 'model_a' : 'model_b']!.behaviour.errorRate = 0.05;
+      const driftAt = Date.now();
+      const [afterA, afterB] = await Promise.all([load(fleets.A, AFTER), load(fleets.B, AFTER)]);
+      const lastThird = (arms: Array<string | undefined>) => shareOf(arms.slice((2 * arms.length) / 3), good);
+      const gap = shareOf(afterA, good) - shareOf(afterB, good);
+      gaps.push(gap);
+      console.log(
+        `rollout drift round ${round + 1}: share of the drifted arm after the drift A (rolled) ${shareOf(afterA, good).toFixed(3)}, B (intact) ${shareOf(afterB, good).toFixed(3)}, A − B ${gap >= 0 ? '+' : ''}${gap.toFixed(3)}; last third A ${lastThird(afterA).toFixed(3)}, B ${lastThird(afterB).toFixed(3)}; ${AFTER} requests each in ${Date.now() - driftAt} ms`,
+      );
+      // Both fleets really left the drifted arm.
+      expect(lastThird(afterA)).toBeLessThan(0.5);
+      expect(lastThird(afterB)).toBeLessThan(0.5);
+    }
+    // The rolled fleet did so as fast as the intact one.
+    const meanGap = gaps.reduce((x, y) => x + y, 0) / gaps.length;
+    console.log(`rollout drift: mean A − B over ${ROUNDS} rounds ${meanGap >= 0 ? '+' : ''}${meanGap.toFixed(3)} (bound ${MAX_MEAN_GAP})`);
+    expect(meanGap).toBeLessThan(MAX_MEAN_GAP);
+
+    // Dead slots leave the fleet view once unchanged for slot_expiry (and not before).
+    const lastDead = `a-replica-${3 + ROUNDS - 1}`;
+    const deadInView = async () => (await fleetSlots(fleets.A[0]!)).includes(lastDead) || (await fleetSlots(fleets.A[1]!)).includes(lastDead);
+    expect(await deadInView()).toBe(true);
     await until(async () => !(await deadInView()), SLOT_EXPIRY_MS + 5_000, 'the dead slot expired');
-    const goneAfter = Date.now() - stoppedAt;
+    const goneAfter = Date.now() - lastStop;
     expect(goneAfter).toBeGreaterThanOrEqual(SLOT_EXPIRY_MS - 2_000);
-    for (const r of fleets.A) expect(await fleetSlots(r)).toEqual(['a-replica-1', 'a-replica-2', 'a-replica-4']);
-    console.log(`rollout drift: dead slot left the fleet view ${goneAfter} ms after its replica stopped (slot_expiry ${SLOT_EXPIRY_MS} ms)`);
-  }, 120_000);
+    const live = ['a-replica-1', 'a-replica-2', `a-replica-${3 + ROUNDS}`];
+    for (const r of fleets.A) expect(await fleetSlots(r)).toEqual(live);
+    console.log(`rollout drift: the last dead slot left the fleet view ${goneAfter} ms after its replica stopped (slot_expiry ${SLOT_EXPIRY_MS} ms)`);
+  }, 240_000);
 });
