@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { formatIssues, parseConfig } from '../../src/config/load.js';
+import { RULES } from '../../src/guardrails/verdict.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- walking untyped manifests */
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -191,6 +192,13 @@ describe('deploy/grafana/envoy-bandit.json', () => {
     const exprs = dash.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr as string));
     expect(exprs.length).toBeGreaterThan(10);
     for (const e of exprs) expect(e.split('(').length).toBe(e.split(')').length);
+  });
+
+  it('filters guardrail readings only on rule names the guardrails emit, and shows every rule somewhere', () => {
+    const filtered = [...text.matchAll(/rule=~\\"([^"\\]+)\\"/g)].flatMap((m) => m[1]!.split('|'));
+    expect(filtered.length).toBeGreaterThan(0);
+    expect(filtered.filter((r) => !(RULES as readonly string[]).includes(r))).toEqual([]);
+    expect([...RULES].filter((r) => !filtered.includes(r))).toEqual([]);
   });
 });
 
