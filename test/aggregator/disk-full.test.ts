@@ -14,16 +14,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { createRng } from '../../src/util/rng.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
 import { mountTmpfs } from '../support/tmpfs.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(20);
-  }
-  return true;
-}
+import { poll, sleep } from '../support/wait.js';
 
 const fs = mountTmpfs('eb-diskfull-', 4 * 1024 * 1024);
 const mnt = fs.dir;
@@ -50,11 +41,11 @@ describe.skipIf(fs.refused !== null)(`the aggregator on a tmpfs that fills and i
     };
     try {
       offer(200);
-      expect(await until(() => c.stats().acked === 200, 10_000)).toBe(true);
+      expect(await poll(() => c.stats().acked === 200, 10_000)).toBe(true);
       // The disk fills; rewards keep coming.
       fs.fill();
       offer(3000);
-      expect(await until(() => !s.readiness().ready, 10_000)).toBe(true);
+      expect(await poll(() => !s.readiness().ready, 10_000)).toBe(true);
       expect(s.readiness().checks.log).toMatch(/ENOSPC|no space/i);
       const ackedWhileFull = c.stats().acked;
       offer(1000);
@@ -62,8 +53,8 @@ describe.skipIf(fs.refused !== null)(`the aggregator on a tmpfs that fills and i
       expect(s.readiness().ready).toBe(false);
       // Space returns: no restart.
       fs.free();
-      expect(await until(() => s.readiness().ready, 15_000)).toBe(true);
-      expect(await until(() => c.stats().acked >= ids.length, 20_000)).toBe(true);
+      expect(await poll(() => s.readiness().ready, 15_000)).toBe(true);
+      expect(await poll(() => c.stats().acked >= ids.length, 20_000)).toBe(true);
       console.log(`[disk-full] ${ids.length} rewards; acked before the disk filled or while filling: ${ackedWhileFull}; all acked after space returned; log failures ${s.log.failures}, recoveries ${s.log.recoveries}`);
       expect(s.log.failures).toBeGreaterThanOrEqual(1);
       expect(s.log.recoveries).toBeGreaterThanOrEqual(1);

@@ -16,15 +16,7 @@ import { createRng } from '../../src/util/rng.js';
 import { DecisionIdCodec, parseDecisionId } from '../../src/reward/decision-id.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
 import { reencodings } from '../support/reencode.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+import { waitFor } from '../support/wait.js';
 
 const ev = (id: string, arm = 'model-a', reward = 1): RewardEvent => ({ decisionId: id, route: 'chat', arm, reward, source: 'response', time: Date.now() });
 
@@ -51,11 +43,11 @@ describe('AggregatorServer', () => {
     const c = new RewardStreamClient({ replica: 'r1', batch: 10, flushMs: 10, buffer: 1000, connect: conn.connect, clock: systemClock, rng: createRng(1), logger: silentLogger(), metrics: null });
     c.start();
     for (let i = 0; i < 95; i++) c.offer(ev(`id-${i}`, i % 2 ? 'model-a' : 'model-b', i % 3 === 0 ? 0 : 1));
-    await until(() => c.stats().acked === 95);
+    await waitFor(() => c.stats().acked === 95);
     expect(s.summary()).toMatchObject({ rewards: 95, duplicates: 0 });
     // A replica resending what was already logged (its ack got lost): counted as duplicates, not logged.
     for (let i = 90; i < 100; i++) c.offer(ev(`id-${i}`));
-    await until(() => c.stats().acked === 105);
+    await waitFor(() => c.stats().acked === 105);
     expect(s.summary()).toMatchObject({ rewards: 100, duplicates: 5 });
     await c.stop();
     conn.close();
@@ -76,7 +68,7 @@ describe('AggregatorServer', () => {
     const c2 = new RewardStreamClient({ replica: 'r1', batch: 10, flushMs: 10, buffer: 1000, connect: conn2.connect, clock: systemClock, rng: createRng(2), logger: silentLogger(), metrics: null });
     c2.start();
     for (let i = 95; i < 110; i++) c2.offer(ev(`id-${i}`));
-    await until(() => c2.stats().acked === 15);
+    await waitFor(() => c2.stats().acked === 15);
     expect(again.s.summary()).toMatchObject({ rewards: 110, duplicates: 5 });
     await c2.stop();
     conn2.close();
@@ -97,7 +89,7 @@ describe('AggregatorServer', () => {
     const status = new Promise<number>((r) => call.on('error', (e: grpc.ServiceError) => r(e.code)));
     const good = { decision_id: 'ok-1', route: 'chat', arm: 'model-a', reward: 0.5, source: 'response', time_ms: 1 };
     call.write({ replica: 'r9', seq: 1, rewards: [good, { ...good, decision_id: '' }, { ...good, decision_id: 'x', reward: Number.NaN }, { ...good, decision_id: 'y', reward: 1e300 }, { ...good, decision_id: 'z', reward: -5 }] });
-    await until(() => acks.length === 1);
+    await waitFor(() => acks.length === 1);
     expect(acks[0]).toMatchObject({ seq: 1, accepted: 1 });
     expect(s.summary()).toMatchObject({ invalid: 4 });
     call.write({ replica: '', seq: 2, rewards: [good] });

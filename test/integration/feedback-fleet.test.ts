@@ -21,20 +21,12 @@ import { makeConfig as aggregatorConfig } from '../support/aggregator-fixtures.j
 import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { freePort } from '../support/ports.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const INTERVAL_MS = 200;
 const WAIT_MS = 2_000;
 const DEFAULT_REWARD = 0.25;
 const ARMS = ['model-a', 'model-b'];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(25);
-  }
-}
 
 function replicaConfig(i: number, gossip: string[], aggregator: string, secretFile: string): Config {
   const yaml = `
@@ -98,7 +90,7 @@ describe('feedback for one decision, posted to every replica of a fleet', () => 
       const [host, port] = s.addresses.extProc.split(':');
       envoys.push(await startEnvoy({ extProc: { host: host!, port: Number(port) }, clusters: { model_a: backends[0]!.port, model_b: backends[1]!.port }, extProcMessageTimeout: '2s' }));
     }
-    await until(() => sidecars.every((s) => s.readiness().ready), 10_000, 'replicas ready');
+    await waitFor(() => sidecars.every((s) => s.readiness().ready), 10_000, 'replicas ready');
   }, 60_000);
 
   afterAll(async () => {
@@ -155,7 +147,7 @@ describe('feedback for one decision, posted to every replica of a fleet', () => 
     // Past the wait (and the issuer's next sweep): the unposted one gets the default, the posted ones none.
     await sleep(WAIT_MS + 1_500);
     const expected = { n: 3, sum: 1 + 1 + DEFAULT_REWARD };
-    await until(() => sidecars.every((s) => JSON.stringify(fleet(s)) === JSON.stringify(expected)), 5_000, `every fleet view at ${JSON.stringify(expected)}`);
+    await waitFor(() => sidecars.every((s) => JSON.stringify(fleet(s)) === JSON.stringify(expected)), 5_000, `every fleet view at ${JSON.stringify(expected)}`);
     for (const s of sidecars) expect(fleet(s)).toEqual(expected);
     // Only the issuer wrote: the other two slots hold nothing.
     const own = (s: Sidecar) => ARMS.reduce((t, _, a) => t + s.state.local(s.state.routeIndex('chat')!, a, { n: 0, sum: 0, sumSq: 0 }).n, 0);
@@ -166,7 +158,7 @@ describe('feedback for one decision, posted to every replica of a fleet', () => 
     expect((await feedbackTotal(sidecars[0]!, 'accepted')) + (await feedbackTotal(sidecars[2]!, 'accepted'))).toBe(0);
     expect((await feedbackTotal(sidecars[0]!, 'forwarded')) + (await feedbackTotal(sidecars[2]!, 'forwarded'))).toBe(4);
 
-    await until(() => logged().length >= 3, 5_000, 'three rewards in the aggregator log');
+    await waitFor(() => logged().length >= 3, 5_000, 'three rewards in the aggregator log');
     await sleep(300);
     const lines = logged();
     expect(lines.filter((l) => l.decision_id === one).map((l) => [l.source, l.reward])).toEqual([['feedback', 1]]);
@@ -185,8 +177,8 @@ describe('feedback for one decision, posted to every replica of a fleet', () => 
     expect(ans.json).toMatchObject({ decision_id: orphan, outcome: 'unavailable', code: 'issuer_unreachable' });
     // Replica 3 settled its held decision with the default as it stopped; replicas 1 and 2 see that once.
     const expected = { n: before.n + 1, sum: Math.round((before.sum + DEFAULT_REWARD) * 1000) / 1000 };
-    await until(() => [0, 1].every((i) => JSON.stringify(fleet(sidecars[i]!)) === JSON.stringify(expected)), 5_000, 'the shutdown default in the fleet view');
-    await until(() => logged().some((l) => l.decision_id === orphan), 5_000, 'the shutdown default in the log');
+    await waitFor(() => [0, 1].every((i) => JSON.stringify(fleet(sidecars[i]!)) === JSON.stringify(expected)), 5_000, 'the shutdown default in the fleet view');
+    await waitFor(() => logged().some((l) => l.decision_id === orphan), 5_000, 'the shutdown default in the log');
     expect(logged().filter((l) => l.decision_id === orphan).map((l) => [l.source, l.reward])).toEqual([['default', DEFAULT_REWARD]]);
   });
 });

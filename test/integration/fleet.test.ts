@@ -20,21 +20,12 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { runLoad } from '../support/load.js';
 import { freePort } from '../support/ports.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const INTERVAL_MS = 200;
 /** Replicas 2 and 3 must match replica 1 within this many gossip rounds after its last reward. */
 const CONVERGE_ROUNDS = 10;
 const ARMS = ['model-a', 'model-b', 'model-c'];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
-}
 
 const fleetView = (s: Sidecar) => {
   const ri = s.state.routeIndex('chat')!;
@@ -112,7 +103,7 @@ describe('a fleet of three replicas and an aggregator', () => {
     const [host, port] = replicas[0]!.addresses.extProc.split(':');
     // Counts decided requests exactly: a stalled shared machine must not turn decisions into fail-open passes.
     envoy = await startEnvoy({ extProc: { host: host!, port: Number(port) }, clusters: Object.fromEntries(Object.entries(backends).map(([k, b]) => [k, b.port])), extProcMessageTimeout: '2s' });
-    await until(() => replicas.every((r) => r.readiness().ready), 5000, 'replicas ready');
+    await waitFor(() => replicas.every((r) => r.readiness().ready), 5000, 'replicas ready');
   });
 
   afterAll(async () => {
@@ -132,7 +123,7 @@ describe('a fleet of three replicas and an aggregator', () => {
     const r1 = replicas[0]!;
     expect(ownN(r1)).toBe(300);
     expect(ownN(replicas[1]!)).toBe(0);
-    const ms = await until(() => sameView(r1, replicas[1]!) && sameView(r1, replicas[2]!), CONVERGE_ROUNDS * INTERVAL_MS, 'convergence');
+    const ms = await waitFor(() => sameView(r1, replicas[1]!) && sameView(r1, replicas[2]!), CONVERGE_ROUNDS * INTERVAL_MS, 'convergence');
     expect(Math.ceil(ms / INTERVAL_MS)).toBeLessThanOrEqual(CONVERGE_ROUNDS);
     const means = (s: Sidecar) => s.engine.armSummary(s.engine.route('chat')!).map((a) => a.mean);
     expect(means(replicas[1]!)).toEqual(means(r1));
@@ -142,7 +133,7 @@ describe('a fleet of three replicas and an aggregator', () => {
     const failed = (await r1.metrics.gossipRounds.get()).values.find((v) => v.labels.outcome === 'failed')?.value ?? 0;
     expect(failed).toBeGreaterThan(0);
     // The aggregator, a gossip member without a slot of its own, holds the fleet view too.
-    await until(() => (agg.fleet.snapshot().slots['replica-1']?.routes.chat?.['model-a']?.n ?? -1) === fleetView(r1)[0]!.n, 3000, 'aggregator fleet view');
+    await waitFor(() => (agg.fleet.snapshot().slots['replica-1']?.routes.chat?.['model-a']?.n ?? -1) === fleetView(r1)[0]!.n, 3000, 'aggregator fleet view');
     expect(Object.keys(agg.fleet.snapshot().slots)).not.toContain('aggregator');
   });
 
@@ -165,7 +156,7 @@ describe('a fleet of three replicas and an aggregator', () => {
     const results = await loading;
     expect(duringOutage).toBeGreaterThan(0);
     expect(results.every((r) => r.status > 0)).toBe(true);
-    await until(async () => (await gauge(replicas[0]!)) === 0 && (await counter(replicas[0]!, 'acked')) >= appliedEvents, 15_000, 'all rewards acked');
+    await waitFor(async () => (await gauge(replicas[0]!)) === 0 && (await counter(replicas[0]!, 'acked')) >= appliedEvents, 15_000, 'all rewards acked');
     expect(await counter(replicas[0]!, 'dropped')).toBe(0);
     // Batches that were on the wire when it stopped were resent (the others waited in the buffer).
     expect((await counter(replicas[0]!, 'sent')) + (await counter(replicas[0]!, 'retried'))).toBeGreaterThanOrEqual(applied.size);
@@ -187,7 +178,7 @@ describe('a fleet of three replicas and an aggregator', () => {
     };
     drive(20);
     const file = configs[1]!.state.snapshot_file!;
-    await until(() => {
+    await waitFor(() => {
       try {
         return fileN(file) === 20;
       } catch {
@@ -199,7 +190,7 @@ describe('a fleet of three replicas and an aggregator', () => {
     const own = ownN(r2);
     expect(own).toBe(45);
     const v = r2.state.ownVersion;
-    await until(
+    await waitFor(
       () =>
         [0, 2].every((i) => (replicas[i]!.state.peers().find((p) => p.replica === 'replica-2')?.version ?? 0) >= v) &&
         (agg.fleet.snapshot().slots['replica-2']?.version ?? 0) >= v,
@@ -212,10 +203,10 @@ describe('a fleet of three replicas and an aggregator', () => {
     expect(fileN(file)).toBe(20);
 
     const back = await startReplica(1);
-    await until(() => back.readiness().ready, 5000, 'restarted replica ready');
+    await waitFor(() => back.readiness().ready, 5000, 'restarted replica ready');
     // Its own 45 came back although the file held 20: the other 25 were adopted from its peers.
     expect(ownN(back)).toBe(45);
     // The other replicas may still be recording (late responses of the load above), so compare with them now.
-    await until(() => sameView(back, replicas[0]!) && sameView(back, replicas[2]!), 3000, 'fleet agrees after the restart');
+    await waitFor(() => sameView(back, replicas[0]!) && sameView(back, replicas[2]!), 3000, 'fleet agrees after the restart');
   });
 });

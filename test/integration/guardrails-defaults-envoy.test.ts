@@ -18,6 +18,7 @@ import { Sidecar } from '../../src/runtime/sidecar.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { PacedLoad, type Sample } from '../support/paced-load.js';
+import { poll, sleep } from '../support/wait.js';
 
 const ROUTE = 'chat';
 const RPS = 200;
@@ -40,15 +41,6 @@ routes:
     guardrails: {}
 `;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(10);
-  }
-  return cond();
-}
 const failed = (xs: Sample[]) => xs.filter((s) => s.status >= 500 || s.status === 0).length;
 
 describe('guardrails at their defaults behind a real Envoy', () => {
@@ -83,7 +75,7 @@ describe('guardrails at their defaults behind a real Envoy', () => {
     load.start();
     // Warm-up: the baseline learns from buckets leaving the 10 s window; the sequential charts arm after five.
     const armed = () => ARMS.every((arm) => (sidecar.ctx.readings.read(ROUTE, arm) as { guardrail?: { sequential?: { errors: unknown } } } | null)?.guardrail?.sequential?.errors);
-    expect(await until(armed, 25_000)).toBe(true);
+    expect(await poll(armed, 25_000)).toBe(true);
     // On this shared machine (load average ~20) the test process has stalled for 2–4 s in its first seconds; the
     // requests in flight then hold an arm's first, small window over the absolute 2 s p95 limit before its peers',
     // and that arm is quarantined. Not what this file measures: such a warm-up trip is released by hand (as an
@@ -92,9 +84,9 @@ describe('guardrails at their defaults behind a real Envoy', () => {
     if (warmTrips.length > 0) {
       console.log(`[guardrails/defaults] warm-up trips released by hand: ${warmTrips.join(', ')}`);
       for (const arm of flagged()) sidecar.engine.releaseArm(ROUTE, arm, 'test');
-      expect(await until(() => flagged().length === 0, 5_000)).toBe(true);
+      expect(await poll(() => flagged().length === 0, 5_000)).toBe(true);
       await sleep(1_000);
-      expect(await until(armed, 25_000)).toBe(true);
+      expect(await poll(armed, 25_000)).toBe(true);
     }
     mark = logs.length;
     const limits = ARMS.map((arm) => (sidecar.ctx.readings.read(ROUTE, arm) as { guardrail: { sequential: { latency: { exceedance_ms: number } | null } } }).guardrail.sequential.latency?.exceedance_ms);
@@ -141,7 +133,7 @@ describe('guardrails at their defaults behind a real Envoy', () => {
     // Alone, this trips ~2 s after the switch (1.5 s for the first slow response, then the chart). Here it follows
     // a common-mode event: for up to one window (10 s) after it, a lone latency trip is still held while a peer's
     // readings have not drained (docs/guardrails.md), so it waits for the peers' slow responses to leave the window.
-    const tripped = await until(() => flagged().includes('model-b'), 15_000);
+    const tripped = await poll(() => flagged().includes('model-b'), 15_000);
     const at = Date.now() - from;
     b.behaviour.latencyMs = 50;
     console.log(`[guardrails/defaults] model_b slowed alone (50 ms → ${SLOW_MS} ms): ${tripped ? `quarantined after ${at} ms` : 'never quarantined'}`, describeTrips());
@@ -154,7 +146,7 @@ describe('guardrails at their defaults behind a real Envoy', () => {
     const c = backends.model_c!;
     const switchAt = Date.now();
     c.behaviour.errorRate = 0.5;
-    expect(await until(() => flagged().includes('model-c'), 5_000)).toBe(true);
+    expect(await poll(() => flagged().includes('model-c'), 5_000)).toBe(true);
     const flag = sidecar.state.activeFlags(ROUTE, 'model-c', Date.now())[0]!;
     const ttq = flag.since - switchAt;
     await sleep(2_000);

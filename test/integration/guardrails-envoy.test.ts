@@ -14,6 +14,7 @@ import { Sidecar } from '../../src/runtime/sidecar.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { PacedLoad, type Sample } from '../support/paced-load.js';
+import { poll, sleep } from '../support/wait.js';
 
 const ROUTE = 'chat';
 const RPS = 200;
@@ -34,18 +35,8 @@ routes:
     guardrails: { window: 4s, min_samples: 30, cooldown: 3s, latency_p95: { max: 2s } }
 `;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` every 20 ms for at most `timeoutMs`; returns whether it became true. */
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(20);
-  }
-  return cond();
-}
-
 const errRate = (xs: Sample[]) => (xs.length ? xs.filter((s) => s.status >= 500 || s.status === 0).length / xs.length : Number.NaN);
 const share = (xs: Sample[], arm: string) => (xs.length ? xs.filter((s) => s.arm === arm).length / xs.length : Number.NaN);
 
@@ -92,7 +83,7 @@ describe('guardrails behind a real Envoy', () => {
     expect(share(warm, 'model-b')).toBeGreaterThan(0.3);
     const switchAt = Date.now();
     b.behaviour.errorRate = 0.5;
-    expect(await until(() => flagsOnB().length > 0, 15_000)).toBe(true);
+    expect(await poll(() => flagsOnB().length > 0, 15_000)).toBe(true);
     const flag = flagsOnB()[0]!;
     // The composition root hands the guardrails' readings to GET /v1/routes.
     const shown = (await (await fetch(`http://${sidecar.addresses.admin}/v1/routes`)).json()) as { routes: Array<{ arms: Array<{ name: string; readings: unknown }> }> };
@@ -123,9 +114,9 @@ describe('guardrails behind a real Envoy', () => {
     b.behaviour.errorRate = 0;
     const flag = flagsOnB()[0];
     expect(flag).toBeDefined();
-    expect(await until(() => route().eligibility.probation[1] === 1, COOLDOWN_MS + 3000)).toBe(true);
+    expect(await poll(() => route().eligibility.probation[1] === 1, COOLDOWN_MS + 3000)).toBe(true);
     const probationFrom = Date.now();
-    expect(await until(() => route().eligibility.probation[1] === 0, 20_000)).toBe(true);
+    expect(await poll(() => route().eligibility.probation[1] === 0, 20_000)).toBe(true);
     const releasedAt = Date.now();
     const probe = load.between(probationFrom, releasedAt);
     expect(flagsOnB()).toHaveLength(0);
@@ -147,7 +138,7 @@ describe('guardrails behind a real Envoy', () => {
     const tripsBefore = logs.filter((l) => l.msg.startsWith('guardrail trip')).length;
     const switchAt = Date.now();
     b.behaviour.latencyMs = 1500;
-    expect(await until(() => flagsOnB().length > 0, 20_000)).toBe(true);
+    expect(await poll(() => flagsOnB().length > 0, 20_000)).toBe(true);
     const flag = flagsOnB()[0]!;
     expect(flag.rule).toBe('cusum_latency');
     const trip = logs.filter((l) => l.msg.startsWith('guardrail trip'))[tripsBefore]!;

@@ -19,20 +19,11 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { runLoad, type LoadResult } from '../support/load.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const GOSSIP_INTERVAL_MS = 100;
 /** Every replica follows an action within this many gossip rounds (fanout 2 of 3 peers: usually 1-2). */
 const PROPAGATION_ROUNDS = 10;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(10);
-  }
-  return Date.now() - t0;
-}
 
 function yaml(id: string, extProc: number, gossip: number, peers: number[], dir: string): string {
   return `
@@ -109,7 +100,7 @@ describe('operator actions hold across a fleet of three Envoy + sidecar replicas
     for (let i = 0; i < 3; i++) {
       envoys.push(await startEnvoy({ extProc: { host: '127.0.0.1', port: extPorts[i]! }, clusters: { model_a: backends.model_a.port, model_b: backends.model_b.port } }));
     }
-    await until(() => replicas.every((r) => r.readiness().ready), 5000, 'replicas ready');
+    await waitFor(() => replicas.every((r) => r.readiness().ready), 5000, 'replicas ready');
   });
 
   afterAll(async () => {
@@ -129,7 +120,7 @@ describe('operator actions hold across a fleet of three Envoy + sidecar replicas
   it(`pause on replica 1: within ${PROPAGATION_ROUNDS} gossip rounds every replica sends every request to the default arm`, async () => {
     const r = await admin(replicas[0]!, '/v1/routes/chat/pause');
     expect(r.body).toMatchObject({ mode: 'paused', scope: 'fleet', replica: 'replica-1', who: 'oncall@example' });
-    const ms = await until(() => replicas.every((s) => mode(s) === 'paused'), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'pause everywhere');
+    const ms = await waitFor(() => replicas.every((s) => mode(s) === 'paused'), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'pause everywhere');
     console.log(`[operator-fleet] pause reached all 3 replicas in ${ms} ms (${Math.ceil(ms / GOSSIP_INTERVAL_MS)} gossip rounds)`);
     const rs = await load(40);
     expect(rs.length).toBe(120);
@@ -145,7 +136,7 @@ describe('operator actions hold across a fleet of three Envoy + sidecar replicas
     await replicas[1]!.stop(0);
     rmSync(configs[1]!.state.snapshot_file!, { force: true });
     replicas[1] = await make(configs[1]!);
-    await until(() => replicas[1]!.readiness().ready, 5000, 'replica 2 ready');
+    await waitFor(() => replicas[1]!.readiness().ready, 5000, 'replica 2 ready');
     expect(mode(replicas[1]!)).toBe('paused');
     const rs = await runLoad({ url: `http://127.0.0.1:${envoys[1]!.port}/v1/chat/completions`, total: 40, concurrency: 4, headersOfInterest: ['x-bandit-arm', 'x-backend'] });
     expect(rs.every((x) => x.status === 200 && x.headers['x-backend'] === 'model_a' && (x.headers['x-bandit-arm'] ?? 'model-a') === 'model-a')).toBe(true);
@@ -155,7 +146,7 @@ describe('operator actions hold across a fleet of three Envoy + sidecar replicas
   it(`resume on replica 3 resumes all within ${PROPAGATION_ROUNDS} gossip rounds`, async () => {
     const r = await admin(replicas[2]!, '/v1/routes/chat/resume', 'second-responder');
     expect(r.body).toMatchObject({ mode: 'active', previous_mode: 'paused' });
-    const ms = await until(() => replicas.every((s) => mode(s) === 'active'), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'resume everywhere');
+    const ms = await waitFor(() => replicas.every((s) => mode(s) === 'active'), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'resume everywhere');
     console.log(`[operator-fleet] resume reached all 3 replicas in ${ms} ms`);
     const rs = await load(40);
     expect(rs.filter((x) => x.headers['x-backend'] === 'model_b').length).toBeGreaterThan(rs.length / 2);
@@ -164,21 +155,21 @@ describe('operator actions hold across a fleet of three Envoy + sidecar replicas
   it('a quarantine raised by a fourth replica that is then replaced (new id) is lifted by one release on replica 1', async () => {
     const peers = gossipPorts.slice(0, 3);
     const r4 = await make(configFor('replica-4', await freePort(), gossipPorts[3]!, peers));
-    await until(() => r4.readiness().ready, 5000, 'replica 4 ready');
+    await waitFor(() => r4.readiness().ready, 5000, 'replica 4 ready');
     expect((await admin(r4, '/v1/routes/chat/arms/model-b/quarantine')).body).toMatchObject({ state: 'quarantined' });
-    await until(() => replicas.every((s) => !armActive(s, 'model-b')), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'quarantine everywhere');
+    await waitFor(() => replicas.every((s) => !armActive(s, 'model-b')), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'quarantine everywhere');
     await r4.stop(0);
     // Its replacement has a new id (a Kubernetes rollout); the quarantine outlives the pod that raised it.
     const r5 = await make(configFor('replica-5', await freePort(), gossipPorts[4]!, peers));
     try {
-      await until(() => r5.readiness().ready, 5000, 'replica 5 ready');
+      await waitFor(() => r5.readiness().ready, 5000, 'replica 5 ready');
       expect(armActive(r5, 'model-b')).toBe(false);
       let rs = await load(20);
       expect(rs.every((x) => x.headers['x-backend'] === 'model_a')).toBe(true);
       const rel = await admin(replicas[0]!, '/v1/routes/chat/arms/model-b/release');
       expect(rel.body).toMatchObject({ state: 'active', scope: 'fleet' });
       const fleet = [...replicas, r5];
-      const ms = await until(() => fleet.every((s) => armActive(s, 'model-b')), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'release everywhere');
+      const ms = await waitFor(() => fleet.every((s) => armActive(s, 'model-b')), PROPAGATION_ROUNDS * GOSSIP_INTERVAL_MS, 'release everywhere');
       console.log(`[operator-fleet] release reached all 4 replicas in ${ms} ms`);
       rs = await load(40);
       expect(rs.filter((x) => x.headers['x-backend'] === 'model_b').length).toBeGreaterThan(rs.length / 2);

@@ -16,6 +16,7 @@ import type { Decision, Outcome } from '../../src/engine/engine.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
 import { ENVOY_ACCESSLOG_CONFIG, startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { freePort } from '../support/ports.js';
+import { poll, sleep } from '../support/wait.js';
 
 /** Route timeout for unary requests in this test (the shipped file says 60 s). */
 const HUNG_TIMEOUT_S = 2;
@@ -181,16 +182,6 @@ function httpGet(port: number, path: string, headers: Record<string, string> = {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(20);
-  }
-  return cond();
-}
-
 // ---------------------------------------------------------------------------
 
 describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () => {
@@ -256,7 +247,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
     // Calls Envoy failed open on (the sidecar slower than message_timeout on a loaded machine) carry no decision and log nothing.
     const decided = healthy.filter((c) => c.arm !== undefined).length;
     expect(decided).toBeGreaterThan(20);
-    expect(await until(() => of('grpc').length >= decided, 10_000), 'outcomes of the healthy phase arrived').toBe(true);
+    expect(await poll(() => of('grpc').length >= decided, 10_000), 'outcomes of the healthy phase arrived').toBe(true);
     expect(of('grpc', 'g-bad').filter((x) => !(x.o.failure === '' && x.o.exchange.grpcStatus === 0)).map((x) => x.o.exchange)).toEqual([]);
     const calls = await Promise.all([generate(), generate()]);
     expect(calls.map((c) => c.arm).every((a) => a === 'g-good' || a === 'g-bad')).toBe(true);
@@ -266,7 +257,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
     const flagged = () => sidecar.state.activeFlags('grpc', 'g-bad', Date.now()).length > 0;
     // Batches of 10 concurrent calls, so the guardrail window fills even on a slow machine; at most 40 batches.
     for (let i = 0; i < 40 && !flagged(); i++) await Promise.all(Array.from({ length: 10 }, () => generate()));
-    expect(await until(flagged, 10_000), 'g-bad quarantined').toBe(true);
+    expect(await poll(flagged, 10_000), 'g-bad quarantined').toBe(true);
     const failures = of('grpc', 'g-bad').filter((x) => x.o.failure !== '');
     expect(failures.length).toBeGreaterThan(0);
     // The HTTP status was 200 throughout: only the trailers said INTERNAL.
@@ -289,7 +280,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
     expect(res.status).toBe(200);
     expect(res.arm).toBe('sse-a');
     expect(res.aborted).toBe(true);
-    expect(await until(() => of('sse').length > before, 10_000)).toBe(true);
+    expect(await poll(() => of('sse').length > before, 10_000)).toBe(true);
     const x = of('sse').at(-1)!.o;
     expect(x.failure).toBe('reset');
     expect(x.reward).toBe(0);
@@ -304,7 +295,7 @@ describe('outcomes from Envoy’s access log (envoy/envoy-accesslog.yaml)', () =
   it('an upstream that refuses connections counts against its arm', async () => {
     const results = await Promise.all(Array.from({ length: 40 }, () => httpGet(envoy.port, '/v1/refuse')));
     expect(results.some((r) => r.status === 503)).toBe(true);
-    expect(await until(() => of('refuse').length >= 40, 10_000)).toBe(true);
+    expect(await poll(() => of('refuse').length >= 40, 10_000)).toBe(true);
     const down = of('refuse', 'r-down');
     expect(down.length).toBeGreaterThan(5);
     expect(down.every((x) => x.o.failure === 'connect_failure' && x.o.reward === 0 && x.o.recorded)).toBe(true);

@@ -30,6 +30,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const INTERVAL_MS = 200;
 const HALF_LIFE = '1s';
@@ -50,16 +51,6 @@ const ROUNDS = 4;
  */
 const MAX_MEAN_GAP = 0.1;
 const ARMS = ['model-a', 'model-b'] as const;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(50);
-  }
-  return Date.now() - t0;
-}
 
 function replicaConfig(id: string, listen: string, peers: string[], secretFile: string): Config {
   const yaml = `
@@ -118,7 +109,7 @@ describe('a rollout followed by a drift, with half_life decay', () => {
       gossip[f] = await Promise.all([0, 1, 2].map(async () => `127.0.0.1:${await freePort()}`));
       for (let i = 0; i < 3; i++) fleets[f].push(await startReplica(f, i, `${f.toLowerCase()}-replica-${i + 1}`));
     }
-    await until(() => [...fleets.A, ...fleets.B].every((r) => r.sidecar.readiness().ready), 10_000, 'replicas ready');
+    await waitFor(() => [...fleets.A, ...fleets.B].every((r) => r.sidecar.readiness().ready), 10_000, 'replicas ready');
   }, 60_000);
 
   afterAll(async () => {
@@ -184,8 +175,8 @@ describe('a rollout followed by a drift, with half_life decay', () => {
       await stopReplica(fleets.A[2]!);
       lastStop = Date.now();
       fleets.A[2] = await startReplica('A', 2, newId);
-      await until(() => fleets.A[2]!.sidecar.readiness().ready, 10_000, 'replacement ready');
-      await until(async () => (await fleetSlots(fleets.A[0]!)).includes(newId), 5_000, 'the replacement in the fleet view');
+      await waitFor(() => fleets.A[2]!.sidecar.readiness().ready, 10_000, 'replacement ready');
+      await waitFor(async () => (await fleetSlots(fleets.A[0]!)).includes(newId), 5_000, 'the replacement in the fleet view');
       // The dead slot is still in the fleet view, with its pre-drift evidence...
       expect(await fleetSlots(fleets.A[0]!)).toContain(deadId);
       // ...faded as a live replica's slot is: no replica of A sees more evidence than B's replicas do (time passed
@@ -221,7 +212,7 @@ describe('a rollout followed by a drift, with half_life decay', () => {
     const lastDead = `a-replica-${3 + ROUNDS - 1}`;
     const deadInView = async () => (await fleetSlots(fleets.A[0]!)).includes(lastDead) || (await fleetSlots(fleets.A[1]!)).includes(lastDead);
     expect(await deadInView()).toBe(true);
-    await until(async () => !(await deadInView()), SLOT_EXPIRY_MS + 5_000, 'the dead slot expired');
+    await waitFor(async () => !(await deadInView()), SLOT_EXPIRY_MS + 5_000, 'the dead slot expired');
     const goneAfter = Date.now() - lastStop;
     expect(goneAfter).toBeGreaterThanOrEqual(SLOT_EXPIRY_MS - 2_000);
     const live = ['a-replica-1', 'a-replica-2', `a-replica-${3 + ROUNDS}`];

@@ -13,17 +13,9 @@ import { Sidecar } from '../../src/runtime/sidecar.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createFakeEnvoy, requestHeadersMsg, responseHeadersMsg } from '../support/extproc-client.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(50);
-  }
-}
 
 function replicaYaml(id: string, ports: { ext: number; admin: number; gossip: number; peer: number }, dir: string): string {
   return `
@@ -78,7 +70,7 @@ describe('a replica killed with SIGKILL', () => {
     await peer.start();
 
     let child = startChild(aConfig);
-    await until(() => fetch(`http://127.0.0.1:${a.admin}/readyz`).then((r) => r.ok, () => false), 15_000, 'replica-a ready');
+    await waitFor(() => fetch(`http://127.0.0.1:${a.admin}/readyz`).then((r) => r.ok, () => false), 15_000, 'replica-a ready');
 
     // 60 requests through replica-a's ext_proc, as Envoy would send them.
     const envoy = createFakeEnvoy(`127.0.0.1:${a.ext}`);
@@ -93,12 +85,12 @@ describe('a replica killed with SIGKILL', () => {
     envoy.close();
     expect(await samples(a.admin)).toBe(60);
     const peerSees = () => peer!.engine.armSummary(peer!.engine.route('chat')!).reduce((t, s) => t + s.stats.n, 0);
-    await until(() => peerSees() === 60, 5000, 'the peer holds replica-a’s slot');
+    await waitFor(() => peerSees() === 60, 5000, 'the peer holds replica-a’s slot');
 
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     child = startChild(aConfig);
-    await until(() => fetch(`http://127.0.0.1:${a.admin}/readyz`).then((r) => r.ok, () => false), 15_000, 'restarted replica-a ready');
+    await waitFor(() => fetch(`http://127.0.0.1:${a.admin}/readyz`).then((r) => r.ok, () => false), 15_000, 'restarted replica-a ready');
     expect(await samples(a.admin)).toBe(60);
     expect(peerSees()).toBe(60);
   });

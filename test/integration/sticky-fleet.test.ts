@@ -20,6 +20,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 const SESSIONS = 1000;
 const REQUESTS = 10;
@@ -34,15 +35,6 @@ const MAX_FAIL_OPEN = 0.02;
 const INTERVAL_MS = 200;
 const ARMS = ['model-a', 'model-b', 'model-c'];
 const QUARANTINED = 'model-c';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 function replicaConfig(i: number, gossip: string[], secretFile: string): Config {
   const yaml = `
@@ -160,7 +152,7 @@ describe('sticky sessions across a fleet of three (Envoy + sidecar) replicas', (
     // It comes back, having never seen these sessions, and the backends drift:
     // the best arm turns bad, the worst good, so the shares move.
     await startReplica(2);
-    await until(() => sidecars[2]!.readiness().ready, 10_000, 'replica 3 ready');
+    await waitFor(() => sidecars[2]!.readiness().ready, 10_000, 'replica 3 ready');
     backends.model_a!.behaviour.errorRate = 0.95;
     backends.model_b!.behaviour.errorRate = 0;
     for (let r = 5; r < 7; r++) await round(r);
@@ -170,7 +162,7 @@ describe('sticky sessions across a fleet of three (Envoy + sidecar) replicas', (
     const res = await fetch(`http://${admin}/v1/routes/chat/arms/${QUARANTINED}/quarantine`, { method: 'POST' });
     expect(res.status).toBe(200);
     const quarantinedEverywhere = () => sidecars.every((s) => shares(sidecars.indexOf(s))[ARMS.indexOf(QUARANTINED)] === 0);
-    await until(quarantinedEverywhere, 20 * INTERVAL_MS, 'quarantine in force on every replica');
+    await waitFor(quarantinedEverywhere, 20 * INTERVAL_MS, 'quarantine in force on every replica');
     for (let r = 7; r < REQUESTS; r++) await round(r);
     const after = shares(0);
 

@@ -13,21 +13,13 @@ import { DecisionLog } from '../../src/log/decision-log.js';
 import { PERSISTENCE_HEALTH_METRIC } from '../../src/metrics/metrics.js';
 import { makeConfig, makeEngine } from '../support/admin-fixtures.js';
 import { mountTmpfs } from '../support/tmpfs.js';
+import { poll } from '../support/wait.js';
 
 const ids = async (file: string) =>
   (await readFile(file, 'utf8'))
     .split('\n')
     .filter(Boolean)
     .map((l) => (JSON.parse(l) as { id: string }).id);
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
 
 function rig(file: string, opts: { maxBytes?: number; keep?: number; registry?: Registry } = {}) {
   const r = makeEngine(makeConfig([{ name: 'chat' }]));
@@ -78,7 +70,7 @@ describe.skipIf(fs.refused !== null)(`DecisionLog on a tmpfs that fills and is f
     expect(log.written).toBe(100);
     fs.fill();
     all.push(...decide(2_000));
-    expect(await until(() => log.health.failing !== null, 5_000)).toBe(true);
+    expect(await poll(() => log.health.failing !== null, 5_000)).toBe(true);
     expect(log.degraded()).toMatch(/ENOSPC|no space/i);
     expect(await gauge()).toBe(0);
     all.push(...decide(500));
@@ -86,7 +78,7 @@ describe.skipIf(fs.refused !== null)(`DecisionLog on a tmpfs that fills and is f
     expect(log.health.failing).not.toBeNull();
     expect(log.dropped).toBe(0);
     fs.free();
-    expect(await until(() => log.health.failing === null && log.buffered === 0, 10_000)).toBe(true);
+    expect(await poll(() => log.health.failing === null && log.buffered === 0, 10_000)).toBe(true);
     expect(log.degraded()).toBeNull();
     expect(await gauge()).toBe(1);
     await log.close();

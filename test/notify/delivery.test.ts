@@ -7,6 +7,7 @@ import { alertmanagerBody, slackBody, urlFor } from '../../src/notify/formats.js
 import { webhookTarget } from '../../src/notify/targets.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/wait.js';
 
 const T = 1_700_000_000_000;
 const trip: BanditEvent = {
@@ -41,14 +42,6 @@ function delivery(url: string, o: { format?: 'generic' | 'slack' | 'alertmanager
   return { d, counts };
 }
 
-async function until(cond: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('formats', () => {
   it('generic carries route, arm, rule and readings; summary names route and arm', () => {
     expect(summaryOf(trip)).toMatch(/arm model-b of route chat quarantined by rule error_rate: 0\.5 > 0\.2 over 40 samples/);
@@ -77,7 +70,7 @@ describe('Delivery', () => {
     receivers.push(r);
     const { d, counts } = delivery(r.url);
     d.enqueue(notice());
-    await until(() => counts.sent === 1);
+    await waitFor(() => counts.sent === 1);
     expect(r.received).toHaveLength(1);
     expect(r.received[0]!.headers.authorization).toBe('Bearer tok-123');
     expect(r.received[0]!.body).toMatchObject({ kind: 'quarantine', route: 'chat', arm: 'model-b', rule: 'error_rate', readings: [{ rule: 'error_rate', value: 0.5 }] });
@@ -89,7 +82,7 @@ describe('Delivery', () => {
     r.script.push(503, 500);
     const { d, counts } = delivery(r.url);
     d.enqueue(notice());
-    await until(() => counts.sent === 1);
+    await waitFor(() => counts.sent === 1);
     expect(r.received).toHaveLength(3);
     // backoff 20 ms, then 40 ms (timers never fire early, so lower bounds hold on a busy machine)
     expect(r.received[1]!.at - r.received[0]!.at).toBeGreaterThanOrEqual(19);
@@ -97,7 +90,7 @@ describe('Delivery', () => {
 
     r.script.push(400);
     d.enqueue(notice(trip, 'x'));
-    await until(() => counts.failed === 1);
+    await waitFor(() => counts.failed === 1);
     expect(r.received).toHaveLength(4);
   });
 
@@ -109,7 +102,7 @@ describe('Delivery', () => {
     // enqueue only pushes (sending starts on a later tick): 2 fit, the 3 oldest are dropped
     expect(counts.dropped).toBe(3);
     expect(d.queued).toBe(2);
-    await until(() => (counts.failed ?? 0) === 2, 5_000);
+    await waitFor(() => (counts.failed ?? 0) === 2, 5_000);
     expect(r.received.map((x) => (x.body as { id: string }).id)).toEqual(['n3', 'n4']);
   });
 });

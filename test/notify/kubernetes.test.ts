@@ -14,6 +14,7 @@ import { Delivery } from '../../src/notify/delivery.js';
 import { severityOf, summaryOf, type BanditEvent, type Notice } from '../../src/notify/events.js';
 import { detectInCluster, kubernetesTarget, type InCluster } from '../../src/notify/targets.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { waitFor } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eb-k8s-'));
 const posts: Array<{ path: string; auth: string | undefined; body: Record<string, unknown> }> = [];
@@ -47,14 +48,6 @@ afterAll(async () => {
 const e: BanditEvent = { kind: 'quarantine', scope: 'fleet', origin: 'trip', route: 'chat', arm: 'model-b', rule: 'error_rate', since: 1, until: 60_001, readings: [] };
 const notice: Notice = { id: 'q/1', event: e, replica: 'router-0', time: Date.now(), severity: severityOf(e), summary: summaryOf(e) };
 
-async function until(cond: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('Kubernetes Events', () => {
   it('detects the cluster only with the env and the service-account files', async () => {
     expect(await detectInCluster({}, dir)).toEqual({ reason: 'KUBERNETES_SERVICE_HOST is not set' });
@@ -68,7 +61,7 @@ describe('Kubernetes Events', () => {
     const counts: Record<string, number> = {};
     const d = new Delivery(kubernetesTarget(c, (err) => forbidden.push(err)), { queue: 10, retries: 2, timeoutMs: 2_000, backoffMs: 10, logger: silentLogger(), count: (_t, o) => (counts[o] = (counts[o] ?? 0) + 1) });
     d.enqueue(notice);
-    await until(() => counts.sent === 1);
+    await waitFor(() => counts.sent === 1);
     expect(posts[0]).toMatchObject({
       path: '/api/v1/namespaces/inference/events',
       auth: 'Bearer sa-token-abc',
@@ -76,7 +69,7 @@ describe('Kubernetes Events', () => {
     });
     answer = 403;
     d.enqueue(notice);
-    await until(() => counts.failed === 1);
+    await waitFor(() => counts.failed === 1);
     d.enqueue(notice);
     await new Promise((r) => setTimeout(r, 50));
     expect(posts).toHaveLength(2); // one attempt at the 403, no retries, nothing after

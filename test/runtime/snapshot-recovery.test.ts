@@ -12,15 +12,7 @@ import { Sidecar } from '../../src/runtime/sidecar.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeConfig } from '../support/aggregator-fixtures.js';
 import { mountTmpfs } from '../support/tmpfs.js';
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+import { poll } from '../support/wait.js';
 
 const fs = mountTmpfs('eb-snap-full-', 256 * 1024);
 
@@ -35,18 +27,18 @@ describe.skipIf(fs.refused !== null)(`state snapshots on a tmpfs that fills and 
     const counter = async (outcome: string) => (await sidecar.metrics.snapshotWrites.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
     const gauge = async () => (await sidecar.metrics.persistenceHealthy.get()).values.find((v) => v.labels.target === 'snapshot')?.value;
     try {
-      expect(await until(async () => (await counter('ok')) > 0, 5_000)).toBe(true);
+      expect(await poll(async () => (await counter('ok')) > 0, 5_000)).toBe(true);
       fs.fill();
       // Learn something the file does not have yet.
       const route = sidecar.engine.route('chat')!;
       for (let i = 0; i < 50; i++) sidecar.engine.onResponse(sidecar.engine.decide(route, null), 200, undefined, 5);
-      expect(await until(async () => (await counter('failed')) > 0, 5_000)).toBe(true);
+      expect(await poll(async () => (await counter('failed')) > 0, 5_000)).toBe(true);
       const r = sidecar.readiness();
       expect(r.ready).toBe(true);
       expect(r.degraded?.snapshot).toMatch(/ENOSPC|no space/i);
       expect(await gauge()).toBe(0);
       fs.free();
-      expect(await until(() => sidecar.readiness().degraded === undefined, 10_000)).toBe(true);
+      expect(await poll(() => sidecar.readiness().degraded === undefined, 10_000)).toBe(true);
       expect(await gauge()).toBe(1);
       const saved = await readSlotFile(file);
       expect(saved.ok && saved.value?.slot.version).toBe(sidecar.state.ownVersion);
