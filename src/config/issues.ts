@@ -3,6 +3,7 @@
  * for schema issues, and the text form the CLI prints.
  */
 import type { z } from 'zod';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 import type { ConfigIssue } from './types.js';
 
 export type PathSegment = string | number;
@@ -33,6 +34,16 @@ export const ROOT_PATH = '(root)';
 /** `path: message` lines, in the order given. */
 export function formatIssues(issues: readonly ConfigIssue[]): string[] {
   return issues.map((i) => `${i.path === '' ? ROOT_PATH : i.path}: ${i.message}`);
+}
+
+/** A config refused as a whole: EB_CONFIG_INVALID carrying every issue (`issues`), each naming its path. */
+export class ConfigRejection extends BanditError {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    message: string,
+  ) {
+    super(ErrorCodes.CONFIG_INVALID, message, issues);
+  }
 }
 
 /** A short description of a value for messages: `"abc"`, `42`, `null`, `a list`, `a mapping`. */
