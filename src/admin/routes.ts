@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ConfigIssue } from '../config/types.js';
+import type { ConfigRejection } from '../config/issues.js';
 import type { Engine } from '../engine/engine.js';
 import type { RouteRuntime } from '../engine/route-runtime.js';
 import type { EventSink } from '../notify/events.js';
@@ -9,7 +9,7 @@ import type { ComponentFactory } from '../runtime/component.js';
 import { armStateOf, refreshArmGauges } from '../runtime/gauges.js';
 import { ANONYMOUS } from '../engine/engine.js';
 import { stampText } from '../state/hlc.js';
-import { ErrorCodes } from '../util/errors.js';
+import { ErrorCodes, type Result } from '../util/errors.js';
 import { jsonError, type AdminReply, type AdminRequest, type AdminRoute } from './http.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ArmReadingsBoard } from './route-info.js';
@@ -230,7 +230,8 @@ function countOutcomes(results: FeedbackAnswer[]): Record<string, number> {
   return counts;
 }
 
-export type ReloadOutcome = { ok: true; routes: string[] } | { ok: false; issues: ConfigIssue[] };
+/** What a reload answers (runtime/reload.ts): the routes now served, or the rejected config's issues. */
+export type ReloadOutcome = Result<{ routes: string[] }, ConfigRejection>;
 
 /** POST /v1/reload: re-reads the config file; a bad config is a 400 with every issue and the old one keeps serving. */
 export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger): AdminRoute {
@@ -251,15 +252,12 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
         return jsonError(500, ErrorCodes.INTERNAL, `reload failed: ${(err as Error).message}`);
       }
       if (!res.ok) {
-        const issues = res.issues.map((i) => ({ path: i.path, message: i.message }));
+        const issues = res.error.issues.map((i) => ({ path: i.path, message: i.message }));
         audit(logger, req, 'reload', {}, 'rejected', { issues: issues.map((i) => `${i.path}: ${i.message}`) });
-        return {
-          status: 400,
-          body: { error: { code: ErrorCodes.CONFIG_INVALID, message: `config rejected (${issues.length} issue${issues.length === 1 ? '' : 's'}); the previous config keeps serving`, issues } },
-        };
+        return { status: 400, body: { error: { code: res.error.code, message: res.error.message, issues } } };
       }
-      audit(logger, req, 'reload', {}, 'ok', { routes: res.routes });
-      return { status: 200, body: { status: 'reloaded', routes: res.routes } };
+      audit(logger, req, 'reload', {}, 'ok', { routes: res.value.routes });
+      return { status: 200, body: { status: 'reloaded', routes: res.value.routes } };
     },
   };
 }

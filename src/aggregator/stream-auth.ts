@@ -90,24 +90,33 @@ export function batchMac(secret: Buffer, nonce: string, batch: WireRewardBatch):
   return h.digest().subarray(0, MAC_BYTES);
 }
 
+/** Why a batch was refused; the aggregator's `auth_failures_total` counts it under this `reason`. */
 export type BatchAuthFailure = 'missing_mac' | 'bad_mac' | 'replica_mismatch' | 'seq_replay';
 
+/** A refused batch: EB_REWARD_STREAM_AUTH with the reason (`reason`) and what was wrong with it (`message`). */
+export class BatchRejection extends BanditError {
+  constructor(
+    readonly reason: BatchAuthFailure,
+    message: string,
+  ) {
+    super(ErrorCodes.REWARD_STREAM_AUTH, message);
+  }
+}
+
+/** A genuine batch's answer, shared: checking a batch allocates nothing when it passes. */
+const GENUINE: Result<void, never> = ok(undefined);
+
 /**
- * Checks one batch on an authenticated stream: its replica, that its seq is
- * above the stream's last accepted one, and its MAC. null when it is genuine.
+ * Checks one batch on an authenticated stream: its replica, its MAC, and that
+ * its seq is above the stream's last accepted one. A refused batch ends its
+ * stream, so the error (and its stack) is built at most once per stream.
  */
-export function verifyBatch(
-  secret: Buffer,
-  nonce: string,
-  replica: string,
-  lastSeq: number,
-  batch: WireRewardBatch,
-): { reason: BatchAuthFailure; message: string } | null {
-  if (batch.replica !== replica) return { reason: 'replica_mismatch', message: `stream authenticated as ${replica}, batch names ${JSON.stringify(String(batch.replica).slice(0, 64))}` };
+export function verifyBatch(secret: Buffer, nonce: string, replica: string, lastSeq: number, batch: WireRewardBatch): Result<void, BatchRejection> {
+  if (batch.replica !== replica) return err(new BatchRejection('replica_mismatch', `stream authenticated as ${replica}, batch names ${JSON.stringify(String(batch.replica).slice(0, 64))}`));
   const got = Buffer.isBuffer(batch.mac) ? batch.mac : Buffer.alloc(0);
-  if (got.length === 0) return { reason: 'missing_mac', message: `batch ${batch.seq} has no MAC` };
-  if (got.length !== MAC_BYTES || !timingSafeEqual(got, batchMac(secret, nonce, batch))) return { reason: 'bad_mac', message: `batch ${batch.seq}: bad MAC` };
+  if (got.length === 0) return err(new BatchRejection('missing_mac', `batch ${batch.seq} has no MAC`));
+  if (got.length !== MAC_BYTES || !timingSafeEqual(got, batchMac(secret, nonce, batch))) return err(new BatchRejection('bad_mac', `batch ${batch.seq}: bad MAC`));
   const seq = Number(batch.seq);
-  if (!(seq > lastSeq)) return { reason: 'seq_replay', message: `batch seq ${seq} not above the stream's last (${lastSeq}): replayed` };
-  return null;
+  if (!(seq > lastSeq)) return err(new BatchRejection('seq_replay', `batch seq ${seq} not above the stream's last (${lastSeq}): replayed`));
+  return GENUINE;
 }

@@ -65,10 +65,10 @@ export function serveRewardStream(d: StreamDeps, call: grpc.ServerDuplexStream<W
   call.on('data', (batch: WireRewardBatch) => {
     if (failed) return;
     if (secret && authenticated !== null) {
-      const bad = verifyBatch(secret, nonce, authenticated, lastSeq, batch);
-      if (bad) {
+      const v = verifyBatch(secret, nonce, authenticated, lastSeq, batch);
+      if (!v.ok) {
         failed = true;
-        refuse(bad.reason, bad.message, bad.reason === 'replica_mismatch' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED);
+        refuse(v.error.reason, v.error.message, v.error.reason === 'replica_mismatch' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED);
         return;
       }
       lastSeq = Number(batch.seq);

@@ -3,6 +3,7 @@ import { formatIssues } from '../config/load.js';
 import { Sidecar } from '../runtime/sidecar.js';
 import type { CliIo } from './io.js';
 import { loadServerCommand, startFailed, untilSignalled } from './server-command.js';
+import { ErrorCodes } from '../util/errors.js';
 
 const USAGE = [
   'usage: envoy-bandit serve --config FILE [--log-level LEVEL]',
@@ -24,10 +25,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return startFailed('serve', configPath, err, io, logger);
   }
   process.on('SIGHUP', () => {
-    void sidecar.reloadFrom(configPath).then((r) => {
-      if (r.ok) logger.info({ routes: r.routes, trigger: 'SIGHUP' }, 'config reloaded');
-      else logger.error({ issues: formatIssues(r.issues), trigger: 'SIGHUP' }, 'config reload rejected; the old config keeps serving');
-    });
+    void sidecar.reloadFrom(configPath).then(
+      (r) => {
+        if (r.ok) logger.info({ routes: r.value.routes, trigger: 'SIGHUP' }, 'config reloaded');
+        else logger.error({ code: r.error.code, issues: formatIssues(r.error.issues), trigger: 'SIGHUP' }, 'config reload rejected; the old config keeps serving');
+      },
+      // Applying a valid config threw (a bug): log it, as POST /v1/reload answers 500, rather than an unhandled rejection.
+      (e: unknown) => logger.error({ err: e, code: ErrorCodes.INTERNAL, trigger: 'SIGHUP' }, 'config reload failed'),
+    );
   });
   return untilSignalled(logger, () => sidecar.stop());
 }

@@ -50,6 +50,16 @@ export function issuesError(issues: readonly ConfigIssue[]): BanditError {
   return new BanditError(issues[0]?.code ?? ErrorCodes.CONFIG_INVALID, formatIssues(issues).join('; '), issues);
 }
 
+/** A config refused as a whole: EB_CONFIG_INVALID carrying every issue (`issues`), each naming its path. */
+export class ConfigRejection extends BanditError {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    message: string,
+  ) {
+    super(ErrorCodes.CONFIG_INVALID, message, issues);
+  }
+}
+
 /** A short description of a value for messages: `"abc"`, `42`, `null`, `a list`, `a mapping`. */
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';

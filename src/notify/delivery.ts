@@ -6,12 +6,30 @@
  * path: `enqueue` is an array push, sending happens on later ticks.
  */
 import type { Logger } from 'pino';
+import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 import type { Notice } from './events.js';
 
 export type TargetKind = 'webhook' | 'kubernetes';
 
-/** An attempt's result: ok, or whether trying again may help. */
-export type SendResult = { ok: true } | { ok: false; retry: boolean; error: string };
+/**
+ * A failed attempt: EB_NOTIFY_REFUSED (the target answered, not with 2xx) or
+ * EB_NOTIFY_UNREACHABLE (no answer: a network error or the timeout), and
+ * whether trying again may help (`retry`).
+ */
+export class SendFailure extends BanditError {
+  constructor(
+    code: typeof ErrorCodes.NOTIFY_REFUSED | typeof ErrorCodes.NOTIFY_UNREACHABLE,
+    message: string,
+    readonly retry: boolean,
+  ) {
+    super(code, message);
+  }
+}
+
+/** An attempt's result: delivered, or the failure. */
+export type SendResult = Result<void, SendFailure>;
+/** The one delivered answer (no allocation per notice). */
+export const SENT: SendResult = ok(undefined);
 
 export interface Target {
   readonly kind: TargetKind;
@@ -76,7 +94,7 @@ export class Delivery {
   }
 
   private async deliver(n: Notice): Promise<void> {
-    let last = '';
+    let last: SendFailure | null = null;
     for (let attempt = 0; attempt <= this.o.retries && !this.stopped; attempt++) {
       if (attempt > 0) await sleep(this.o.backoffMs * 2 ** (attempt - 1), this.inflight.signal);
       if (this.stopped) break;
@@ -85,17 +103,17 @@ export class Delivery {
       try {
         r = await this.target.send(n, signal);
       } catch (e) {
-        r = { ok: false, retry: true, error: signal.aborted ? `timed out after ${this.o.timeoutMs} ms` : (e as Error).message };
+        r = err(new SendFailure(ErrorCodes.NOTIFY_UNREACHABLE, signal.aborted ? `timed out after ${this.o.timeoutMs} ms` : (e as Error).message, true));
       }
       if (r.ok) {
         this.o.count(this.target.kind, 'sent');
         return;
       }
       last = r.error;
-      if (!r.retry) break;
+      if (!r.error.retry) break;
     }
     this.o.count(this.target.kind, 'failed');
-    this.o.logger.warn({ target: this.target.name, event: n.event.kind, id: n.id, error: last }, 'notification not delivered');
+    this.o.logger.warn({ target: this.target.name, event: n.event.kind, id: n.id, error: last?.message ?? '', code: last?.code }, 'notification not delivered');
   }
 
   /** Gives in-flight and queued notices until `graceMs`, then abandons the rest. */
@@ -127,6 +145,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Retry 429 and 5xx; any other non-2xx is final. */
 export function httpResult(status: number, what: string): SendResult {
-  if (status >= 200 && status < 300) return { ok: true };
-  return { ok: false, retry: status === 429 || status >= 500, error: `${what} answered ${status}` };
+  if (status >= 200 && status < 300) return SENT;
+  return err(new SendFailure(ErrorCodes.NOTIFY_REFUSED, `${what} answered ${status}`, status === 429 || status >= 500));
 }

@@ -6,8 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { ErrorCodes, err } from '../util/errors.js';
 import type { EventKind, Notice } from './events.js';
-import { httpResult, type SendResult, type Target } from './delivery.js';
+import { httpResult, SendFailure, type SendResult, type Target } from './delivery.js';
 import { bodyFor, urlFor, type WebhookFormat } from './formats.js';
 
 export interface WebhookOptions {
@@ -129,7 +130,7 @@ export function kubernetesTarget(c: InCluster, onForbidden: (error: string) => v
               if (status === 401 || status === 403) {
                 forbidden = true;
                 onForbidden(`the API server answered ${status} to POST ${path}`);
-                resolve({ ok: false, retry: false, error: `forbidden (${status})` });
+                resolve(err(new SendFailure(ErrorCodes.NOTIFY_REFUSED, `forbidden (${status})`, false)));
               } else resolve(httpResult(status, 'kubernetes API'));
             });
             res.on('error', reject);

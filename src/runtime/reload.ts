@@ -1,9 +1,11 @@
+import { ConfigRejection } from '../config/issues.js';
 import type { Config, ConfigIssue } from '../config/types.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { EventSink } from '../notify/events.js';
 import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
 import type { Clock } from '../util/clock.js';
+import { err, ok, type Result } from '../util/errors.js';
 
 /** What a reload needs of the sidecar (sidecar.ts): the config in force, a way to apply a new one, where to report. */
 export interface ReloadTarget {
@@ -16,7 +18,13 @@ export interface ReloadTarget {
   readonly events: EventSink;
 }
 
-export type ReloadResult = { ok: true; routes: string[] } | { ok: false; issues: ConfigIssue[] };
+/** The routes now served, or the rejection (EB_CONFIG_INVALID) with every issue; the previous config keeps serving. */
+export type ReloadResult = Result<{ routes: string[] }, ConfigRejection>;
+
+function rejected(issues: readonly ConfigIssue[]): ReloadResult {
+  const n = issues.length;
+  return err(new ConfigRejection(issues, `config rejected (${n} issue${n === 1 ? '' : 's'}); the previous config keeps serving`));
+}
 
 /** Listener addresses and identity cannot change in place; a reload that tries is rejected. */
 function immutableChanges(prev: Config, next: Config): ConfigIssue[] {
@@ -40,19 +48,19 @@ export async function reloadFromFile(target: ReloadTarget, path: string, env: No
   if (result.ok) m.configLastReload.set(target.clock.now() / 1000);
   target.events.publish(
     result.ok
-      ? { kind: 'reload', scope: 'local', outcome: 'success', routes: result.routes }
-      : { kind: 'reload', scope: 'local', outcome: 'failure', issues: result.issues.map((i) => `${i.path}: ${i.message}`) },
+      ? { kind: 'reload', scope: 'local', outcome: 'success', routes: result.value.routes }
+      : { kind: 'reload', scope: 'local', outcome: 'failure', issues: result.error.issues.map((i) => `${i.path}: ${i.message}`) },
   );
   return result;
 }
 
 async function tryReload(target: ReloadTarget, path: string, env: NodeJS.ProcessEnv): Promise<ReloadResult> {
   const res = await loadConfigFile(path, { env });
-  if (!res.ok) return { ok: false, issues: res.error };
+  if (!res.ok) return rejected(res.error);
   const issues = immutableChanges(target.config, res.value);
-  if (issues.length) return { ok: false, issues };
+  if (issues.length) return rejected(issues);
   const rewrites = await loadRewrites(res.value);
-  if (!rewrites.ok) return { ok: false, issues: rewrites.error };
+  if (!rewrites.ok) return rejected(rewrites.error);
   await target.apply(res.value, rewrites.value);
-  return { ok: true, routes: res.value.routes.map((r) => r.name) };
+  return ok({ routes: res.value.routes.map((r) => r.name) });
 }

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminServer } from '../../src/admin/http.js';
 import { feedbackRoute, reloadRoute, routeAdminRoutes, type ReloadOutcome } from '../../src/admin/routes.js';
 import { ArmReadingsBoard } from '../../src/admin/route-info.js';
+import { ConfigRejection } from '../../src/config/issues.js';
 import { FeedbackManager } from '../../src/reward/feedback.js';
+import { err, ok } from '../../src/util/errors.js';
 import { createLogger } from '../../src/util/logger.js';
 import { makeConfig, makeEngine, metricValue, type Rig } from '../support/admin-fixtures.js';
 
@@ -36,8 +38,8 @@ async function startServer(token: string | null): Promise<Server> {
   for (const r of routeAdminRoutes(rig.engine, rig.metrics, logger, null, readings)) admin.add(r);
   admin.add(feedbackRoute(fm, logger));
   const reloads: ReloadOutcome[] = [
-    { ok: false, issues: [{ path: 'routes[0].arms[1].cluster', message: 'required' }, { path: 'routes[1].policy.type', message: 'unknown policy' }] },
-    { ok: true, routes: ['chat', 'plain'] },
+    err(new ConfigRejection([{ path: 'routes[0].arms[1].cluster', message: 'required' }, { path: 'routes[1].policy.type', message: 'unknown policy' }], 'config rejected (2 issues)')),
+    ok({ routes: ['chat', 'plain'] }),
   ];
   let n = 0;
   admin.add(reloadRoute(async () => reloads[n++ % reloads.length]!, logger));

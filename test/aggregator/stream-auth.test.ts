@@ -31,15 +31,17 @@ describe('reward stream authentication', () => {
   it('a batch MAC covers the nonce, replica, seq and every reward field; a seq not above the last is a replay', () => {
     const b = { ...batch('r1', 3, ['a', 'b']) };
     const signed = { ...b, mac: batchMac(SECRET, 'nonce-1', b) };
-    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, signed)).toBeNull();
-    expect(verifyBatch(SECRET, 'nonce-2', 'r1', 2, signed)?.reason).toBe('bad_mac');
-    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 3, signed)?.reason).toBe('seq_replay');
-    expect(verifyBatch(SECRET, 'nonce-1', 'r2', 2, signed)?.reason).toBe('replica_mismatch');
-    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, b)?.reason).toBe('missing_mac');
+    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, signed)).toEqual({ ok: true, value: undefined });
+    const refused = (r: ReturnType<typeof verifyBatch>) => (r.ok ? 'accepted' : `${r.error.code} ${r.error.reason}`);
+    expect(refused(verifyBatch(SECRET, 'nonce-2', 'r1', 2, signed))).toBe('EB_REWARD_STREAM_AUTH bad_mac');
+    expect(refused(verifyBatch(SECRET, 'nonce-1', 'r1', 3, signed))).toBe('EB_REWARD_STREAM_AUTH seq_replay');
+    expect(refused(verifyBatch(SECRET, 'nonce-1', 'r2', 2, signed))).toBe('EB_REWARD_STREAM_AUTH replica_mismatch');
+    expect(refused(verifyBatch(SECRET, 'nonce-1', 'r1', 2, b))).toBe('EB_REWARD_STREAM_AUTH missing_mac');
     const inflated = { ...signed, rewards: [reward('a', 0.99), reward('b')] };
-    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, inflated)?.reason).toBe('bad_mac');
+    expect(refused(verifyBatch(SECRET, 'nonce-1', 'r1', 2, inflated))).toBe('EB_REWARD_STREAM_AUTH bad_mac');
     const later = { ...signed, seq: 4 };
-    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 2, later)?.reason).toBe('bad_mac');
+    expect(refused(verifyBatch(SECRET, 'nonce-1', 'r1', 2, later))).toBe('EB_REWARD_STREAM_AUTH bad_mac');
+    expect(verifyBatch(SECRET, 'nonce-1', 'r1', 3, signed)).toMatchObject({ ok: false, error: { message: "batch seq 3 not above the stream's last (3): replayed" } });
   });
 
   describe('an aggregator with a fleet secret', () => {

@@ -1,11 +1,12 @@
-/** Webhook delivery: formats, retries with backoff on 5xx, no retry on 4xx, a timeout per attempt, a bounded queue. */
+/** Webhook delivery: formats, retries with backoff on 5xx, no retry on 4xx, a timeout per attempt, a bounded queue, failures logged with their code. */
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BanditEvent, Notice } from '../../src/notify/events.js';
 import { severityOf, summaryOf } from '../../src/notify/events.js';
-import { Delivery } from '../../src/notify/delivery.js';
+import { Delivery, httpResult } from '../../src/notify/delivery.js';
 import { alertmanagerBody, slackBody, urlFor } from '../../src/notify/formats.js';
 import { webhookTarget } from '../../src/notify/targets.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { createLogger } from '../../src/util/logger.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -31,15 +32,23 @@ afterEach(async () => {
 
 function delivery(url: string, o: { format?: 'generic' | 'slack' | 'alertmanager'; retries?: number; timeoutMs?: number; queue?: number } = {}) {
   const counts: Record<string, number> = {};
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
   const d = new Delivery(webhookTarget({ url, format: o.format ?? 'generic', events: ['quarantine', 'release'], bearerToken: 'tok-123' }), {
     queue: o.queue ?? 10,
     retries: o.retries ?? 2,
     timeoutMs: o.timeoutMs ?? 1_000,
     backoffMs: 20,
-    logger: silentLogger(),
+    logger: createLogger('warn', sink),
     count: (_t, outcome) => (counts[outcome] = (counts[outcome] ?? 0) + 1),
   });
-  return { d, counts };
+  const undelivered = () => logs.filter((l) => l.msg === 'notification not delivered').map((l) => [l.code, l.error]);
+  return { d, counts, undelivered };
 }
 
 describe('formats', () => {
@@ -80,7 +89,7 @@ describe('Delivery', () => {
     const r = await startReceiver();
     receivers.push(r);
     r.script.push(503, 500);
-    const { d, counts } = delivery(r.url);
+    const { d, counts, undelivered } = delivery(r.url);
     d.enqueue(notice());
     await waitFor(() => counts.sent === 1);
     expect(r.received).toHaveLength(3);
@@ -92,17 +101,38 @@ describe('Delivery', () => {
     d.enqueue(notice(trip, 'x'));
     await waitFor(() => counts.failed === 1);
     expect(r.received).toHaveLength(4);
+    expect(undelivered()).toEqual([['EB_NOTIFY_REFUSED', 'webhook answered 400']]);
+  });
+
+  it('an answer is delivered (2xx) or refused with EB_NOTIFY_REFUSED, retried only on 429 and 5xx', () => {
+    for (const status of [200, 202, 299]) expect(httpResult(status, 'webhook')).toEqual({ ok: true, value: undefined });
+    const refused = (status: number) => {
+      const r = httpResult(status, 'webhook');
+      return r.ok ? 'sent' : `${r.error.code} retry=${r.error.retry} ${r.error.message}`;
+    };
+    expect([301, 400, 404, 429, 500, 503].map(refused)).toEqual([
+      'EB_NOTIFY_REFUSED retry=false webhook answered 301',
+      'EB_NOTIFY_REFUSED retry=false webhook answered 400',
+      'EB_NOTIFY_REFUSED retry=false webhook answered 404',
+      'EB_NOTIFY_REFUSED retry=true webhook answered 429',
+      'EB_NOTIFY_REFUSED retry=true webhook answered 500',
+      'EB_NOTIFY_REFUSED retry=true webhook answered 503',
+    ]);
   });
 
   it('times out a hanging receiver, and drops the oldest notice past the queue bound', async () => {
     const r = await startReceiver({ hang: true });
     receivers.push(r);
-    const { d, counts } = delivery(r.url, { retries: 0, timeoutMs: 150, queue: 2 });
+    const { d, counts, undelivered } = delivery(r.url, { retries: 0, timeoutMs: 150, queue: 2 });
     for (let i = 0; i < 5; i++) d.enqueue(notice(trip, `n${i}`));
     // enqueue only pushes (sending starts on a later tick): 2 fit, the 3 oldest are dropped
     expect(counts.dropped).toBe(3);
     expect(d.queued).toBe(2);
     await waitFor(() => (counts.failed ?? 0) === 2, 5_000);
     expect(r.received.map((x) => (x.body as { id: string }).id)).toEqual(['n3', 'n4']);
+    expect(undelivered()).toEqual([
+      ['EB_NOTIFY_UNREACHABLE', 'timed out after 150 ms'],
+      ['EB_NOTIFY_UNREACHABLE', 'timed out after 150 ms'],
+    ]);
   });
 });
