@@ -106,24 +106,10 @@ export class RewardLog {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (size > 0) {
-      let goodBytes = 0;
-      let lastLine = '';
-      const rl = createInterface({ input: createReadStream(this.path, { encoding: 'utf8' }), crlfDelay: Infinity });
-      for await (const line of rl) {
-        lastLine = line;
-        goodBytes += Buffer.byteLength(line) + 1;
-        if (line === '') continue;
-        const r = parseRecord(line);
-        if (r) {
-          result.records++;
-          onRecord(r);
-        } else {
-          result.bad++;
-        }
-      }
-      if (goodBytes > size) {
+      const { bytes, lastLine } = await replayLines(this.path, onRecord, result);
+      if (bytes > size) {
         // The file does not end in a newline: a write torn by a crash. It was never acked; cut it.
-        goodBytes -= Buffer.byteLength(lastLine) + 1;
+        const goodBytes = bytes - Buffer.byteLength(lastLine) - 1;
         if (parseRecord(lastLine)) result.records--;
         else result.bad--;
         result.truncatedTail = true;
@@ -313,8 +299,22 @@ async function replayFile(path: string, onRecord: (r: LogRecord) => void, result
   } catch {
     return;
   }
+  await replayLines(path, onRecord, result);
+}
+
+/**
+ * Replays every line of a log file: a record is counted and handed on, a line
+ * that is not one is counted bad, an empty line is skipped. Answers the bytes
+ * read as whole lines (each with its newline, so more than the file's size
+ * when its last line has none) and that last line.
+ */
+async function replayLines(path: string, onRecord: (r: LogRecord) => void, result: ReplayResult): Promise<{ bytes: number; lastLine: string }> {
+  let bytes = 0;
+  let lastLine = '';
   const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of rl) {
+    lastLine = line;
+    bytes += Buffer.byteLength(line) + 1;
     if (line === '') continue;
     const r = parseRecord(line);
     if (r) {
@@ -324,6 +324,7 @@ async function replayFile(path: string, onRecord: (r: LogRecord) => void, result
       result.bad++;
     }
   }
+  return { bytes, lastLine };
 }
 
 function parseRecord(line: string): LogRecord | null {
