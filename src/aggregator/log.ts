@@ -106,15 +106,12 @@ export class RewardLog {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (size > 0) {
-      const { bytes, lastLine } = await replayLines(this.path, onRecord, result);
-      if (bytes > size) {
+      const cut = await replayLines(this.path, onRecord, result, size);
+      if (cut !== null) {
         // The file does not end in a newline: a write torn by a crash. It was never acked; cut it.
-        const goodBytes = bytes - Buffer.byteLength(lastLine) - 1;
-        if (parseRecord(lastLine)) result.records--;
-        else result.bad--;
         result.truncatedTail = true;
-        await truncate(this.path, goodBytes);
-        size = goodBytes;
+        await truncate(this.path, cut);
+        size = cut;
       }
     }
     this.bytes = size;
@@ -303,28 +300,38 @@ async function replayFile(path: string, onRecord: (r: LogRecord) => void, result
 }
 
 /**
- * Replays every line of a log file: a record is counted and handed on, a line
- * that is not one is counted bad, an empty line is skipped. Answers the bytes
- * read as whole lines (each with its newline, so more than the file's size
- * when its last line has none) and that last line.
+ * Replays every line of a log file in order: a record is counted and handed
+ * on, a line that is not one is counted bad, an empty line is skipped. When
+ * the lines come to more than `size` bytes (each with its newline) the last
+ * one had no newline: a write torn by a crash, never acked. That line is
+ * neither counted nor handed on — were it a whole record, its resend would
+ * be taken for a duplicate — and the answer is the length to cut the file
+ * to; otherwise null.
  */
-async function replayLines(path: string, onRecord: (r: LogRecord) => void, result: ReplayResult): Promise<{ bytes: number; lastLine: string }> {
+async function replayLines(path: string, onRecord: (r: LogRecord) => void, result: ReplayResult, size = Infinity): Promise<number | null> {
   let bytes = 0;
-  let lastLine = '';
+  let held: string | null = null;
   const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of rl) {
-    lastLine = line;
+    if (held !== null) replayLine(held, onRecord, result);
+    held = line;
     bytes += Buffer.byteLength(line) + 1;
-    if (line === '') continue;
-    const r = parseRecord(line);
-    if (r) {
-      result.records++;
-      onRecord(r);
-    } else {
-      result.bad++;
-    }
   }
-  return { bytes, lastLine };
+  if (held === null) return null;
+  if (bytes > size) return bytes - Buffer.byteLength(held) - 1;
+  replayLine(held, onRecord, result);
+  return null;
+}
+
+function replayLine(line: string, onRecord: (r: LogRecord) => void, result: ReplayResult): void {
+  if (line === '') return;
+  const r = parseRecord(line);
+  if (r) {
+    result.records++;
+    onRecord(r);
+  } else {
+    result.bad++;
+  }
 }
 
 function parseRecord(line: string): LogRecord | null {

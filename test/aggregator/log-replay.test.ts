@@ -43,4 +43,11 @@ describe('reward log replay', () => {
     expect(result).toEqual({ records: 1, bad: 0, truncatedTail: true });
     expect(readFileSync(path, 'utf8')).toBe(`${rec('live-1')}\n`);
   });
+
+  it('a torn last line that happens to be a whole record is cut without being handed on (its resend is not a duplicate)', async () => {
+    const { path, seen, result } = await replay('log-c', { '': `${rec('live-1')}\n${rec('unacked')}` });
+    expect(seen).toEqual(['live-1']);
+    expect(result).toEqual({ records: 1, bad: 0, truncatedTail: true });
+    expect(readFileSync(path, 'utf8')).toBe(`${rec('live-1')}\n`);
+  });
 });
