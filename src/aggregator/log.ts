@@ -20,7 +20,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BanditError, ErrorCodes } from '../util/errors.js';
 import { rotatedNames, rotateFiles } from '../util/rotate.js';
-import { WRITE_RETRY_MAX_MS, WRITE_RETRY_MIN_MS } from '../util/write-retry.js';
+import { WRITE_RETRY_MAX_MS, WRITE_RETRY_MIN_MS, writeAll } from '../util/write-retry.js';
 import type { WireReward } from './proto.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
@@ -243,7 +243,7 @@ export class RewardLog {
       for (const p of group) {
         for (const line of p.lines) {
           const text = `${line}\n`;
-          await writeAll(fh, text);
+          await writeAll(fh, text, ErrorCodes.REWARD_LOG_UNAVAILABLE);
           await fh.datasync();
           this.fsyncs++;
           this.bytes += Buffer.byteLength(text);
@@ -254,7 +254,7 @@ export class RewardLog {
     let text = '';
     for (const p of group) for (const line of p.lines) text += `${line}\n`;
     if (text === '') return;
-    await writeAll(fh, text);
+    await writeAll(fh, text, ErrorCodes.REWARD_LOG_UNAVAILABLE);
     this.bytes += Buffer.byteLength(text);
     if (this.fsync === 'batch') {
       await fh.datasync();
@@ -278,16 +278,6 @@ export class RewardLog {
   }
 }
 
-/** write(2) may write part of a buffer on a nearly full disk: loop until all of it is written (or it throws). */
-async function writeAll(fh: FileHandle, text: string): Promise<void> {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (bytesWritten <= 0) throw new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, 'write made no progress (EIO)', { errno: 'EIO' });
-    off += bytesWritten;
-  }
-}
 
 /** Replays a rotated (complete, read-only) log file; a missing one is skipped. */
 async function replayFile(path: string, onRecord: (r: LogRecord) => void, result: ReplayResult): Promise<void> {
