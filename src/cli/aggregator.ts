@@ -1,8 +1,8 @@
 /** `envoy-bandit aggregator --config FILE [--log-level L]`: the peer aggregator. */
 import { AggregatorServer } from '../aggregator/server.js';
 import type { CliIo } from './io.js';
-import { loadServerCommand, untilSignalled } from './server-command.js';
-import { EXIT_RUNTIME, EXIT_USAGE } from '../util/exit-codes.js';
+import { loadServerCommand, startFailed, untilSignalled } from './server-command.js';
+import { EXIT_USAGE } from '../util/exit-codes.js';
 
 const USAGE = [
   'usage: envoy-bandit aggregator --config FILE [--log-level LEVEL]',
@@ -16,7 +16,7 @@ const USAGE = [
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const loaded = await loadServerCommand('aggregator', argv, io, USAGE, {}, { role: 'aggregator' });
   if (!loaded.ok) return loaded.exitCode;
-  const { config, logger } = loaded;
+  const { config, logger, configPath } = loaded;
   if (!config.aggregator?.log_file) {
     io.stderr('aggregator: aggregator.log_file is required (the durable reward log)');
     return EXIT_USAGE;
@@ -26,9 +26,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     server = new AggregatorServer({ config, logger });
     await server.start();
   } catch (err) {
-    logger.fatal({ err }, 'aggregator failed to start');
-    io.stderr(`aggregator: ${(err as Error).message}`);
-    return EXIT_RUNTIME;
+    return startFailed('aggregator', configPath, err, io, logger);
   }
   // SIGHUP re-reads the mutual-TLS certificate files (they are also re-read every tls.reload).
   const onHup = () => void server.reloadTls().catch((err: unknown) => logger.error({ err }, 'tls reload failed'));

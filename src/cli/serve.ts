@@ -2,9 +2,8 @@
 import { formatIssues } from '../config/load.js';
 import { Sidecar } from '../runtime/sidecar.js';
 import type { CliIo } from './io.js';
-import { loadServerCommand, untilSignalled } from './server-command.js';
+import { loadServerCommand, startFailed, untilSignalled } from './server-command.js';
 import { ErrorCodes } from '../util/errors.js';
-import { EXIT_RUNTIME } from '../util/exit-codes.js';
 
 const USAGE = [
   'usage: envoy-bandit serve --config FILE [--log-level LEVEL]',
@@ -23,9 +22,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     sidecar = await Sidecar.create({ config, logger, env: io.env, seed, configPath });
     await sidecar.start();
   } catch (err) {
-    logger.fatal({ err }, 'sidecar failed to start');
-    io.stderr(`serve: ${(err as Error).message}`);
-    return EXIT_RUNTIME;
+    return startFailed('serve', configPath, err, io, logger);
   }
   process.on('SIGHUP', () => {
     void sidecar.reloadFrom(configPath).then(

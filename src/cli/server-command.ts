@@ -1,9 +1,9 @@
 /** What `serve` and `aggregator` share: flags, config loading, logger, signal-driven shutdown. */
 import type { Logger } from 'pino';
 import { formatIssues, loadConfigFile } from '../config/load.js';
-import { checkSecretFiles } from '../config/secrets.js';
-import type { Config } from '../config/types.js';
-import { ErrorCodes } from '../util/errors.js';
+import { checkConfigFiles, type FileRole } from '../config/files.js';
+import type { Config, ConfigIssue } from '../config/types.js';
+import { BanditError, ErrorCodes } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { parseFlags, parseLogLevel, SERVER_FLAGS, type FlagOptions } from './args.js';
 import type { CliIo } from './io.js';
@@ -19,7 +19,7 @@ export type Loaded =
 
 /** Parses the common server flags (plus `extra`), loads and validates the config, builds the logger. */
 export async function loadServerCommand(
-  command: string,
+  command: FileRole,
   argv: string[],
   io: CliIo,
   usage: readonly string[],
@@ -54,15 +54,33 @@ export async function loadServerCommand(
     for (const line of formatIssues(loaded.error)) io.stderr(`  ${line}`);
     return { ok: false, exitCode: EXIT_USAGE };
   }
-  // Placeholder or weak secrets are refused before anything listens.
-  const secretIssues = await checkSecretFiles(loaded.value);
-  if (secretIssues.length > 0) {
-    io.stderr(`invalid config ${configPath} (${ErrorCodes.CONFIG_INVALID}):`);
-    for (const line of formatIssues(secretIssues)) io.stderr(`  ${line}`);
+  // Every file the command reads at start (secrets, TLS, warm starts...) is checked before anything listens: the same check as validate.
+  const fileIssues = await checkConfigFiles(loaded.value, command);
+  if (fileIssues.length > 0) {
+    io.stderr(`invalid config ${configPath}:`);
+    for (const line of formatIssues(fileIssues)) io.stderr(`  ${line}`);
     return { ok: false, exitCode: EXIT_USAGE };
   }
   const logger = createLogger(level.value ?? loaded.value.log.level, undefined, logBindings);
   return { ok: true, config: loaded.value, logger, configPath, values };
+}
+
+const CONFIG_CODES: ReadonlySet<string> = new Set([ErrorCodes.CONFIG_INVALID, ErrorCodes.CONFIG_READ]);
+
+/**
+ * Reports a failed start; the exit code: 1 when a file the config names
+ * turned bad after the check (the same issues the check reports), else 2.
+ */
+export function startFailed(command: string, configPath: string, err: unknown, io: CliIo, logger: Logger): number {
+  logger.fatal({ err }, `${command} failed to start`);
+  if (err instanceof BanditError && CONFIG_CODES.has(err.code)) {
+    io.stderr(`invalid config ${configPath}:`);
+    const issues = Array.isArray(err.details) ? (err.details as ConfigIssue[]) : [{ path: '', message: err.message, code: err.code }];
+    for (const line of formatIssues(issues)) io.stderr(`  ${line}`);
+    return EXIT_USAGE;
+  }
+  io.stderr(`${command}: ${(err as Error).message}`);
+  return EXIT_RUNTIME;
 }
 
 /**

@@ -1,11 +1,14 @@
 /**
- * `envoy-bandit validate --config FILE [--envoy FILE] [--json]`: check a
- * config (and, with --envoy, the Envoy bootstrap it runs with); print every
- * issue with its path; warnings for what is legal but probably wrong.
+ * `envoy-bandit validate --config FILE [--envoy FILE] [--json] [--skip-files]`:
+ * check a config, every file it names that `serve` reads at start (with
+ * serve's own check, config/files.ts) and, with --envoy, the Envoy bootstrap
+ * it runs with; print every issue with its path; warnings for what is legal
+ * but probably wrong. Nothing listens and nothing is written.
  */
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { checkEnvoyConfig } from '../config/envoy-check.js';
+import { checkConfigFiles } from '../config/files.js';
 import { formatIssues, loadConfigFile } from '../config/load.js';
 import type { ConfigIssue } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
@@ -18,20 +21,24 @@ const FLAGS = {
   config: { type: 'string', short: 'c' },
   envoy: { type: 'string', short: 'e' },
   json: { type: 'boolean' },
+  'skip-files': { type: 'boolean' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const USAGE = [
-  'usage: envoy-bandit validate --config FILE [--envoy FILE] [--json]',
+  'usage: envoy-bandit validate --config FILE [--envoy FILE] [--json] [--skip-files]',
   '',
-  'Parses and checks a config file (env references expanded from this environment).',
+  'Parses and checks a config file (env references expanded from this environment), and reads every',
+  'file it names that serve reads at start (secrets, tls.*, warm_start.from, secret headers, webhook',
+  'tokens) with the checks serve applies, so a config that passes here does not fail serve on a file.',
   'With --envoy, also checks it against the Envoy bootstrap: every arm\'s cluster exists, the catch-all',
   '(fail-open) route goes to the default arm, the ext_proc filter is fail-open and a client-sent',
   'x-bandit-cluster is stripped before routing (docs/backends.md).',
   'Prints "ok: N routes (names)" and exits 0 (warnings do not fail), or every error with its path and exits 1.',
-  '  --json      one JSON document on stdout: {ok, config, envoy, errors, warnings}',
-  '  --version   print the version',
+  '  --json        one JSON document on stdout: {ok, config, envoy, errors, warnings}; a file error has a code',
+  '  --skip-files  check the config only, not the files it names (CI, where secrets are mounted only in the pod)',
+  '  --version     print the version',
 ];
 
 interface Outcome {
@@ -74,6 +81,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   else {
     out.routes = loaded.value.routes.map((r) => r.name);
     out.warnings.push(...configWarnings(loaded.value));
+    if (!values['skip-files']) out.errors.push(...(await checkConfigFiles(loaded.value)));
     if (values.envoy !== undefined) {
       const envoy = await readEnvoy(values.envoy);
       if ('error' in envoy) out.errors.push(envoy.error);

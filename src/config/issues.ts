@@ -31,9 +31,23 @@ export function issue(path: readonly PropertyKey[] | string, message: string): C
 /** Shown where an issue concerns the whole document. */
 export const ROOT_PATH = '(root)';
 
-/** `path: message` lines, in the order given. */
+/** `path: message` lines, in the order given; `[code]` at the end of an issue that has one. */
 export function formatIssues(issues: readonly ConfigIssue[]): string[] {
-  return issues.map((i) => `${i.path === '' ? ROOT_PATH : i.path}: ${i.message}`);
+  return issues.map((i) => `${i.path === '' ? ROOT_PATH : i.path}: ${i.message}${i.code ? ` [${i.code}]` : ''}`);
+}
+
+/** A file loader's error (which names the file) at the config path that names the file. */
+export function fileIssue(path: string, error: BanditError): ConfigIssue {
+  return { path, message: error.message, code: error.code };
+}
+
+/**
+ * What a start-up read throws when a file it needs is bad (it changed since
+ * the commands checked it, or the caller skipped the check): the first
+ * issue's code, every issue in the message and in `details`.
+ */
+export function issuesError(issues: readonly ConfigIssue[]): BanditError {
+  return new BanditError(issues[0]?.code ?? ErrorCodes.CONFIG_INVALID, formatIssues(issues).join('; '), issues);
 }
 
 /** A config refused as a whole: EB_CONFIG_INVALID carrying every issue (`issues`), each naming its path. */

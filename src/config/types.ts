@@ -6,6 +6,7 @@
  */
 
 import type { FeatureSpec } from '../contextual/features.js';
+import type { ErrorCode } from '../util/errors.js';
 
 export type DurationMs = number;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -273,4 +274,6 @@ export interface Config {
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** Set on problems with a file the field names (config/files.ts): EB_CONFIG_READ or EB_CONFIG_INVALID. */
+  code?: ErrorCode;
 }

@@ -22,7 +22,7 @@ export const BOOTSTRAP_TIMEOUT_MS = 3_000;
 /** Reads the gossip secret file, when one is configured. */
 export async function loadGossipSecret(g: GossipConfig): Promise<Buffer | null> {
   // Config requires secret_file for a non-loopback listen, peer or DNS name (config/checks.ts).
-  return g.secret_file ? requireSecret(g.secret_file) : null;
+  return g.secret_file ? requireSecret(g.secret_file, 'gossip.secret_file') : null;
 }
 
 export const gossipComponent: ComponentFactory = (ctx) => {

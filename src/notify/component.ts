@@ -3,15 +3,34 @@
  * Kubernetes Events when `kubernetes_events: auto` finds a service account.
  * Listens on the sidecar's event bus from start to stop.
  */
-import { readFile } from 'node:fs/promises';
+import { fileIssue, formatPath, issuesError } from '../config/issues.js';
+import type { ConfigIssue, NotificationsConfig } from '../config/types.js';
+import { err, ok, type Result } from '../util/errors.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { DEFAULT_NOTIFY_BACKOFF_MS } from '../config/defaults.js';
 import { Delivery, type Target } from './delivery.js';
 import { Notifier } from './notifier.js';
 import { detectInCluster, kubernetesTarget, webhookTarget } from './targets.js';
+import { readHeaderValue } from '../util/secret.js';
 
 /** How long stop() lets queued notices go out. */
 export const NOTIFY_STOP_GRACE_MS = 2_000;
+
+/** Each webhook's bearer token (null without a token file), or every unusable token file at its config path. */
+export async function loadWebhookTokens(n: NotificationsConfig): Promise<Result<(string | null)[], ConfigIssue[]>> {
+  const tokens: (string | null)[] = [];
+  const issues: ConfigIssue[] = [];
+  for (const [i, w] of n.webhooks.entries()) {
+    if (!w.bearer_token_file) {
+      tokens.push(null);
+      continue;
+    }
+    const r = await readHeaderValue(w.bearer_token_file);
+    if (r.ok) tokens.push(r.value);
+    else issues.push(fileIssue(formatPath(['notifications', 'webhooks', i, 'bearer_token_file']), r.error));
+  }
+  return issues.length > 0 ? err(issues) : ok(tokens);
+}
 
 export const notifyComponent: ComponentFactory = (ctx) => {
   const n = ctx.config.notifications;
@@ -23,9 +42,10 @@ export const notifyComponent: ComponentFactory = (ctx) => {
     async start() {
       const log = ctx.logger.child({ component: 'notifications' });
       const targets: Target[] = [];
-      for (const w of n.webhooks) {
-        const token = w.bearer_token_file ? (await readFile(w.bearer_token_file, 'utf8')).trim() : null;
-        targets.push(webhookTarget({ url: w.url, format: w.format, events: w.events, bearerToken: token }));
+      const tokens = await loadWebhookTokens(n);
+      if (!tokens.ok) throw issuesError(tokens.error);
+      for (const [i, w] of n.webhooks.entries()) {
+        targets.push(webhookTarget({ url: w.url, format: w.format, events: w.events, bearerToken: tokens.value[i] ?? null }));
       }
       if (n.kubernetes_events === 'auto') {
         const c = await detectInCluster(ctx.env);

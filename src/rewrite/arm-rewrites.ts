@@ -4,12 +4,12 @@
  * headers read from secret files) and the JSON body's `model` field. Compiled
  * once per config load, so the request path only appends a prebuilt list.
  */
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
-import { issue } from '../config/issues.js';
+import { fileIssue, formatPath } from '../config/issues.js';
 import type { ConfigIssue } from '../config/types.js';
 import type { HeaderEdit } from '../extproc/handler.js';
 import { err, ok, type Result } from '../util/errors.js';
+import { readHeaderValue } from '../util/secret.js';
 
 export interface CompiledArmRewrite {
   /** Header edits added to the decision's reply (set, overwriting). */
@@ -22,9 +22,6 @@ export interface CompiledArmRewrite {
 export type RewriteTable = ReadonlyMap<string, readonly (CompiledArmRewrite | null)[]>;
 
 export const EMPTY_REWRITES: RewriteTable = new Map();
-
-/** Printable ASCII without line breaks, the same rule the schema applies to literal values. */
-const SECRET_VALUE_RE = /^[\x20-\x7e\t]+$/;
 
 /** Reads every secret header file and compiles the table. A missing or unusable file is an issue with its config path. */
 export async function loadRewrites(config: Config): Promise<Result<RewriteTable, ConfigIssue[]>> {
@@ -43,19 +40,9 @@ export async function loadRewrites(config: Config): Promise<Result<RewriteTable,
       if (rw.host !== null) headers.push([':authority', rw.host]);
       for (const [name, value] of Object.entries(rw.headers)) headers.push([name, value]);
       for (const [name, secret] of Object.entries(rw.secret_headers)) {
-        const path = ['routes', ri, 'arms', ai, 'rewrite', 'secret_headers', name, 'file'];
-        let text: string;
-        try {
-          text = (await readFile(secret.file, 'utf8')).trim();
-        } catch (e) {
-          issues.push(issue(path, `cannot read ${secret.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
-          continue;
-        }
-        if (!SECRET_VALUE_RE.test(text)) {
-          issues.push(issue(path, `${secret.file} must hold one line of printable ASCII (it becomes a header value)`));
-          continue;
-        }
-        headers.push([name, secret.prefix + text]);
+        const value = await readHeaderValue(secret.file);
+        if (!value.ok) issues.push(fileIssue(formatPath(['routes', ri, 'arms', ai, 'rewrite', 'secret_headers', name, 'file']), value.error));
+        else headers.push([name, secret.prefix + value.value]);
       }
       arms.push({ headers, model: route.body_rewrite === null ? null : rw.model });
       any = true;

@@ -19,8 +19,7 @@ import { EventBus } from '../notify/events.js';
 import { reloadFromFile, type ReloadResult, type ReloadTarget } from './reload.js';
 import { requireSecret } from '../util/secret.js';
 import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
-import { formatIssues } from '../config/issues.js';
-import { BanditError, ErrorCodes } from '../util/errors.js';
+import { issuesError } from '../config/issues.js';
 import { PinCodec } from '../sticky/pin.js';
 import { isLoopback, parseAddress } from '../util/address.js';
 
@@ -65,16 +64,16 @@ export class Sidecar {
   static async create(opts: SidecarOptions): Promise<Sidecar> {
     const { config, logger } = opts;
     const rewrites = await loadRewrites(config);
-    if (!rewrites.ok) throw new BanditError(ErrorCodes.CONFIG_INVALID, `request rewrites: ${formatIssues(rewrites.error).join('; ')}`, rewrites.error);
+    if (!rewrites.ok) throw issuesError(rewrites.error);
     let key: Buffer;
     if (config.decision_ids.secret_file) {
-      key = await requireSecret(config.decision_ids.secret_file);
+      key = await requireSecret(config.decision_ids.secret_file, 'decision_ids.secret_file');
     } else {
       key = DecisionIdCodec.generateKey();
       logger.warn('decision_ids.secret_file is not set: generated a key at start; only this replica (and only until it restarts) will accept its decision ids as feedback and its sticky pins');
     }
     let token: string | null = null;
-    if (config.admin.token_file) token = (await requireSecret(config.admin.token_file)).toString('utf8');
+    if (config.admin.token_file) token = (await requireSecret(config.admin.token_file, 'admin.token_file')).toString('utf8');
     const sidecar = new Sidecar(opts, key, token);
     sidecar.handler.rewrites = rewrites.value;
     return sidecar;

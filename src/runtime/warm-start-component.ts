@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
-import { loadWarmStart } from '../state/warm-start.js';
+import { fileIssue, formatIssues, issuesError } from '../config/issues.js';
+import { loadWarmStart, warmStartPath } from '../state/warm-start.js';
 import type { ComponentFactory } from './component.js';
 
 /**
@@ -11,14 +12,15 @@ import type { ComponentFactory } from './component.js';
 export const warmStartComponent: ComponentFactory = (ctx) => {
   const load = async (config: Config, strict: boolean) => {
     const loaded = new Set<string>();
-    for (const route of config.routes) {
+    for (const [i, route] of config.routes.entries()) {
       const ws = route.warm_start;
       if (!ws) continue;
       loaded.add(route.name);
       const res = await loadWarmStart(route, ws);
       if (!res.ok) {
-        if (strict) throw res.error;
-        ctx.logger.error({ err: res.error.message, code: res.error.code, route: route.name }, 'warm start unreadable; the route keeps its previous prior');
+        const problem = fileIssue(warmStartPath(i), res.error);
+        if (strict) throw issuesError([problem]);
+        ctx.logger.error({ err: formatIssues([problem])[0], code: res.error.code, route: route.name }, 'warm start unreadable; the route keeps its previous prior');
         continue;
       }
       const p = res.value;

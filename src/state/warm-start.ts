@@ -31,6 +31,7 @@ import { addPacked, featureShape } from './linear.js';
 import { resetKey } from './records.js';
 import { countsAfterReset, parseSnapshot, slotSchema, type Snapshot } from './snapshot.js';
 import { parseUntrusted } from '../util/untrusted.js';
+import { readProblem } from '../util/secret.js';
 
 export interface WarmPrior {
   /** Epoch ms the prior is as of (the newest observation in the source). */
@@ -208,14 +209,21 @@ function snapshotOf(doc: unknown): Snapshot | string {
   return 'expected a slot file ({slot: …}) or a fleet snapshot file ({snapshot: …})';
 }
 
-/** Loads a route's warm-start prior from its `warm_start` block. Errors name the file and the problem. */
+/** The config path of route `i`'s warm-start file. */
+export const warmStartPath = (i: number): string => `routes[${i}].warm_start.from`;
+
+/**
+ * Loads a route's warm-start prior from its `warm_start` block: the one
+ * loader `validate` and the start (and reloads) use. Errors name the file and
+ * the problem: unreadable is EB_CONFIG_READ, unusable EB_CONFIG_INVALID.
+ */
 export async function loadWarmStart(route: RouteConfig, cfg: WarmStartConfig): Promise<Result<WarmPrior, BanditError>> {
-  const fail = (msg: string) => err(new BanditError(ErrorCodes.CONFIG_INVALID, `routes.${route.name}.warm_start: ${cfg.from}: ${msg}`));
+  const fail = (msg: string) => err(new BanditError(ErrorCodes.CONFIG_INVALID, `${cfg.from}: ${msg}`));
   let text: string;
   try {
     text = await readFile(cfg.from, 'utf8');
   } catch (e) {
-    return fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message);
+    return err(new BanditError(ErrorCodes.CONFIG_READ, `cannot read ${cfg.from}: ${readProblem(e)}`));
   }
   const t = warmTargetOf(route);
   const source = cfg.route ?? route.name;

@@ -10,18 +10,68 @@
  * certificate chains to it (host names are not checked — replicas are
  * addressed by pod IPs), so use a CA dedicated to the fleet.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { TlsConfig } from '../config/types.js';
-import { BanditError, ErrorCodes } from './errors.js';
+import { formatIssues, issuesError } from '../config/issues.js';
+import type { ConfigIssue, TlsConfig } from '../config/types.js';
+import { ErrorCodes, err, ok, type Result } from './errors.js';
+import { readProblem } from './secret.js';
 
-
-interface Material {
+export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   ca: Buffer;
+}
+
+const firstLine = (e: unknown): string => ((e as Error).message.split('\n', 1)[0] ?? '').trim();
+
+/**
+ * Reads and checks the three files as one set: the one loader `validate`,
+ * the start and every re-read use. Each problem is at the field naming the
+ * file (`tls.cert`, `tls.key`, `tls.ca`): unreadable is EB_CONFIG_READ; not
+ * PEM, a key that does not match the certificate, or a set that Node's TLS
+ * refuses is EB_CONFIG_INVALID.
+ */
+export async function readTlsMaterial(cfg: TlsConfig): Promise<Result<TlsMaterial, ConfigIssue[]>> {
+  const fields = [['cert', cfg.cert], ['key', cfg.key], ['ca', cfg.ca]] as const;
+  const issues: ConfigIssue[] = [];
+  const invalid = (field: string, message: string) => issues.push({ path: `tls.${field}`, message, code: ErrorCodes.CONFIG_INVALID });
+  const bufs = await Promise.all(
+    fields.map(async ([field, file]) => {
+      try {
+        return await readFile(file);
+      } catch (e) {
+        issues.push({ path: `tls.${field}`, message: `cannot read ${file}: ${readProblem(e)}`, code: ErrorCodes.CONFIG_READ });
+        return null;
+      }
+    }),
+  );
+  const [cert, key, ca] = bufs;
+  // Each file that was read is parsed, so one run names every bad file.
+  const parse = <T>(buf: Buffer | null | undefined, field: string, what: string, file: string, fn: (b: Buffer) => T): T | null => {
+    if (!buf) return null;
+    try {
+      return fn(buf);
+    } catch (e) {
+      invalid(field, `${file} is not ${what}: ${firstLine(e)}`);
+      return null;
+    }
+  };
+  const leaf = parse(cert, 'cert', 'a PEM certificate', cfg.cert, (b) => new X509Certificate(b));
+  const privateKey = parse(key, 'key', 'a PEM private key (unencrypted)', cfg.key, (b) => createPrivateKey(b));
+  parse(ca, 'ca', 'a PEM CA certificate', cfg.ca, (b) => new X509Certificate(b));
+  if (leaf && privateKey && !leaf.checkPrivateKey(privateKey)) invalid('key', `${cfg.key} does not match the certificate in ${cfg.cert}`);
+  const order = (i: ConfigIssue) => fields.findIndex(([field]) => i.path === `tls.${field}`);
+  if (issues.length > 0 || !cert || !key || !ca) return err(issues.sort((a, b) => order(a) - order(b)));
+  try {
+    createSecureContext({ cert, key, ca });
+  } catch (e) {
+    return err([{ path: 'tls', message: `${cfg.cert}, ${cfg.key}, ${cfg.ca} do not load together: ${firstLine(e)}`, code: ErrorCodes.CONFIG_INVALID }]);
+  }
+  return ok({ cert, key, ca });
 }
 
 type CaListener = (u: { caCertificate: Buffer } | null) => void;
@@ -29,7 +79,7 @@ type IdentityListener = (u: { certificate: Buffer; privateKey: Buffer } | null) 
 
 /** Reads, checks and re-reads the three files; a grpc-js certificate provider for both ends. */
 export class TlsFiles implements grpc.experimental.CertificateProvider {
-  private current: Material | null = null;
+  private current: TlsMaterial | null = null;
   private readonly caListeners = new Set<CaListener>();
   private readonly idListeners = new Set<IdentityListener>();
   private timer: NodeJS.Timeout | undefined;
@@ -44,9 +94,9 @@ export class TlsFiles implements grpc.experimental.CertificateProvider {
 
   /** First load: a set that does not load is a config error (the process does not start without its certificates). */
   async start(): Promise<void> {
-    const r = await this.read();
-    if ('error' in r) throw new BanditError(ErrorCodes.CONFIG_INVALID, `tls: ${r.error}`);
-    this.take(r.material);
+    const r = await readTlsMaterial(this.cfg);
+    if (!r.ok) throw issuesError(r.error);
+    this.take(r.value);
     this.timer = setInterval(() => void this.reload(), this.cfg.reload_ms);
     this.timer.unref();
   }
@@ -57,13 +107,13 @@ export class TlsFiles implements grpc.experimental.CertificateProvider {
 
   /** Re-reads the files; publishes them when they changed and load as a whole. Resolves true when a new set was taken. */
   async reload(): Promise<boolean> {
-    const r = await this.read();
-    if ('error' in r) {
+    const r = await readTlsMaterial(this.cfg);
+    if (!r.ok) {
       this.refused++;
-      this.logger?.error({ err: r.error, cert: this.cfg.cert }, 'tls: new certificate files not taken; keeping the previous set');
+      this.logger?.error({ err: formatIssues(r.error).join('; '), cert: this.cfg.cert }, 'tls: new certificate files not taken; keeping the previous set');
       return false;
     }
-    const m = r.material;
+    const m = r.value;
     const c = this.current;
     if (c && c.cert.equals(m.cert) && c.key.equals(m.key) && c.ca.equals(m.ca)) return false;
     this.take(m);
@@ -71,28 +121,11 @@ export class TlsFiles implements grpc.experimental.CertificateProvider {
     return true;
   }
 
-  private take(m: Material): void {
+  private take(m: TlsMaterial): void {
     this.current = m;
     this.loads++;
     for (const l of this.caListeners) l({ caCertificate: m.ca });
     for (const l of this.idListeners) l({ certificate: m.cert, privateKey: m.key });
-  }
-
-  private async read(): Promise<{ material: Material } | { error: string }> {
-    let m: Material;
-    try {
-      const [cert, key, ca] = await Promise.all([readFile(this.cfg.cert), readFile(this.cfg.key), readFile(this.cfg.ca)]);
-      m = { cert, key, ca };
-    } catch (e) {
-      return { error: `cannot read: ${(e as Error).message}` };
-    }
-    try {
-      // Throws on a key that does not match the certificate, or unparseable PEM.
-      createSecureContext({ cert: m.cert, key: m.key, ca: m.ca });
-    } catch (e) {
-      return { error: `${this.cfg.cert}, ${this.cfg.key}, ${this.cfg.ca} do not load together: ${(e as Error).message}` };
-    }
-    return { material: m };
   }
 
   addCaCertificateListener(l: CaListener): void {

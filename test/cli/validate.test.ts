@@ -84,7 +84,7 @@ describe('main', () => {
   it('help <command> shows the command’s help', async () => {
     const r = await run(['help', 'validate']);
     expect(r.code).toBe(0);
-    expect(r.out[0]).toBe('usage: envoy-bandit validate --config FILE [--envoy FILE] [--json]');
+    expect(r.out[0]).toBe('usage: envoy-bandit validate --config FILE [--envoy FILE] [--json] [--skip-files]');
   });
 });
 

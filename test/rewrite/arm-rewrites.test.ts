@@ -55,8 +55,8 @@ describe('per-arm rewrites', () => {
       'routes[0].arms[0].rewrite.secret_headers.authorization.file',
       'routes[0].arms[0].rewrite.secret_headers.x-key.file',
     ]);
-    expect(r.error[0]!.message).toMatch(/cannot read .*missing: ENOENT/);
-    expect(r.error[1]!.message).toMatch(/one line of printable ASCII/);
+    expect(r.error[0]).toMatchObject({ code: 'EB_CONFIG_READ', message: expect.stringMatching(/cannot read .*missing: file not found/) });
+    expect(r.error[1]).toMatchObject({ code: 'EB_CONFIG_INVALID', message: expect.stringMatching(/one line of printable ASCII/) });
   });
 });
 

@@ -46,11 +46,11 @@ describe('serve with a warm start', () => {
     }
   });
 
-  it('refuses to start when the warm-start file is missing, naming the route and the file', async () => {
+  it('refuses to start when the warm-start file is missing, naming the field, the file and the code', async () => {
     const missing = join(dir, 'missing.jsonl');
     const sidecar = await sidecarFor(missing);
     try {
-      await expect(sidecar.start()).rejects.toThrow(`routes.chat.warm_start: ${missing}: file not found`);
+      await expect(sidecar.start()).rejects.toMatchObject({ code: 'EB_CONFIG_READ', message: `routes[0].warm_start.from: cannot read ${missing}: file not found [EB_CONFIG_READ]` });
     } finally {
       await sidecar.stop(100);
     }

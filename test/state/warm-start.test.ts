@@ -177,10 +177,10 @@ describe('warm start from a snapshot', () => {
 });
 
 describe('warm start errors name the problem', () => {
-  it('a missing file, an empty log and a bad line are errors naming the route and file', async () => {
+  it('a missing file, an empty log and a bad line are coded errors naming the file', async () => {
     const cfg = testConfig(yaml('{ type: thompson }', `{ from: ${join(dir, 'nope.jsonl')}, kind: decision_log }`));
     const r = await loadWarmStart(cfg.routes[0]!, cfg.routes[0]!.warm_start!);
-    expect(r.ok ? '' : r.error.message).toBe(`routes.chat.warm_start: ${join(dir, 'nope.jsonl')}: file not found`);
+    expect(r).toMatchObject({ ok: false, error: { code: 'EB_CONFIG_READ', message: `cannot read ${join(dir, 'nope.jsonl')}: file not found` } });
     expect(priorFromDecisionLog(lines('other', 'a', 1, 2).join('\n'), 'chat', warmTargetOf(cfg.routes[0]!), 10)).toEqual({
       ok: false,
       error: 'no decision of route "chat" with a reward for one of its arms (a, b)',

@@ -1,0 +1,61 @@
+/**
+ * Every file a config names that a command reads at start, checked by the
+ * same loaders the command starts with (one per kind of file), so that
+ * `validate` reports exactly what `serve` (or `aggregator`) would refuse:
+ * - secrets (admin.token_file, gossip.secret_file, decision_ids.secret_file): util/secret.ts readSecret
+ * - backend and webhook credentials (routes[i].arms[j].rewrite.secret_headers.*.file,
+ *   notifications.webhooks[i].bearer_token_file): util/secret.ts readHeaderValue
+ * - the mutual-TLS set (tls.cert, tls.key, tls.ca): util/tls-files.ts readTlsMaterial
+ * - warm-start sources (routes[i].warm_start.from): state/warm-start.ts loadWarmStart
+ * Each issue is at the config path naming the file, with EB_CONFIG_READ
+ * (cannot be read) or EB_CONFIG_INVALID (read, but unusable). `serve` and
+ * `aggregator` run this before anything listens and exit 1 on any issue;
+ * their components read the files again with the same loaders, so a file
+ * that changes in between fails with the same path and code.
+ *
+ * Files the commands write (log.decisions_file, state.snapshot_file,
+ * aggregator.log_file) are not checked here: nothing is created by a check.
+ */
+import { loadWebhookTokens } from '../notify/component.js';
+import { loadRewrites } from '../rewrite/arm-rewrites.js';
+import { loadWarmStart, warmStartPath } from '../state/warm-start.js';
+import { readSecret } from '../util/secret.js';
+import { readTlsMaterial } from '../util/tls-files.js';
+import { fileIssue } from './issues.js';
+import type { Config, ConfigIssue } from './types.js';
+
+/** Which command's start the check stands for: the aggregator reads only the secrets and the TLS set. */
+export type FileRole = 'serve' | 'aggregator';
+
+/** [config path, file] of every secret the config uses. */
+export function secretFiles(config: Config): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (config.admin.token_file) out.push(['admin.token_file', config.admin.token_file]);
+  if (config.gossip?.secret_file) out.push(['gossip.secret_file', config.gossip.secret_file]);
+  if (config.decision_ids.secret_file) out.push(['decision_ids.secret_file', config.decision_ids.secret_file]);
+  return out;
+}
+
+/** Every problem with a file the config names, in config order; [] when the command would start. */
+export async function checkConfigFiles(config: Config, role: FileRole = 'serve'): Promise<ConfigIssue[]> {
+  const issues: ConfigIssue[] = [];
+  for (const [path, file] of secretFiles(config)) {
+    const r = await readSecret(file);
+    if (!r.ok) issues.push(fileIssue(path, r.error));
+  }
+  if (config.tls) {
+    const r = await readTlsMaterial(config.tls);
+    if (!r.ok) issues.push(...r.error);
+  }
+  if (role === 'aggregator') return issues;
+  const rewrites = await loadRewrites(config);
+  if (!rewrites.ok) issues.push(...rewrites.error);
+  for (const [i, route] of config.routes.entries()) {
+    if (!route.warm_start) continue;
+    const r = await loadWarmStart(route, route.warm_start);
+    if (!r.ok) issues.push(fileIssue(warmStartPath(i), r.error));
+  }
+  const tokens = await loadWebhookTokens(config.notifications);
+  if (!tokens.ok) issues.push(...tokens.error);
+  return issues;
+}
