@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { formatIssues, loadConfigFile } from '../config/load.js';
 import { checkConfigFiles, type FileRole } from '../config/files.js';
 import type { Config, ConfigIssue } from '../config/types.js';
-import { BanditError, ErrorCodes } from '../util/errors.js';
+import { BanditError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { parseFlags, parseLogLevel, SERVER_FLAGS, type FlagOptions } from './args.js';
 import type { CliIo } from './io.js';
@@ -65,17 +65,23 @@ export async function loadServerCommand(
   return { ok: true, config: loaded.value, logger, configPath, values };
 }
 
-const CONFIG_CODES: ReadonlySet<string> = new Set([ErrorCodes.CONFIG_INVALID, ErrorCodes.CONFIG_READ]);
+/** The config issues an error carries (config/issues.ts issuesError), or null. */
+function configIssuesOf(details: unknown): ConfigIssue[] | null {
+  if (!Array.isArray(details) || details.length === 0) return null;
+  const isIssue = (i: unknown) => typeof i === 'object' && i !== null && typeof (i as ConfigIssue).path === 'string' && typeof (i as ConfigIssue).message === 'string';
+  return details.every(isIssue) ? (details as ConfigIssue[]) : null;
+}
 
 /**
- * Reports a failed start; the exit code: 1 when a file the config names
- * turned bad after the check (the same issues the check reports), else 2.
+ * Reports a failed start; the exit code: 1 when what failed is a file the
+ * config names (the error carries config issues: the file turned bad after
+ * the check, and is reported as the check reports it), else 2.
  */
 export function startFailed(command: string, configPath: string, err: unknown, io: CliIo, logger: Logger): number {
   logger.fatal({ err }, `${command} failed to start`);
-  if (err instanceof BanditError && CONFIG_CODES.has(err.code)) {
+  const issues = err instanceof BanditError ? configIssuesOf(err.details) : null;
+  if (issues) {
     io.stderr(`invalid config ${configPath}:`);
-    const issues = Array.isArray(err.details) ? (err.details as ConfigIssue[]) : [{ path: '', message: err.message, code: err.code }];
     for (const line of formatIssues(issues)) io.stderr(`  ${line}`);
     return EXIT_USAGE;
   }

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { checkEnvoyConfig } from '../config/envoy-check.js';
-import { checkConfigFiles } from '../config/files.js';
+import { checkConfigFiles, fileWarnings } from '../config/files.js';
 import { formatIssues, loadConfigFile } from '../config/load.js';
 import type { ConfigIssue } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
@@ -81,7 +81,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   else {
     out.routes = loaded.value.routes.map((r) => r.name);
     out.warnings.push(...configWarnings(loaded.value));
-    if (!values['skip-files']) out.errors.push(...(await checkConfigFiles(loaded.value)));
+    if (!values['skip-files']) {
+      out.errors.push(...(await checkConfigFiles(loaded.value)));
+      out.warnings.push(...(await fileWarnings(loaded.value)));
+    }
     if (values.envoy !== undefined) {
       const envoy = await readEnvoy(values.envoy);
       if ('error' in envoy) out.errors.push(envoy.error);

@@ -7,17 +7,24 @@
  *   notifications.webhooks[i].bearer_token_file): util/secret.ts readHeaderValue
  * - the mutual-TLS set (tls.cert, tls.key, tls.ca): util/tls-files.ts readTlsMaterial
  * - warm-start sources (routes[i].warm_start.from): state/warm-start.ts loadWarmStart
+ * - the decision log (log.decisions_file) can be appended to or created:
+ *   log/decision-log.ts checkDecisionLogFile (EB_DECISION_LOG_WRITE)
  * Each issue is at the config path naming the file, with EB_CONFIG_READ
- * (cannot be read) or EB_CONFIG_INVALID (read, but unusable). `serve` and
+ * (cannot be read), EB_CONFIG_INVALID (read, but unusable) or
+ * EB_DECISION_LOG_WRITE. `serve` and
  * `aggregator` run this before anything listens and exit 1 on any issue;
  * their components read the files again with the same loaders, so a file
  * that changes in between fails with the same path and code.
  *
- * Files the commands write (log.decisions_file, state.snapshot_file,
- * aggregator.log_file) are not checked here: nothing is created by a check.
+ * Nothing is created by a check. A state.snapshot_file that does not load
+ * does not stop `serve` (it starts empty, and says so): `fileWarnings` says
+ * the same in `validate`. The aggregator's reward log is the aggregator's
+ * own to open.
  */
+import { checkDecisionLogFile } from '../log/decision-log.js';
 import { loadWebhookTokens } from '../notify/component.js';
 import { loadRewrites } from '../rewrite/arm-rewrites.js';
+import { readSlotFile } from '../state/persistence.js';
 import { loadWarmStart, warmStartPath } from '../state/warm-start.js';
 import { readSecret } from '../util/secret.js';
 import { readTlsMaterial } from '../util/tls-files.js';
@@ -57,5 +64,18 @@ export async function checkConfigFiles(config: Config, role: FileRole = 'serve')
   }
   const tokens = await loadWebhookTokens(config.notifications);
   if (!tokens.ok) issues.push(...tokens.error);
+  if (config.log.decisions_file) {
+    const r = await checkDecisionLogFile(config.log.decisions_file);
+    if (!r.ok) issues.push(fileIssue('log.decisions_file', r.error));
+  }
   return issues;
+}
+
+/** What `serve` would log at start about the files and carry on: a snapshot that does not load (it starts empty). */
+export async function fileWarnings(config: Config): Promise<ConfigIssue[]> {
+  const file = config.state.snapshot_file;
+  if (!file) return [];
+  const r = await readSlotFile(file);
+  if (r.ok) return [];
+  return [{ ...fileIssue('state.snapshot_file', r.error), message: `${r.error.message}; serve would start with empty state (peers and new evidence rebuild it)` }];
 }

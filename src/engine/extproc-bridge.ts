@@ -57,24 +57,18 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
     const route = this.engine.match(headers);
     if (!route) return headers.get(CLUSTER_HEADER) === undefined ? null : STRIP_CLIENT_CLUSTER;
     const d = this.engine.decide(route, headers);
-    if (this.requestOnly) {
-      this.pending.add(d.id, d, d.startedAt);
-      return {
-        set: [
-          [CLUSTER_HEADER, d.cluster],
-          [DECISION_ID_HEADER, d.id],
-          [ARM_HEADER, d.armName],
-        ],
-        remove: [],
-        clearRouteCache: true,
-      };
-    }
-    stream.decision = d;
     const set: HeaderEdit[] = [
       [CLUSTER_HEADER, d.cluster],
       [DECISION_ID_HEADER, d.id],
     ];
-    // After the decision: the chosen arm's own host, headers and secrets.
+    if (this.requestOnly) {
+      // The outcome comes from the access log; the stream keeps the decision
+      // only for a body rewrite (onResponseHeaders never scores it).
+      this.pending.add(d.id, d, d.startedAt);
+      set.push([ARM_HEADER, d.armName]);
+      if (route.config.body_rewrite !== null) stream.decision = d;
+    } else stream.decision = d;
+    // After the decision: the chosen arm's own host, headers and secrets (both outcome sources).
     const rw = this.rewrites.get(route.name)?.[d.arm];
     if (rw) for (const edit of rw.headers) set.push(edit);
     return { set, remove: route.stripOnRequest, clearRouteCache: true };
@@ -109,8 +103,9 @@ export class EngineExtProcHandler implements ExtProcHandler<Decision> {
 
   onResponseHeaders(headers: HeaderList, stream: StreamContext<Decision>): ResponseHeadersReply | null {
     const d = stream.decision;
-    if (!d) return null;
     stream.decision = undefined;
+    // access_log: the log entry scores the exchange; scoring here too would count it twice.
+    if (!d || this.requestOnly) return null;
     const status = Number(headers.get(':status'));
     const rewardHeaderName = d.route.config.reward.header;
     const rewardHeader = rewardHeaderName ? headers.get(rewardHeaderName) : undefined;

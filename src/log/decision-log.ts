@@ -1,10 +1,13 @@
-import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, open as openFile, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Decision, EngineObserver, RewardEvent } from '../engine/engine.js';
 import type { ComponentFactory } from '../runtime/component.js';
 import { persistenceGauge } from '../metrics/metrics.js';
-import { BanditError, ErrorCodes } from '../util/errors.js';
+import { fileIssue, issuesError } from '../config/issues.js';
+import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 import { rotateFiles } from '../util/rotate.js';
 import { WriteHealth, writeAll } from '../util/write-retry.js';
 
@@ -105,10 +108,12 @@ export class DecisionLog implements EngineObserver {
 
   /** Opens (creating) the file; fails when the path cannot be written at all (a config error, not a disk outage). */
   async open(): Promise<void> {
+    const usable = await checkDecisionLogFile(this.opts.file);
+    if (!usable.ok) throw usable.error;
     try {
       this.fh = await openFile(this.opts.file, 'a');
     } catch (e) {
-      throw new BanditError(ErrorCodes.DECISION_LOG_WRITE, `decision log ${this.opts.file}: ${(e as Error).message}`);
+      throw new BanditError(ErrorCodes.DECISION_LOG_WRITE, `cannot open ${this.opts.file} for appending: ${(e as Error).message}`);
     }
     this.size = (await this.fh.stat()).size;
     this.accepting = true;
@@ -274,6 +279,28 @@ export class DecisionLog implements EngineObserver {
 }
 
 
+/**
+ * Whether the decision log could be opened for appending, without creating
+ * it: an existing file must not be a directory and must be writable, a new
+ * one needs a writable directory. `validate` and the start both ask this
+ * (EB_DECISION_LOG_WRITE naming the file); the start then opens the file.
+ */
+export async function checkDecisionLogFile(file: string): Promise<Result<void>> {
+  const fail = (why: string) => err(new BanditError(ErrorCodes.DECISION_LOG_WRITE, why));
+  const writable = (p: string) => access(p, fsConstants.W_OK).then(() => true, () => false);
+  const info = await stat(file).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : e));
+  if (info instanceof Error) return fail(`cannot append to ${file}: ${info.message}`);
+  if (info) {
+    if (info.isDirectory()) return fail(`cannot append to ${file}: is a directory`);
+    return (await writable(file)) ? ok(undefined) : fail(`cannot append to ${file}: not writable`);
+  }
+  const dir = dirname(file);
+  const parent = await stat(dir).catch(() => null);
+  if (!parent) return fail(`cannot create ${file}: directory ${dir} does not exist`);
+  if (!parent.isDirectory()) return fail(`cannot create ${file}: ${dir} is not a directory`);
+  return (await writable(dir)) ? ok(undefined) : fail(`cannot create ${file}: directory ${dir} is not writable`);
+}
+
 /** The decision log component: only when `log.decisions_file` is set. */
 export const decisionLogComponent: ComponentFactory = (ctx) => {
   const file = ctx.config.log.decisions_file;
@@ -289,7 +316,12 @@ export const decisionLogComponent: ComponentFactory = (ctx) => {
   return {
     name: 'decision-log',
     async start() {
-      await log.open();
+      try {
+        await log.open();
+      } catch (e) {
+        // At the field that names the file, as validate reports it (config/files.ts).
+        throw e instanceof BanditError ? issuesError([fileIssue('log.decisions_file', e)]) : e;
+      }
       ctx.engine.observe(log);
       ctx.logger.info({ file, max_bytes: log.maxBytes, keep: log.keep }, 'decision log open');
     },

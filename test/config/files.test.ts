@@ -6,7 +6,7 @@
  * with a stable code.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -120,6 +120,8 @@ describe('validate and serve agree on every file the config names', () => {
     warmKind: 'decision_log',
     header: f('backend-key', 'sk-backend-0123\n'),
     webhook: f('webhook-token', 'hook-token-0123\n'),
+    decisions: join(fdir, 'decisions-out.jsonl'),
+    snapshot: join(fdir, 'slot.json'),
   };
   type Files = typeof good;
   const yaml = (x: Files) => `replica_id: r1
@@ -129,6 +131,8 @@ decision_ids: { secret_file: ${x.ids} }
 gossip: { listen: "127.0.0.1:0", peers: [], secret_file: ${x.gossip} }
 tls: { cert: ${x.cert}, key: ${x.key}, ca: ${x.ca} }
 notifications: { kubernetes_events: off, webhooks: [{ url: "http://127.0.0.1:9/hook", bearer_token_file: ${x.webhook} }] }
+log: { decisions_file: ${x.decisions} }
+state: { snapshot_file: ${x.snapshot} }
 routes:
   - name: chat
     arms:
@@ -143,7 +147,8 @@ routes:
   const validate = async (file: string, ...flags: string[]) => {
     const io = captureIo({});
     const code = await main(['validate', '--config', file, '--json', ...flags], io);
-    return { code, out: JSON.parse(io.out.join('\n')) as { ok: boolean; errors: Array<{ path: string; code?: string }> } };
+    type Issue = { path: string; code?: string };
+    return { code, out: JSON.parse(io.out.join('\n')) as { ok: boolean; errors: Issue[]; warnings: Issue[] } };
   };
   /** The sidecar's own start (no pre-check): the error it throws. */
   const sidecarStart = async (file: string): Promise<unknown> => {
@@ -163,7 +168,7 @@ routes:
 
   afterAll(() => rm(fdir, { recursive: true, force: true }));
 
-  const CASES: Array<[string, Partial<Files>, string, 'EB_CONFIG_READ' | 'EB_CONFIG_INVALID']> = [
+  const CASES: Array<[string, Partial<Files>, string, 'EB_CONFIG_READ' | 'EB_CONFIG_INVALID' | 'EB_DECISION_LOG_WRITE']> = [
     ['a missing gossip secret', { gossip: join(fdir, 'absent') }, 'gossip.secret_file', 'EB_CONFIG_READ'],
     ['an empty gossip secret', { gossip: f('empty', '\n') }, 'gossip.secret_file', 'EB_CONFIG_INVALID'],
     ['a gossip secret too short', { gossip: f('short', 'a1b2c3d4e5') }, 'gossip.secret_file', 'EB_CONFIG_INVALID'],
@@ -179,6 +184,8 @@ routes:
     ['a missing secret-header file', { header: join(fdir, 'absent-key') }, 'routes[0].arms[0].rewrite.secret_headers.x-api-key.file', 'EB_CONFIG_READ'],
     ['a two-line secret-header file', { header: f('two-lines', 'a\nb\n') }, 'routes[0].arms[0].rewrite.secret_headers.x-api-key.file', 'EB_CONFIG_INVALID'],
     ['an empty webhook token', { webhook: f('empty-token', '') }, 'notifications.webhooks[0].bearer_token_file', 'EB_CONFIG_INVALID'],
+    ['a decision log in a directory that does not exist', { decisions: join(fdir, 'absent-dir', 'decisions.jsonl') }, 'log.decisions_file', 'EB_DECISION_LOG_WRITE'],
+    ['a decision log path that is a directory', { decisions: fdir }, 'log.decisions_file', 'EB_DECISION_LOG_WRITE'],
   ];
 
   it.each(CASES)('%s: validate, serve and the sidecar start report %s with %s', async (_name, bad, path, code) => {
@@ -200,12 +207,26 @@ routes:
     expect(thrown).toMatchObject({ code, details: [{ path, code }] });
   });
 
-  it('good files pass validate, the check serve runs, and the sidecar start (TLS gossip listening)', async () => {
-    const file = configFile(good);
+  it('good files pass validate, the check serve runs, and the sidecar start (TLS gossip listening); validate creates nothing', async () => {
+    // Fresh output paths: the failed starts above wrote snapshots at stop.
+    const outputs = { decisions: join(fdir, 'good-decisions.jsonl'), snapshot: join(fdir, 'good-slot.json') };
+    const file = configFile({ ...good, ...outputs });
     const v = await validate(file);
-    expect(v).toMatchObject({ code: 0, out: { ok: true, errors: [] } });
+    expect(v).toMatchObject({ code: 0, out: { ok: true, errors: [], warnings: [] } });
     const loaded = await loadConfigFile(file, { env: {} });
     expect(loaded.ok && (await checkConfigFiles(loaded.value))).toEqual([]);
+    expect(existsSync(outputs.decisions)).toBe(false);
+    expect(existsSync(outputs.snapshot)).toBe(false);
+    expect(await sidecarStart(file)).toBeNull();
+    expect(existsSync(outputs.decisions)).toBe(true);
+    expect(existsSync(outputs.snapshot)).toBe(true);
+  });
+
+  it('a snapshot that does not load is a warning in validate, as serve starts with empty state', async () => {
+    const file = configFile({ ...good, snapshot: f('corrupt-slot.json', '{"slot": 1}') });
+    const v = await validate(file);
+    expect(v.code).toBe(0);
+    expect(v.out.warnings.map((w) => [w.path, w.code])).toEqual([['state.snapshot_file', 'EB_STATE_CORRUPT']]);
     expect(await sidecarStart(file)).toBeNull();
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineExtProcHandler } from '../../src/engine/extproc-bridge.js';
 import type { Decision, Outcome } from '../../src/engine/engine.js';
 import type { StreamContext } from '../../src/extproc/handler.js';
+import { loadRewrites } from '../../src/rewrite/arm-rewrites.js';
 import { headerList, testConfig, testEngine } from '../support/engine.js';
 
 const THREE_ARMS = `
@@ -169,6 +170,59 @@ describe('EngineExtProcHandler', () => {
     const ri = state.routeIndex('chat')!;
     const arm = engine.route('chat')!.armIndex.get(headers['x-bandit-arm']!)!;
     expect(state.fleet(ri, arm, { n: 0, sum: 0, sumSq: 0 }).n).toBe(1);
+  });
+  it('access_log: the chosen arm\'s rewrites (host, headers, body model) and the pin strip apply as in two-phase mode', async () => {
+    const { engine } = testEngine(
+      testConfig(`
+replica_id: r1
+outcomes: { source: access_log }
+routes:
+  - name: chat
+    match: { path_prefix: /v1/chat }
+    body_rewrite: {}
+    arms:
+      - { name: model-a, cluster: model_a, rewrite: { host: a.models.example.com, headers: { x-api-version: "2" }, model: llama-a } }
+      - { name: model-b, cluster: model_b, rewrite: { host: b.models.example.com, model: llama-b } }
+    policy: { type: thompson, min_share: 0.01 }
+    sticky: { header: x-session-id }
+`),
+    );
+    const seen: Outcome[] = [];
+    engine.observe({ onOutcome: (_d, o) => seen.push(o) });
+    const h = new EngineExtProcHandler(engine);
+    const rw = await loadRewrites(engine.config);
+    if (!rw.ok) throw new Error(JSON.stringify(rw.error));
+    h.rewrites = rw.value;
+    const stream = { id: 1, decision: undefined } as StreamContext<Decision>;
+    const reply = h.onRequestHeaders(chatRequest({ 'x-session-id': 's1', 'x-bandit-pin': 'forged' }), stream)!;
+    const headers = Object.fromEntries(reply.set);
+    const arm = headers['x-bandit-arm']!;
+    expect(headers[':authority']).toBe(arm === 'model-a' ? 'a.models.example.com' : 'b.models.example.com');
+    if (arm === 'model-a') expect(headers['x-api-version']).toBe('2');
+    expect(reply.remove).toContain('x-bandit-pin');
+    const body = h.onRequestBody(Buffer.from(JSON.stringify({ model: 'client-choice', messages: [] })), true, stream)!;
+    expect(JSON.parse(body.body.toString()).model).toBe(arm === 'model-a' ? 'llama-a' : 'llama-b');
+    // A response-headers phase Envoy should not send here scores nothing: the access log does, once.
+    expect(h.onResponseHeaders(headerList({ ':status': '200' }), stream)).toBeNull();
+    h.onStreamEnd(stream, 'ok');
+    expect(seen).toHaveLength(0);
+    h.onAccessLog([
+      {
+        status: 200,
+        requestHeaders: new Map([['x-bandit-decision-id', headers['x-bandit-decision-id']!]]),
+        responseHeaders: new Map<string, string>(),
+        responseTrailers: new Map<string, string>(),
+        ttfbMs: 5,
+        lastUpstreamRxMs: 9,
+        lastDownstreamTxMs: 9,
+        durationMs: 10,
+        bodyBytes: 3,
+        flags: [],
+        details: '',
+        intermediate: false,
+      },
+    ]);
+    expect(seen).toHaveLength(1);
   });
 });
 

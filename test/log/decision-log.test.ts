@@ -143,6 +143,6 @@ describe('DecisionLog', () => {
     s.engine.decide(s.engine.route('chat')!, null);
     expect(s.log.buffered).toBe(0);
     const bad = new DecisionLog({ file: join(dir, 'no-such-dir', 'x.jsonl'), maxBytes: 1000, replica: 'r1', logger: null });
-    await expect(bad.open()).rejects.toThrow(/decision log/);
+    await expect(bad.open()).rejects.toMatchObject({ code: 'EB_DECISION_LOG_WRITE', message: expect.stringMatching(/directory .*no-such-dir does not exist/) });
   });
 });

@@ -146,6 +146,15 @@ export function buildView(admin: string, routes: RoutesReply, fleet: FleetReply,
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
+/**
+ * A sample count for the table. Drift forms fade evidence, so counts are
+ * fractional: whole numbers from 10 up, one decimal below (0.4 is not 0).
+ */
+export function formatSamples(n: number): string {
+  if (Number.isInteger(n) || n >= 10) return String(Math.round(n));
+  return n.toFixed(1);
+}
+
 export function formatAge(ms: number | null): string {
   if (ms === null) return 'never';
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -170,7 +179,7 @@ export function renderStatus(v: StatusView): string[] {
   out.push(
     ...table([
       ['  REPLICA', 'VERSION', 'SAMPLES', 'LAST CHANGE SEEN'],
-      ...v.replicas.map((r) => [`  ${r.replica}${r.self ? ' (this)' : ''}`, String(r.version), String(r.samples), r.self ? 'now' : `${formatAge(r.staleness_ms)} ago`]),
+      ...v.replicas.map((r) => [`  ${r.replica}${r.self ? ' (this)' : ''}`, String(r.version), formatSamples(r.samples), r.self ? 'now' : `${formatAge(r.staleness_ms)} ago`]),
     ]),
   );
   for (const r of v.routes) {
@@ -184,7 +193,7 @@ export function renderStatus(v: StatusView): string[] {
           a.quarantined_by.length === 0 ? a.state : `${a.state === 'quarantined' ? 'quarantined' : `${a.state}, quarantined`} by ${a.quarantined_by.join(',')}`,
           pct(a.share),
           a.mean.toFixed(3),
-          String(a.samples),
+          formatSamples(a.samples),
           a.replicas.length === 0 ? '-' : a.replicas.length === v.replicas.length && v.replicas.length > 1 ? `all ${a.replicas.length}` : a.replicas.join(','),
           multi ? (a.disagree.length ? `${a.agree.length}/${a.agree.length + a.disagree.length} (differs: ${a.disagree.join(',')})` : `${a.agree.length}/${a.agree.length}`) : '',
         ]),
