@@ -20,7 +20,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BanditError, ErrorCodes } from '../util/errors.js';
 import { rotatedNames, rotateFiles } from '../util/rotate.js';
-import { WRITE_RETRY_MAX_MS, WRITE_RETRY_MIN_MS } from '../util/write-retry.js';
+import { WRITE_RETRY_MAX_MS, WRITE_RETRY_MIN_MS, writeAll } from '../util/write-retry.js';
 import type { WireReward } from './proto.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
@@ -106,29 +106,12 @@ export class RewardLog {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (size > 0) {
-      let goodBytes = 0;
-      let lastLine = '';
-      const rl = createInterface({ input: createReadStream(this.path, { encoding: 'utf8' }), crlfDelay: Infinity });
-      for await (const line of rl) {
-        lastLine = line;
-        goodBytes += Buffer.byteLength(line) + 1;
-        if (line === '') continue;
-        const r = parseRecord(line);
-        if (r) {
-          result.records++;
-          onRecord(r);
-        } else {
-          result.bad++;
-        }
-      }
-      if (goodBytes > size) {
+      const cut = await replayLines(this.path, onRecord, result, size);
+      if (cut !== null) {
         // The file does not end in a newline: a write torn by a crash. It was never acked; cut it.
-        goodBytes -= Buffer.byteLength(lastLine) + 1;
-        if (parseRecord(lastLine)) result.records--;
-        else result.bad--;
         result.truncatedTail = true;
-        await truncate(this.path, goodBytes);
-        size = goodBytes;
+        await truncate(this.path, cut);
+        size = cut;
       }
     }
     this.bytes = size;
@@ -260,7 +243,7 @@ export class RewardLog {
       for (const p of group) {
         for (const line of p.lines) {
           const text = `${line}\n`;
-          await writeAll(fh, text);
+          await writeAll(fh, text, ErrorCodes.REWARD_LOG_UNAVAILABLE);
           await fh.datasync();
           this.fsyncs++;
           this.bytes += Buffer.byteLength(text);
@@ -271,7 +254,7 @@ export class RewardLog {
     let text = '';
     for (const p of group) for (const line of p.lines) text += `${line}\n`;
     if (text === '') return;
-    await writeAll(fh, text);
+    await writeAll(fh, text, ErrorCodes.REWARD_LOG_UNAVAILABLE);
     this.bytes += Buffer.byteLength(text);
     if (this.fsync === 'batch') {
       await fh.datasync();
@@ -295,16 +278,6 @@ export class RewardLog {
   }
 }
 
-/** write(2) may write part of a buffer on a nearly full disk: loop until all of it is written (or it throws). */
-async function writeAll(fh: FileHandle, text: string): Promise<void> {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (bytesWritten <= 0) throw new BanditError(ErrorCodes.REWARD_LOG_UNAVAILABLE, 'write made no progress (EIO)', { errno: 'EIO' });
-    off += bytesWritten;
-  }
-}
 
 /** Replays a rotated (complete, read-only) log file; a missing one is skipped. */
 async function replayFile(path: string, onRecord: (r: LogRecord) => void, result: ReplayResult): Promise<void> {
@@ -313,16 +286,41 @@ async function replayFile(path: string, onRecord: (r: LogRecord) => void, result
   } catch {
     return;
   }
+  await replayLines(path, onRecord, result);
+}
+
+/**
+ * Replays every line of a log file in order: a record is counted and handed
+ * on, a line that is not one is counted bad, an empty line is skipped. When
+ * the lines come to more than `size` bytes (each with its newline) the last
+ * one had no newline: a write torn by a crash, never acked. That line is
+ * neither counted nor handed on — were it a whole record, its resend would
+ * be taken for a duplicate — and the answer is the length to cut the file
+ * to; otherwise null.
+ */
+async function replayLines(path: string, onRecord: (r: LogRecord) => void, result: ReplayResult, size = Infinity): Promise<number | null> {
+  let bytes = 0;
+  let held: string | null = null;
   const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of rl) {
-    if (line === '') continue;
-    const r = parseRecord(line);
-    if (r) {
-      result.records++;
-      onRecord(r);
-    } else {
-      result.bad++;
-    }
+    if (held !== null) replayLine(held, onRecord, result);
+    held = line;
+    bytes += Buffer.byteLength(line) + 1;
+  }
+  if (held === null) return null;
+  if (bytes > size) return bytes - Buffer.byteLength(held) - 1;
+  replayLine(held, onRecord, result);
+  return null;
+}
+
+function replayLine(line: string, onRecord: (r: LogRecord) => void, result: ReplayResult): void {
+  if (line === '') return;
+  const r = parseRecord(line);
+  if (r) {
+    result.records++;
+    onRecord(r);
+  } else {
+    result.bad++;
   }
 }
 

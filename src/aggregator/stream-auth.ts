@@ -17,9 +17,10 @@
  *
  * Without a secret (loopback only) neither layer applies, like gossip.
  */
-import { createHmac, randomBytes, timingSafeEqual, type Hmac } from 'node:crypto';
-import { DEFAULT_MAX_SKEW_MS } from '../gossip/message.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import { DEFAULT_MAX_SKEW_MS } from '../gossip/envelope.js';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
+import { macMatches, macOver } from '../util/mac.js';
 import type { WireRewardBatch } from './proto.js';
 
 export const STREAM_AUTH_HEADER = 'x-envoy-bandit-auth';
@@ -48,7 +49,7 @@ export function verifyStream(secret: Buffer, value: unknown, now: number, maxSke
   const replica = Buffer.from(parts[1]!, 'base64url').toString('utf8');
   const got = Buffer.from(parts[2]!, 'base64url');
   if (!Number.isSafeInteger(time) || replica === '') return refuse(`malformed ${STREAM_AUTH_HEADER}`);
-  if (got.length !== MAC_BYTES || !timingSafeEqual(got, mac(secret, replica, time))) return refuse('bad signature');
+  if (!macMatches(got, mac(secret, replica, time))) return refuse('bad signature');
   if (Math.abs(now - time) > maxSkewMs) return refuse(`signed ${now - time} ms ago, outside ±${maxSkewMs} ms`);
   return ok({ replica });
 }
@@ -58,36 +59,16 @@ export function newStreamNonce(): string {
   return randomBytes(NONCE_BYTES).toString('base64url');
 }
 
-function lp(h: Hmac, value: string): void {
-  const b = Buffer.from(value, 'utf8');
-  const len = Buffer.allocUnsafe(4);
-  len.writeUInt32BE(b.length);
-  h.update(len);
-  h.update(b);
-}
-
 /**
- * The batch's MAC: length-prefixed fields so no two batches encode alike.
+ * The batch's MAC: length-prefixed fields (util/mac.ts) so no two batches encode alike.
  * Numbers are written as JavaScript prints them; both sides see the same
  * doubles (proto `double`, and int64 fields decoded as Number).
  */
 export function batchMac(secret: Buffer, nonce: string, batch: WireRewardBatch): Buffer {
-  const h = createHmac('sha256', secret);
-  lp(h, BATCH_DOMAIN);
-  lp(h, nonce);
-  lp(h, batch.replica ?? '');
-  lp(h, String(Number(batch.seq ?? 0)));
   const rewards = batch.rewards ?? [];
-  lp(h, String(rewards.length));
-  for (const r of rewards) {
-    lp(h, r.decision_id ?? '');
-    lp(h, r.route ?? '');
-    lp(h, r.arm ?? '');
-    lp(h, String(r.reward ?? 0));
-    lp(h, r.source ?? '');
-    lp(h, String(Number(r.time_ms ?? 0)));
-  }
-  return h.digest().subarray(0, MAC_BYTES);
+  const parts: string[] = [BATCH_DOMAIN, nonce, batch.replica ?? '', String(Number(batch.seq ?? 0)), String(rewards.length)];
+  for (const r of rewards) parts.push(r.decision_id ?? '', r.route ?? '', r.arm ?? '', String(r.reward ?? 0), r.source ?? '', String(Number(r.time_ms ?? 0)));
+  return macOver(secret, parts).subarray(0, MAC_BYTES);
 }
 
 /** Why a batch was refused; the aggregator's `auth_failures_total` counts it under this `reason`. */
@@ -115,7 +96,7 @@ export function verifyBatch(secret: Buffer, nonce: string, replica: string, last
   if (batch.replica !== replica) return err(new BatchRejection('replica_mismatch', `stream authenticated as ${replica}, batch names ${JSON.stringify(String(batch.replica).slice(0, 64))}`));
   const got = Buffer.isBuffer(batch.mac) ? batch.mac : Buffer.alloc(0);
   if (got.length === 0) return err(new BatchRejection('missing_mac', `batch ${batch.seq} has no MAC`));
-  if (got.length !== MAC_BYTES || !timingSafeEqual(got, batchMac(secret, nonce, batch))) return err(new BatchRejection('bad_mac', `batch ${batch.seq}: bad MAC`));
+  if (!macMatches(got, batchMac(secret, nonce, batch))) return err(new BatchRejection('bad_mac', `batch ${batch.seq}: bad MAC`));
   const seq = Number(batch.seq);
   if (!(seq > lastSeq)) return err(new BatchRejection('seq_replay', `batch seq ${seq} not above the stream's last (${lastSeq}): replayed`));
   return GENUINE;

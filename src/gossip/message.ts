@@ -1,56 +1,24 @@
 /**
- * Gossip messages: a snapshot as JSON bytes, the sender, a timestamp and an
- * HMAC-SHA256 over all of it with the shared secret. Verification never
- * throws: a bad message is an error value with a stable code.
+ * Gossip messages (the Exchange call): a snapshot as JSON bytes, the sender, a
+ * timestamp and an HMAC-SHA256 over all of it with the shared secret, sealed
+ * and opened by envelope.ts. Verification never throws: a bad message is an
+ * error value with a stable code.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseSnapshot, type Snapshot } from '../state/snapshot.js';
-import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
+import { err, ok, type Result } from '../util/errors.js';
+import { DEFAULT_MAX_SKEW_MS, envelopeMac, GossipRejection, openEnvelope, seal, type EnvelopeType } from './envelope.js';
 import type { WireGossipMessage } from './proto.js';
 
 export type MessageKind = 'push' | 'pull';
-const DOMAIN = 'envoy-bandit-gossip/1';
-/** Messages older or further in the future than this are rejected (replay limit, clock skew allowance). */
-export const DEFAULT_MAX_SKEW_MS = 30_000;
-
-export type VerifyFailure = 'auth' | 'stale' | 'invalid';
-
-export class GossipRejection extends BanditError {
-  constructor(
-    readonly reason: VerifyFailure,
-    message: string,
-  ) {
-    super(reason === 'invalid' ? ErrorCodes.STATE_CORRUPT : ErrorCodes.GOSSIP_AUTH, message);
-  }
-}
-
-/** HMAC-SHA256 over length-prefixed parts (no part can be shifted into its neighbour). */
-export function macOver(secret: Buffer, parts: ReadonlyArray<Buffer | string>): Buffer {
-  const h = createHmac('sha256', secret);
-  for (const data of parts) {
-    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(b.length);
-    h.update(len);
-    h.update(b);
-  }
-  return h.digest();
-}
+const GOSSIP: EnvelopeType = { domain: 'envoy-bandit-gossip/1', noun: 'gossip message', payload: 'snapshot' };
 
 export function computeMac(secret: Buffer, kind: string, sender: string, timeMs: number, snapshot: Buffer): Buffer {
-  return macOver(secret, [DOMAIN, kind, sender, String(timeMs), snapshot]);
-}
-
-/** A MAC check in constant time; an absent or short MAC fails. */
-export function macMatches(got: unknown, want: Buffer): boolean {
-  const mac = Buffer.isBuffer(got) ? got : Buffer.alloc(0);
-  return mac.length === want.length && timingSafeEqual(mac, want);
+  return envelopeMac(secret, GOSSIP, { kind, sender, target: null, timeMs, payload: snapshot });
 }
 
 export function encodeMessage(kind: MessageKind, sender: string, snapshot: Snapshot, now: number, secret: Buffer | null): WireGossipMessage {
-  const bytes = Buffer.from(JSON.stringify(snapshot), 'utf8');
-  const timeMs = Math.trunc(now);
-  return { kind, sender, time_ms: timeMs, snapshot: bytes, mac: secret ? computeMac(secret, kind, sender, timeMs, bytes) : Buffer.alloc(0) };
+  const s = seal(GOSSIP, kind, sender, null, snapshot, now, secret);
+  return { kind, sender, time_ms: s.timeMs, snapshot: s.payload, mac: s.mac };
 }
 
 export interface VerifiedMessage {
@@ -60,7 +28,7 @@ export interface VerifiedMessage {
 }
 
 /**
- * Checks kind, MAC (when we hold a secret), age, then parses the snapshot.
+ * Checks shape, kind, MAC (when we hold a secret), age, then parses the snapshot.
  * Without a secret (loopback-only mesh) any MAC is accepted.
  */
 export function verifyMessage(
@@ -72,24 +40,11 @@ export function verifyMessage(
 ): Result<VerifiedMessage, GossipRejection> {
   const m = raw as Partial<WireGossipMessage> | null;
   if (!m || typeof m.sender !== 'string' || m.sender === '' || typeof m.time_ms !== 'number' || !Buffer.isBuffer(m.snapshot)) {
-    return err(new GossipRejection('invalid', 'malformed gossip message'));
+    return err(new GossipRejection('invalid', `malformed ${GOSSIP.noun}`));
   }
-  if (m.kind !== expected) return err(new GossipRejection('auth', `expected a ${expected} message, got ${JSON.stringify(m.kind)}`));
-  if (secret) {
-    if (!macMatches(m.mac, computeMac(secret, m.kind, m.sender, m.time_ms, m.snapshot))) {
-      return err(new GossipRejection('auth', `bad MAC from ${JSON.stringify(m.sender.slice(0, 64))}`));
-    }
-  }
-  if (Math.abs(now - m.time_ms) > maxSkewMs) {
-    return err(new GossipRejection('stale', `message time is ${Math.round((now - m.time_ms) / 1000)} s off our clock (limit ${maxSkewMs / 1000} s)`));
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(m.snapshot.toString('utf8'));
-  } catch (e) {
-    return err(new GossipRejection('invalid', `snapshot is not JSON: ${(e as Error).message}`));
-  }
-  const snapshot = parseSnapshot(doc);
+  const doc = openEnvelope(GOSSIP, { kind: m.kind as string, sender: m.sender, target: null, timeMs: m.time_ms, payload: m.snapshot }, m.mac, { expected, secret, now, maxSkewMs });
+  if (!doc.ok) return doc;
+  const snapshot = parseSnapshot(doc.value);
   if (!snapshot.ok) return err(new GossipRejection('invalid', snapshot.error.message));
   return ok({ sender: m.sender, timeMs: m.time_ms, snapshot: snapshot.value });
 }

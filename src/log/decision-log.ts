@@ -9,7 +9,7 @@ import { persistenceGauge } from '../metrics/metrics.js';
 import { fileIssue, issuesError } from '../config/issues.js';
 import { BanditError, ErrorCodes, err, ok, type Result } from '../util/errors.js';
 import { rotateFiles } from '../util/rotate.js';
-import { WriteHealth } from '../util/write-retry.js';
+import { WriteHealth, writeAll } from '../util/write-retry.js';
 
 /** Lines held in memory while the disk catches up (or is failing); past it new lines are dropped and counted. */
 export const DECISION_LOG_MAX_BUFFERED = 50_000;
@@ -229,7 +229,7 @@ export class DecisionLog implements EngineObserver {
       const lb = Buffer.byteLength(line) + 1;
       if (this.size + bytes + lb > this.maxBytes && this.size + bytes > 0) {
         if (bytes > 0) {
-          await writeAll(this.fh!, chunk);
+          await writeAll(this.fh!, chunk, ErrorCodes.DECISION_LOG_WRITE);
           this.size += bytes;
           chunk = '';
           bytes = 0;
@@ -240,7 +240,7 @@ export class DecisionLog implements EngineObserver {
       bytes += lb;
     }
     if (bytes > 0) {
-      await writeAll(this.fh!, chunk);
+      await writeAll(this.fh!, chunk, ErrorCodes.DECISION_LOG_WRITE);
       this.size += bytes;
     }
   }
@@ -278,16 +278,6 @@ export class DecisionLog implements EngineObserver {
   }
 }
 
-/** write(2) may write part of a buffer on a nearly full disk: loop until all of it is written (or it throws). */
-async function writeAll(fh: FileHandle, text: string): Promise<void> {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (bytesWritten <= 0) throw new BanditError(ErrorCodes.DECISION_LOG_WRITE, 'write made no progress (EIO)', { errno: 'EIO' });
-    off += bytesWritten;
-  }
-}
 
 /**
  * Whether the decision log could be opened for appending, without creating

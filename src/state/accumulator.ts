@@ -62,21 +62,65 @@ export function createAccumulator(armCount: number, drift: DriftConfig, clock: C
   }
 }
 
-class DiscountAccumulator implements RouteAccumulator {
-  private readonly n: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly sumSq: Float64Array;
-  /** Actual value = stored value * scale. */
-  private scale = 1;
+/**
+ * What every form stores: per arm the count, sum and sum of squares in typed
+ * arrays. The forms differ only in how they weigh an observation and when
+ * they scale or rebuild the sums.
+ */
+abstract class ArmSums {
+  protected readonly n: Float64Array;
+  protected readonly sum: Float64Array;
+  protected readonly sumSq: Float64Array;
   observations = 0;
 
-  constructor(
-    readonly armCount: number,
-    private readonly gamma: number,
-  ) {
+  constructor(readonly armCount: number) {
     this.n = new Float64Array(armCount);
     this.sum = new Float64Array(armCount);
     this.sumSq = new Float64Array(armCount);
+  }
+
+  /** Adds one reward to `arm` with weight `w` (-1 takes an observation out). */
+  protected put(arm: number, reward: number, w: number): void {
+    this.n[arm]! += w;
+    this.sum[arm]! += reward * w;
+    this.sumSq[arm]! += reward * reward * w;
+  }
+
+  /** Multiplies every arm's sums by `f`. */
+  protected scaleAll(f: number): void {
+    for (let i = 0; i < this.armCount; i++) {
+      this.n[i]! *= f;
+      this.sum[i]! *= f;
+      this.sumSq[i]! *= f;
+    }
+  }
+
+  /** Sets every arm's sums from `stats` (an arm without stats: zeros). */
+  protected setAll(stats: readonly ArmStats[]): void {
+    for (let i = 0; i < this.armCount; i++) {
+      const s = stats[i];
+      this.n[i] = s?.n ?? 0;
+      this.sum[i] = s?.sum ?? 0;
+      this.sumSq[i] = s?.sumSq ?? 0;
+    }
+  }
+
+  protected clear(): void {
+    this.n.fill(0);
+    this.sum.fill(0);
+    this.sumSq.fill(0);
+  }
+}
+
+class DiscountAccumulator extends ArmSums implements RouteAccumulator {
+  /** Actual value = stored value * scale. */
+  private scale = 1;
+
+  constructor(
+    armCount: number,
+    private readonly gamma: number,
+  ) {
+    super(armCount);
   }
 
   add(arm: number, reward: number): void {
@@ -84,10 +128,7 @@ class DiscountAccumulator implements RouteAccumulator {
       this.scale *= this.gamma;
       if (this.scale < RESCALE_BELOW) this.rescale();
     }
-    const w = 1 / this.scale;
-    this.n[arm]! += w;
-    this.sum[arm]! += reward * w;
-    this.sumSq[arm]! += reward * reward * w;
+    this.put(arm, reward, 1 / this.scale);
     this.observations++;
   }
 
@@ -105,65 +146,45 @@ class DiscountAccumulator implements RouteAccumulator {
   load(stats: readonly ArmStats[]): void {
     this.scale = 1;
     this.observations = 0;
-    for (let i = 0; i < this.armCount; i++) {
-      const s = stats[i];
-      this.n[i] = s?.n ?? 0;
-      this.sum[i] = s?.sum ?? 0;
-      this.sumSq[i] = s?.sumSq ?? 0;
-    }
+    this.setAll(stats);
   }
 
   private rescale(): void {
-    for (let i = 0; i < this.armCount; i++) {
-      this.n[i]! *= this.scale;
-      this.sum[i]! *= this.scale;
-      this.sumSq[i]! *= this.scale;
-    }
+    this.scaleAll(this.scale);
     this.scale = 1;
   }
 }
 
-class WindowAccumulator implements RouteAccumulator {
+class WindowAccumulator extends ArmSums implements RouteAccumulator {
   private readonly ringArm: Int32Array;
   private readonly ringReward: Float64Array;
   private head = 0;
   private filled = 0;
-  private readonly n: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly sumSq: Float64Array;
   private readonly carried: ArmStats[];
   private carriedWeight = 0;
   private sinceRecompute = 0;
-  observations = 0;
 
   constructor(
-    readonly armCount: number,
+    armCount: number,
     private readonly size: number,
   ) {
+    super(armCount);
     this.ringArm = new Int32Array(size);
     this.ringReward = new Float64Array(size);
-    this.n = new Float64Array(armCount);
-    this.sum = new Float64Array(armCount);
-    this.sumSq = new Float64Array(armCount);
     this.carried = Array.from({ length: armCount }, () => ({ n: 0, sum: 0, sumSq: 0 }));
   }
 
   add(arm: number, reward: number): void {
     if (this.filled === this.size) {
-      const oldArm = this.ringArm[this.head]!;
-      const oldReward = this.ringReward[this.head]!;
-      this.n[oldArm]! -= 1;
-      this.sum[oldArm]! -= oldReward;
-      this.sumSq[oldArm]! -= oldReward * oldReward;
+      // The oldest observation leaves the window.
+      this.put(this.ringArm[this.head]!, this.ringReward[this.head]!, -1);
     } else {
       this.filled++;
     }
     this.ringArm[this.head] = arm;
     this.ringReward[this.head] = reward;
     this.head = (this.head + 1) % this.size;
-    this.n[arm]! += 1;
-    this.sum[arm]! += reward;
-    this.sumSq[arm]! += reward * reward;
+    this.put(arm, reward, 1);
     if (this.carriedWeight > 0) this.carriedWeight *= 1 - 1 / this.size;
     this.observations++;
     // Subtraction accumulates rounding error; rebuild the sums exactly now and then.
@@ -186,9 +207,7 @@ class WindowAccumulator implements RouteAccumulator {
   load(stats: readonly ArmStats[]): void {
     this.head = 0;
     this.filled = 0;
-    this.n.fill(0);
-    this.sum.fill(0);
-    this.sumSq.fill(0);
+    this.clear();
     this.observations = 0;
     this.carriedWeight = 1;
     for (let i = 0; i < this.armCount; i++) {
@@ -202,51 +221,32 @@ class WindowAccumulator implements RouteAccumulator {
 
   private recompute(): void {
     this.sinceRecompute = 0;
-    this.n.fill(0);
-    this.sum.fill(0);
-    this.sumSq.fill(0);
+    this.clear();
     for (let j = 0; j < this.filled; j++) {
       const idx = (this.head - 1 - j + this.size * 2) % this.size;
-      const a = this.ringArm[idx]!;
-      const r = this.ringReward[idx]!;
-      this.n[a]! += 1;
-      this.sum[a]! += r;
-      this.sumSq[a]! += r * r;
+      this.put(this.ringArm[idx]!, this.ringReward[idx]!, 1);
     }
   }
 }
 
-class HalfLifeAccumulator implements RouteAccumulator {
-  private readonly n: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly sumSq: Float64Array;
+class HalfLifeAccumulator extends ArmSums implements RouteAccumulator {
   /** Epoch ms the stored stats are as of. */
   private at = 0;
-  observations = 0;
 
   constructor(
-    readonly armCount: number,
+    armCount: number,
     private readonly halfLifeMs: number,
     private readonly clock: Clock,
   ) {
-    this.n = new Float64Array(armCount);
-    this.sum = new Float64Array(armCount);
-    this.sumSq = new Float64Array(armCount);
+    super(armCount);
   }
 
   add(arm: number, reward: number, now = this.clock.now()): void {
     if (now > this.at) {
-      const f = decayFactor(now - this.at, this.halfLifeMs);
-      for (let i = 0; i < this.armCount; i++) {
-        this.n[i]! *= f;
-        this.sum[i]! *= f;
-        this.sumSq[i]! *= f;
-      }
+      this.scaleAll(decayFactor(now - this.at, this.halfLifeMs));
       this.at = now;
     }
-    this.n[arm]! += 1;
-    this.sum[arm]! += reward;
-    this.sumSq[arm]! += reward * reward;
+    this.put(arm, reward, 1);
     this.observations++;
   }
 
@@ -265,11 +265,6 @@ class HalfLifeAccumulator implements RouteAccumulator {
   load(stats: readonly ArmStats[], at = this.clock.now()): void {
     this.at = at;
     this.observations = 0;
-    for (let i = 0; i < this.armCount; i++) {
-      const s = stats[i];
-      this.n[i] = s?.n ?? 0;
-      this.sum[i] = s?.sum ?? 0;
-      this.sumSq[i] = s?.sumSq ?? 0;
-    }
+    this.setAll(stats);
   }
 }

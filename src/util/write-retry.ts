@@ -4,6 +4,9 @@
  * owner retries on its own, every RETRY_MIN_MS doubling to RETRY_MAX_MS, and
  * clears the failure as soon as a write succeeds — no restart.
  */
+import type { FileHandle } from 'node:fs/promises';
+import { BanditError, type ErrorCode } from './errors.js';
+
 export const WRITE_RETRY_MIN_MS = 100;
 export const WRITE_RETRY_MAX_MS = 5_000;
 
@@ -49,5 +52,20 @@ export class WriteHealth {
   /** What readiness reports while failing, else null. */
   describe(now: number): string | null {
     return this.error ? `writes failing for ${now - this.since} ms: ${this.error.message}` : null;
+  }
+}
+
+/**
+ * write(2) may write part of a buffer on a nearly full disk: loops until all
+ * of `text` is written, or throws (the file system's error, or BanditError
+ * `code` when a write makes no progress).
+ */
+export async function writeAll(fh: FileHandle, text: string, code: ErrorCode): Promise<void> {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten <= 0) throw new BanditError(code, 'write made no progress (EIO)', { errno: 'EIO' });
+    off += bytesWritten;
   }
 }

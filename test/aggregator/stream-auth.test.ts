@@ -28,6 +28,20 @@ describe('reward stream authentication', () => {
     expect(verifyStream(SECRET, `${t}.${Buffer.from('replica-2').toString('base64url')}.${mac}`, 1_000_500)).toMatchObject({ ok: false, error: { code: 'EB_REWARD_STREAM_AUTH', message: 'bad signature' } });
   });
 
+  it('a batch MAC is byte-compatible with every replica version (fixed vectors)', () => {
+    const b: WireRewardBatch = {
+      replica: 'replica-1',
+      seq: 7,
+      rewards: [
+        { decision_id: 'd1', route: 'chat', arm: 'model-a', reward: 0.25, source: 'response', time_ms: 1_700_000_000_000 },
+        { decision_id: 'd2', route: 'chat', arm: 'model-b', reward: 1, source: 'feedback', time_ms: 1_700_000_000_001 },
+      ],
+    };
+    const golden = Buffer.from('golden-secret-0123456789abcdef');
+    expect(batchMac(golden, 'nonce-1', b).toString('hex')).toBe('e7b2b0bcba36330f46322ddaaa6c4181');
+    expect(batchMac(golden, 'nonce-1', { replica: 'replica-1', seq: 8, rewards: [] }).toString('hex')).toBe('6027362f496e6ea22608d8854c772336');
+  });
+
   it('a batch MAC covers the nonce, replica, seq and every reward field; a seq not above the last is a replay', () => {
     const b = { ...batch('r1', 3, ['a', 'b']) };
     const signed = { ...b, mac: batchMac(SECRET, 'nonce-1', b) };

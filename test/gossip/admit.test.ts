@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { admitSnapshot, MAX_LINEAR_VALUES_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE, MAX_SLOTS_PER_MESSAGE } from '../../src/gossip/admit.js';
 import { packedLength } from '../../src/state/linear.js';
-import { DEFAULT_MAX_SKEW_MS } from '../../src/gossip/message.js';
+import { DEFAULT_MAX_SKEW_MS } from '../../src/gossip/envelope.js';
 import { recordKey, type FleetRecord } from '../../src/state/records.js';
 import { maxVersionAt, type SlotSnapshot } from '../../src/state/snapshot.js';
 
