@@ -15,11 +15,11 @@ const USAGE = [
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const loaded = await loadServerCommand('serve', argv, io, USAGE, { seed: { type: 'string' } });
   if (!loaded.ok) return loaded.exitCode;
-  const { config, logger, configPath, values } = loaded;
+  const { config, logger, configPath, values, priors } = loaded;
   let sidecar: Sidecar;
   try {
     const seed = typeof values.seed === 'string' ? Number(values.seed) : undefined;
-    sidecar = await Sidecar.create({ config, logger, env: io.env, seed, configPath });
+    sidecar = await Sidecar.create({ config, logger, env: io.env, seed, configPath, priors });
     await sidecar.start();
   } catch (err) {
     return startFailed('serve', configPath, err, io, logger);

@@ -1,8 +1,9 @@
 /** What `serve` and `aggregator` share: flags, config loading, logger, signal-driven shutdown. */
 import type { Logger } from 'pino';
 import { formatIssues, loadConfigFile } from '../config/load.js';
-import { checkConfigFiles, type FileRole } from '../config/files.js';
+import { readConfigFiles, type FileRole } from '../config/files.js';
 import type { Config, ConfigIssue } from '../config/types.js';
+import type { WarmPrior } from '../state/warm-start.js';
 import { BanditError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { parseFlags, parseLogLevel, SERVER_FLAGS, type FlagOptions } from './args.js';
@@ -14,7 +15,7 @@ export const HARD_EXIT_MS = 10_000;
 export type FlagMap = Record<string, string | boolean | undefined>;
 
 export type Loaded =
-  | { ok: true; config: Config; logger: Logger; configPath: string; values: FlagMap }
+  | { ok: true; config: Config; logger: Logger; configPath: string; values: FlagMap; priors: ReadonlyMap<string, WarmPrior> }
   | { ok: false; exitCode: number };
 
 /** Parses the common server flags (plus `extra`), loads and validates the config, builds the logger. */
@@ -55,14 +56,14 @@ export async function loadServerCommand(
     return { ok: false, exitCode: EXIT_USAGE };
   }
   // Every file the command reads at start (secrets, TLS, warm starts...) is checked before anything listens: the same check as validate.
-  const fileIssues = await checkConfigFiles(loaded.value, command);
-  if (fileIssues.length > 0) {
+  const files = await readConfigFiles(loaded.value, command);
+  if (files.issues.length > 0) {
     io.stderr(`invalid config ${configPath}:`);
-    for (const line of formatIssues(fileIssues)) io.stderr(`  ${line}`);
+    for (const line of formatIssues(files.issues)) io.stderr(`  ${line}`);
     return { ok: false, exitCode: EXIT_USAGE };
   }
   const logger = createLogger(level.value ?? loaded.value.log.level, undefined, logBindings);
-  return { ok: true, config: loaded.value, logger, configPath, values };
+  return { ok: true, config: loaded.value, logger, configPath, values, priors: files.priors };
 }
 
 /** The config issues an error carries (config/issues.ts issuesError), or null. */

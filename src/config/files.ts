@@ -25,7 +25,7 @@ import { checkDecisionLogFile } from '../log/decision-log.js';
 import { loadWebhookTokens } from '../notify/component.js';
 import { loadRewrites } from '../rewrite/arm-rewrites.js';
 import { readSlotFile } from '../state/persistence.js';
-import { loadWarmStart, warmStartPath } from '../state/warm-start.js';
+import { loadWarmStart, warmStartPath, type WarmPrior } from '../state/warm-start.js';
 import { readSecret } from '../util/secret.js';
 import { readTlsMaterial } from '../util/tls-files.js';
 import { fileIssue } from './issues.js';
@@ -45,7 +45,19 @@ export function secretFiles(config: Config): Array<[string, string]> {
 
 /** Every problem with a file the config names, in config order; [] when the command would start. */
 export async function checkConfigFiles(config: Config, role: FileRole = 'serve'): Promise<ConfigIssue[]> {
+  return (await readConfigFiles(config, role)).issues;
+}
+
+export interface ConfigFiles {
+  issues: ConfigIssue[];
+  /** Route name → the warm-start prior built while checking (serve starts with these instead of reading the sources again). */
+  priors: Map<string, WarmPrior>;
+}
+
+/** The check, keeping what is costly to build twice: the warm-start priors. */
+export async function readConfigFiles(config: Config, role: FileRole = 'serve'): Promise<ConfigFiles> {
   const issues: ConfigIssue[] = [];
+  const priors = new Map<string, WarmPrior>();
   for (const [path, file] of secretFiles(config)) {
     const r = await readSecret(file);
     if (!r.ok) issues.push(fileIssue(path, r.error));
@@ -54,13 +66,14 @@ export async function checkConfigFiles(config: Config, role: FileRole = 'serve')
     const r = await readTlsMaterial(config.tls);
     if (!r.ok) issues.push(...r.error);
   }
-  if (role === 'aggregator') return issues;
+  if (role === 'aggregator') return { issues, priors };
   const rewrites = await loadRewrites(config);
   if (!rewrites.ok) issues.push(...rewrites.error);
   for (const [i, route] of config.routes.entries()) {
     if (!route.warm_start) continue;
     const r = await loadWarmStart(route, route.warm_start);
-    if (!r.ok) issues.push(fileIssue(warmStartPath(i), r.error));
+    if (r.ok) priors.set(route.name, r.value);
+    else issues.push(fileIssue(warmStartPath(i), r.error));
   }
   const tokens = await loadWebhookTokens(config.notifications);
   if (!tokens.ok) issues.push(...tokens.error);
@@ -68,7 +81,7 @@ export async function checkConfigFiles(config: Config, role: FileRole = 'serve')
     const r = await checkDecisionLogFile(config.log.decisions_file);
     if (!r.ok) issues.push(fileIssue('log.decisions_file', r.error));
   }
-  return issues;
+  return { issues, priors };
 }
 
 /** What `serve` would log at start about the files and carry on: a snapshot that does not load (it starts empty). */

@@ -6,6 +6,7 @@ import type { Config } from '../config/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { EventBus } from '../notify/events.js';
 import type { ReplicaState } from '../state/replica-state.js';
+import type { WarmPrior } from '../state/warm-start.js';
 import type { Clock } from '../util/clock.js';
 import type { Result } from '../util/errors.js';
 
@@ -36,6 +37,8 @@ export interface SidecarContext {
   /** Per-arm readings components add to GET /v1/routes (guardrails). */
   readings: ArmReadingsBoard;
   feedback: FeedbackPort;
+  /** Warm-start priors the command built with its file check (config/files.ts); the start uses them, a reload reads the sources. */
+  priors: ReadonlyMap<string, WarmPrior> | null;
 }
 
 /**

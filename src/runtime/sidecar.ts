@@ -10,6 +10,7 @@ import { EngineExtProcHandler } from '../engine/extproc-bridge.js';
 import { createExtProcServer, type ExtProcServer } from '../extproc/server.js';
 import { DecisionIdCodec } from '../reward/decision-id.js';
 import { ReplicaState, routeShapes } from '../state/replica-state.js';
+import type { WarmPrior } from '../state/warm-start.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createRng, randomSeed } from '../util/rng.js';
 import type { SidecarComponent, SidecarContext } from './component.js';
@@ -38,6 +39,8 @@ export interface SidecarOptions {
   env?: NodeJS.ProcessEnv;
   /** The config file, re-read by POST /v1/reload (the endpoint exists only when set). */
   configPath?: string;
+  /** Warm-start priors already built by the command's file check (serve): used at start instead of reading the sources again. */
+  priors?: ReadonlyMap<string, WarmPrior>;
   /** Admin request limits (tests shorten the slow-client timeouts). */
   adminLimits?: Partial<AdminLimits>;
 }
@@ -122,6 +125,7 @@ export class Sidecar {
       events: new EventBus(),
       readings: new ArmReadingsBoard(),
       feedback: { forward: null, settle: null },
+      priors: opts.priors ?? null,
     };
     const configPath = opts.configPath;
     if (configPath) this.admin.add(reloadRoute(() => this.reloadFrom(configPath), opts.logger));

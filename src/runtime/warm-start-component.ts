@@ -1,13 +1,16 @@
 import type { Config } from '../config/types.js';
 import { fileIssue, formatIssues, issuesError } from '../config/issues.js';
 import { loadWarmStart, warmStartPath } from '../state/warm-start.js';
+import { ok } from '../util/errors.js';
 import type { ComponentFactory } from './component.js';
 
 /**
  * Loads each route's warm-start prior (state/warm-start.ts) before the
- * sidecar serves. At start an unreadable or unusable source stops the start
- * with an error naming the route, the file and the problem; on a reload it
- * is logged and the route keeps its previous prior.
+ * sidecar serves; a prior `serve` already built with its file check
+ * (ctx.priors) is taken as is, not read again. At start an unreadable or
+ * unusable source stops the start with an error naming the field, the file
+ * and the problem; on a reload it is logged and the route keeps its previous
+ * prior.
  */
 export const warmStartComponent: ComponentFactory = (ctx) => {
   const load = async (config: Config, strict: boolean) => {
@@ -16,7 +19,8 @@ export const warmStartComponent: ComponentFactory = (ctx) => {
       const ws = route.warm_start;
       if (!ws) continue;
       loaded.add(route.name);
-      const res = await loadWarmStart(route, ws);
+      const given = strict ? ctx.priors?.get(route.name) : undefined;
+      const res = given ? ok(given) : await loadWarmStart(route, ws);
       if (!res.ok) {
         const problem = fileIssue(warmStartPath(i), res.error);
         if (strict) throw issuesError([problem]);

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureIo } from '../../src/cli/io.js';
+import { loadServerCommand } from '../../src/cli/server-command.js';
 import { main } from '../../src/cli/main.js';
 import { checkConfigFiles } from '../../src/config/files.js';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
@@ -215,6 +216,10 @@ routes:
     expect(v).toMatchObject({ code: 0, out: { ok: true, errors: [], warnings: [] } });
     const loaded = await loadConfigFile(file, { env: {} });
     expect(loaded.ok && (await checkConfigFiles(loaded.value))).toEqual([]);
+    // serve's check keeps the prior it built, so the start does not parse the source a second time.
+    const served = await loadServerCommand('serve', ['--config', file], captureIo({}), []);
+    expect(served.ok && [...served.priors.keys()]).toEqual(['chat']);
+    expect(served.ok && served.priors.get('chat')?.sourceSamples).toBe(10);
     expect(existsSync(outputs.decisions)).toBe(false);
     expect(existsSync(outputs.snapshot)).toBe(false);
     expect(await sidecarStart(file)).toBeNull();

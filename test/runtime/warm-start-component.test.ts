@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
+import type { WarmPrior } from '../../src/state/warm-start.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eb-warm-sidecar-'));
@@ -27,23 +28,39 @@ routes:
     warm_start: { from: ${from}, kind: decision_log, effective_samples: 20 }
 `;
 
-async function sidecarFor(from: string): Promise<Sidecar> {
+async function sidecarFor(from: string, priors?: ReadonlyMap<string, WarmPrior>): Promise<Sidecar> {
   const cfg = parseConfig(yaml(from), { env: {} });
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.error));
-  return Sidecar.create({ config: cfg.value, logger: silentLogger(), seed: 1, env: {} });
+  return Sidecar.create({ config: cfg.value, logger: silentLogger(), seed: 1, env: {}, ...(priors ? { priors } : {}) });
 }
 
 describe('serve with a warm start', () => {
-  it('loads the prior before it serves: the fleet view starts at the scaled history', async () => {
-    const sidecar = await sidecarFor(LOG);
+  /** The fleet view of arms a and b of route chat right after start. */
+  async function startedFleet(sidecar: Sidecar) {
     try {
       await sidecar.start();
       const ri = sidecar.state.routeIndex('chat')!;
-      expect(sidecar.state.fleet(ri, 0, { n: 0, sum: 0, sumSq: 0 })).toEqual({ n: 15, sum: 15, sumSq: 15 });
-      expect(sidecar.state.fleet(ri, 1, { n: 0, sum: 0, sumSq: 0 })).toEqual({ n: 5, sum: 0, sumSq: 0 });
+      return [0, 1].map((arm) => sidecar.state.fleet(ri, arm, { n: 0, sum: 0, sumSq: 0 }));
     } finally {
       await sidecar.stop(100);
     }
+  }
+
+  it('loads the prior before it serves: the fleet view starts at the scaled history', async () => {
+    expect(await startedFleet(await sidecarFor(LOG))).toEqual([
+      { n: 15, sum: 15, sumSq: 15 },
+      { n: 5, sum: 0, sumSq: 0 },
+    ]);
+  });
+
+  it('starts from the prior serve built with its file check, without reading the source again', async () => {
+    const given: WarmPrior = { at: 2_000, arms: { a: { n: 3, sum: 3, sumSq: 3 }, b: { n: 1, sum: 0, sumSq: 0 } }, linear: null, sourceSamples: 4, scale: 1 };
+    // The source is gone by now: only the handed-over prior can be what the route starts from.
+    const sidecar = await sidecarFor(join(dir, 'gone.jsonl'), new Map([['chat', given]]));
+    expect(await startedFleet(sidecar)).toEqual([
+      { n: 3, sum: 3, sumSq: 3 },
+      { n: 1, sum: 0, sumSq: 0 },
+    ]);
   });
 
   it('refuses to start when the warm-start file is missing, naming the field, the file and the code', async () => {
