@@ -7,10 +7,12 @@
  * route's default arm; ext_proc not fail-open, missing, after the router, or
  * its cluster not HTTP/2; a client-sent x-bandit-cluster not stripped before
  * routing; no route steering by x-bandit-cluster; a body rewrite on a route
- * whose body Envoy never sends; a host rewrite Envoy would drop.
+ * whose body Envoy never sends; a host rewrite Envoy would drop; outcomes that
+ * never arrive (`outcomes.source` against the response phase or the gRPC
+ * access log).
  * Warnings: what works but is probably not meant.
  */
-import { CLUSTER_HEADER } from '../engine/extproc-bridge.js';
+import { CLUSTER_HEADER, DECISION_ID_HEADER } from '../engine/extproc-bridge.js';
 import { formatPath, issue, type PathSegment } from './issues.js';
 import type { Config, ConfigIssue } from './types.js';
 
@@ -86,6 +88,51 @@ function bodyMode(o: unknown): string | undefined {
   return isObj(pm) && typeof pm.request_body_mode === 'string' ? pm.request_body_mode : undefined;
 }
 
+const GRPC_ACCESS_LOG_SUFFIX = '.HttpGrpcAccessLogConfig';
+const lower = (v: unknown): string[] => arr(v).filter((x): x is string => typeof x === 'string').map((x) => x.toLowerCase());
+
+/**
+ * Where outcomes come from (`outcomes.source`, docs/outcomes.md) must match
+ * what this Envoy sends the sidecar: otherwise no outcome ever arrives, and
+ * the bandit learns nothing and no guardrail can trip.
+ */
+function checkOutcomeSource(config: Config, hcm: Obj, path: PathSegment[], ep: Obj, epPath: PathSegment[], sidecarCluster: string | null, errors: ConfigIssue[], warnings: ConfigIssue[]): void {
+  const pm = isObj(ep.processing_mode) ? ep.processing_mode : {};
+  const responseMode = typeof pm.response_header_mode === 'string' ? pm.response_header_mode : 'SEND'; // Envoy's default
+  const modePath = [...epPath, 'processing_mode', 'response_header_mode'];
+  if (config.outcomes.source === 'response_headers') {
+    if (responseMode === 'SKIP') {
+      errors.push(at(modePath, 'SKIP, but outcomes.source is response_headers: the sidecar never sees a response, so nothing is learned and no guardrail trips (set SEND, or outcomes.source: access_log with a gRPC access log as in envoy/envoy-accesslog.yaml)'));
+    }
+    return;
+  }
+  const logs = arr(hcm.access_log);
+  const li = logs.findIndex((l) => isObj(l) && typeIs(l.typed_config, GRPC_ACCESS_LOG_SUFFIX));
+  if (li < 0) {
+    errors.push(at([...path, 'access_log'], 'outcomes.source is access_log, but no gRPC access log (envoy.access_loggers.http_grpc) goes to the sidecar: no outcome arrives, so nothing is learned and no guardrail trips (envoy/envoy-accesslog.yaml has one)'));
+    return;
+  }
+  const logPath = [...path, 'access_log', li, 'typed_config'];
+  const log = (logs[li] as Obj).typed_config as Obj;
+  const cluster = (((log.common_config as Obj | undefined)?.grpc_service as Obj | undefined)?.envoy_grpc as Obj | undefined)?.cluster_name;
+  if (sidecarCluster !== null && typeof cluster === 'string' && cluster !== sidecarCluster) {
+    errors.push(at([...logPath, 'common_config', 'grpc_service', 'envoy_grpc', 'cluster_name'], `${JSON.stringify(cluster)}: the access log must go to the sidecar's cluster ${JSON.stringify(sidecarCluster)}, where the decisions are`));
+  }
+  if (!lower(log.additional_request_headers_to_log).includes(DECISION_ID_HEADER)) {
+    errors.push(at([...logPath, 'additional_request_headers_to_log'], `must include ${DECISION_ID_HEADER}: the sidecar matches each entry to its decision by it, so without it nothing is learned`));
+  }
+  const logged = lower(log.additional_response_headers_to_log);
+  config.routes.forEach((r, ri) => {
+    const h = r.reward.header;
+    if (h !== null && !logged.includes(h.toLowerCase())) {
+      warnings.push(issue(['routes', ri, 'reward', 'header'], `${h} is not in the access log's additional_response_headers_to_log (envoy:${formatPath(logPath)}): the backend's reward header is never seen`));
+    }
+  });
+  if (responseMode !== 'SKIP') {
+    warnings.push(at(modePath, `${responseMode}, but outcomes come from the access log: one more round trip per request that learns nothing (set SKIP)`));
+  }
+}
+
 export function checkEnvoyConfig(config: Config, envoyDoc: unknown): EnvoyCheckResult {
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
@@ -137,6 +184,7 @@ export function checkEnvoyConfig(config: Config, envoyDoc: unknown): EnvoyCheckR
     if (isObj(ep.processing_mode) && ep.processing_mode.request_header_mode === 'SKIP') {
       errors.push(at([...epPath, 'processing_mode', 'request_header_mode'], 'SKIP: the sidecar never sees a request, so it never decides'));
     }
+    checkOutcomeSource(config, hcm, path, ep, epPath, typeof grpcCluster === 'string' ? grpcCluster : null, errors, warnings);
     if (hostRewrites && (ep.mutation_rules as Obj | undefined)?.allow_all_routing !== true) {
       errors.push(at([...epPath, 'mutation_rules', 'allow_all_routing'], 'an arm sets rewrite.host, but Envoy drops :authority/Host mutations from ext_proc unless this is true'));
     }

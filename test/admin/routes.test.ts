@@ -38,7 +38,7 @@ async function startServer(token: string | null): Promise<Server> {
   for (const r of routeAdminRoutes(rig.engine, rig.metrics, logger, null, readings)) admin.add(r);
   admin.add(feedbackRoute(fm, logger));
   const reloads: ReloadOutcome[] = [
-    err(new ConfigRejection([{ path: 'routes[0].arms[1].cluster', message: 'required' }, { path: 'routes[1].policy.type', message: 'unknown policy' }], 'config rejected (2 issues)')),
+    err(new ConfigRejection([{ path: 'routes[0].arms[1].cluster', message: 'required' }, { path: 'routes[1].arms[0].rewrite.secret_headers.x-key.file', message: '/run/key: cannot read: file not found', code: 'EB_CONFIG_READ' }], 'config rejected (2 issues)')),
     ok({ routes: ['chat', 'plain'] }),
   ];
   let n = 0;
@@ -259,15 +259,18 @@ describe('admin API: every endpoint, good and bad input, with and without the to
     expect(single.json).toMatchObject({ decision_id: d.id, outcome: 'duplicate' });
   });
 
-  it('reload: a bad config answers 400 with every issue path; a good one 200', async () => {
+  it('reload: a bad config answers 400 with every issue path (a file issue with its code); a good one 200', async () => {
     const s = open;
     const bad = await call(s, 'POST', '/v1/reload');
     // The MUTATIONS rows already consumed one reload on this server; find the rejected one either way.
     const first = bad.status === 400 ? bad : await call(s, 'POST', '/v1/reload');
     expect(first.status).toBe(400);
-    const err = first.json.error as { code: string; issues: Array<{ path: string }> };
+    const err = first.json.error as { code: string; issues: Array<{ path: string; message: string; code?: string }> };
     expect(err.code).toBe('EB_CONFIG_INVALID');
-    expect(err.issues.map((i) => i.path)).toEqual(['routes[0].arms[1].cluster', 'routes[1].policy.type']);
+    expect(err.issues).toEqual([
+      { path: 'routes[0].arms[1].cluster', message: 'required' },
+      { path: 'routes[1].arms[0].rewrite.secret_headers.x-key.file', message: '/run/key: cannot read: file not found', code: 'EB_CONFIG_READ' },
+    ]);
     const good = await call(s, 'POST', '/v1/reload');
     expect(good).toMatchObject({ status: 200, json: { status: 'reloaded', routes: ['chat', 'plain'] } });
   });

@@ -119,6 +119,38 @@ routes:
     expect(r.out).toEqual([`ok: 2 routes (all, never), 3 warnings`]);
   });
 
+  it('outcomes that never arrive: the outcome source against the response phase and the gRPC access log', async () => {
+    const accessLog = `outcomes: { source: access_log }\n${SIDECAR}`;
+    const envoyYaml = join(REPO_ROOT, 'envoy', 'envoy.yaml');
+    const accessLogYaml = join(REPO_ROOT, 'envoy', 'envoy-accesslog.yaml');
+    // Each shipped Envoy file with the outcome source it is made for passes.
+    expect((await run(['--config', await sidecar('al', accessLog), '--envoy', accessLogYaml])).code).toBe(0);
+    // Two-phase sidecar, access-log Envoy: the response phase is skipped, so nothing would be learned.
+    const skip = await run(['--config', await sidecar('plain', SIDECAR), '--envoy', accessLogYaml]);
+    expect(skip.code).toBe(1);
+    expect(skip.err.join('\n')).toMatch(/processing_mode\.response_header_mode: SKIP, but outcomes\.source is response_headers: the sidecar never sees a response/);
+    // Access-log sidecar, two-phase Envoy: no access log reaches the sidecar.
+    const none = await run(['--config', await sidecar('al', accessLog), '--envoy', envoyYaml]);
+    expect(none.code).toBe(1);
+    expect(none.err.join('\n')).toMatch(/typed_config\.access_log: outcomes\.source is access_log, but no gRPC access log \(envoy\.access_loggers\.http_grpc\) goes to the sidecar/);
+    // An access log without the decision id (entries cannot be matched) or sent elsewhere.
+    const noId = await run(['--config', await sidecar('al', accessLog), '--envoy', await variant('al-no-id', (d) => {
+      const log = hcmOf(d).access_log[0].typed_config;
+      log.additional_request_headers_to_log = [];
+      log.common_config.grpc_service.envoy_grpc.cluster_name = 'model_a';
+    }, 'envoy-accesslog.yaml')]);
+    expect(noId.code).toBe(1);
+    expect(noId.err.join('\n')).toMatch(/access_log\[0\]\.typed_config\.additional_request_headers_to_log: must include x-bandit-decision-id/);
+    expect(noId.err.join('\n')).toMatch(/envoy_grpc\.cluster_name: "model_a": the access log must go to the sidecar's cluster "envoy_bandit"/);
+    // Warnings: a reward header the log does not carry; a response phase sent for nothing.
+    const odd = await run(['--config', await sidecar('al-reward', `${accessLog}    reward: { header: x-score }\n`), '--envoy', await variant('al-send', (d) => {
+      extProcOf(d).processing_mode.response_header_mode = 'SEND';
+    }, 'envoy-accesslog.yaml')]);
+    expect(odd.code).toBe(0);
+    expect(odd.err.join('\n')).toMatch(/^warning: routes\[0\]\.reward\.header: x-score is not in the access log's additional_response_headers_to_log/m);
+    expect(odd.err.join('\n')).toMatch(/response_header_mode: SEND, but outcomes come from the access log/);
+  });
+
   it('--json: one document with errors and warnings, each with its path', async () => {
     const r = await run(['--config', await sidecar('plain', SIDECAR), '--envoy', await variant('json-broken', (d) => (extProcOf(d).failure_mode_allow = false)), '--json']);
     expect(r.code).toBe(1);

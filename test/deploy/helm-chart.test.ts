@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { checkEnvoyConfig } from '../../src/config/envoy-check.js';
 import { formatIssues, parseConfig } from '../../src/config/load.js';
 import { helmValuesSchema } from '../../src/tools/helm-schema/values-schema.js';
 import { findEnvoyBinary } from '../../src/util/envoy-binary.js';
@@ -177,6 +178,28 @@ describe('values.schema.json', () => {
     const r = template(['-f', file]);
     expect(r.status).not.toBe(0);
     expect(r.out).toContain('config.routes[0].arms[1].cluster: "model_z" has no address in backends');
+  });
+});
+
+describe('per-arm rewrites in the chart', () => {
+  it('an arm with rewrite.host turns on allow_all_routing, and the pair passes validate --envoy; body_rewrite (not rendered) fails with its path', () => {
+    const file = join(tmp, 'host.yaml');
+    writeFileSync(file, 'config:\n  routes:\n    - name: chat\n      arms:\n        - { name: model-a, cluster: model_a, rewrite: { host: a.models.example.com } }\n        - { name: model-b, cluster: model_b }\n');
+    const r = template(['-f', file]);
+    expect(r.status, r.out).toBe(0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS()).filter((o) => o && typeof o === 'object');
+    const envoy = docs.find((o: any) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-envoy')).data['envoy.yaml'];
+    const router = docs.find((o: any) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-config')).data['router.yaml'];
+    expect(parse(envoy).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[1].typed_config.mutation_rules).toEqual({ allow_all_routing: true });
+    expect(renderedText.get('default')).not.toContain('allow_all_routing');
+    const cfg = parseConfig(router, { env: { POD_NAME: 'p' }, hostname: 'h' });
+    if (!cfg.ok) throw new Error(formatIssues(cfg.error).join('\n'));
+    expect(checkEnvoyConfig(cfg.value, parse(envoy)).errors).toEqual([]);
+    const body = join(tmp, 'body.yaml');
+    writeFileSync(body, 'config:\n  routes:\n    - name: chat\n      body_rewrite: {}\n      arms:\n        - { name: model-a, cluster: model_a, rewrite: { model: m } }\n        - { name: model-b, cluster: model_b }\n');
+    const b = template(['-f', body]);
+    expect(b.status).not.toBe(0);
+    expect(b.out).toContain('config.routes[0].body_rewrite: this chart');
   });
 });
 
