@@ -252,7 +252,7 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
         return jsonError(500, ErrorCodes.INTERNAL, `reload failed: ${(err as Error).message}`);
       }
       if (!res.ok) {
-        const issues = res.error.issues.map((i) => ({ path: i.path, message: i.message }));
+        const issues = res.error.issues.map((i) => ({ path: i.path, message: i.message, ...(i.code ? { code: i.code } : {}) }));
         audit(logger, req, 'reload', {}, 'rejected', { issues: issues.map((i) => `${i.path}: ${i.message}`) });
         return { status: 400, body: { error: { code: res.error.code, message: res.error.message, issues } } };
       }

@@ -38,7 +38,7 @@ async function startServer(token: string | null): Promise<Server> {
   for (const r of routeAdminRoutes(rig.engine, rig.metrics, logger, null, readings)) admin.add(r);
   admin.add(feedbackRoute(fm, logger));
   const reloads: ReloadOutcome[] = [
-    err(new ConfigRejection([{ path: 'routes[0].arms[1].cluster', message: 'required' }, { path: 'routes[1].policy.type', message: 'unknown policy' }], 'config rejected (2 issues)')),
+    err(new ConfigRejection([{ path: 'routes[0].arms[1].cluster', message: 'required' }, { path: 'routes[1].arms[0].rewrite.secret_headers.x-key.file', message: '/run/key: cannot read: file not found', code: 'EB_CONFIG_READ' }], 'config rejected (2 issues)')),
     ok({ routes: ['chat', 'plain'], restart_needed: [] }),
     ok({ routes: ['chat', 'plain'], restart_needed: ['gossip'] }),
   ];
@@ -260,15 +260,18 @@ describe('admin API: every endpoint, good and bad input, with and without the to
     expect(single.json).toMatchObject({ decision_id: d.id, outcome: 'duplicate' });
   });
 
-  it('reload: a bad config answers 400 with every issue path; a good one 200', async () => {
+  it('reload: a bad config answers 400 with every issue path (a file issue with its code); a good one 200', async () => {
     const s = open;
     // The MUTATIONS rows already consumed reloads on this server; go round the three answers to the rejected one.
     let first = await call(s, 'POST', '/v1/reload');
     for (let i = 0; i < 2 && first.status !== 400; i++) first = await call(s, 'POST', '/v1/reload');
     expect(first.status).toBe(400);
-    const err = first.json.error as { code: string; issues: Array<{ path: string }> };
+    const err = first.json.error as { code: string; issues: Array<{ path: string; message: string; code?: string }> };
     expect(err.code).toBe('EB_CONFIG_INVALID');
-    expect(err.issues.map((i) => i.path)).toEqual(['routes[0].arms[1].cluster', 'routes[1].policy.type']);
+    expect(err.issues).toEqual([
+      { path: 'routes[0].arms[1].cluster', message: 'required' },
+      { path: 'routes[1].arms[0].rewrite.secret_headers.x-key.file', message: '/run/key: cannot read: file not found', code: 'EB_CONFIG_READ' },
+    ]);
     const good = await call(s, 'POST', '/v1/reload');
     expect(good).toEqual(expect.objectContaining({ status: 200, json: { status: 'reloaded', routes: ['chat', 'plain'] } }));
     // Sections a reload does not apply are named in the answer.

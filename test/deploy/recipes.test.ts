@@ -26,6 +26,7 @@ describe.each(RECIPES)('recipe %s', (name) => {
 
   it('the sidecar config validates against it, without warnings', async () => {
     const io = captureIo();
+    // --skip-files: the recipes name secrets mounted in the pod (/var/run/secrets/...), absent here.
     const code = await main(['validate', '--config', sidecar, '--envoy', envoy, '--skip-files'], io);
     expect(io.err).toEqual([]);
     expect(code).toBe(0);
