@@ -231,7 +231,7 @@ function countOutcomes(results: FeedbackAnswer[]): Record<string, number> {
 }
 
 /** What a reload answers (runtime/reload.ts): the routes now served, or the rejected config's issues. */
-export type ReloadOutcome = Result<{ routes: string[] }, ConfigRejection>;
+export type ReloadOutcome = Result<{ routes: string[]; restart_needed: string[] }, ConfigRejection>;
 
 /** POST /v1/reload: re-reads the config file; a bad config is a 400 with every issue and the old one keeps serving. */
 export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger): AdminRoute {
@@ -256,8 +256,10 @@ export function reloadRoute(reload: () => Promise<ReloadOutcome>, logger: Logger
         audit(logger, req, 'reload', {}, 'rejected', { issues: issues.map((i) => `${i.path}: ${i.message}`) });
         return { status: 400, body: { error: { code: res.error.code, message: res.error.message, issues } } };
       }
-      audit(logger, req, 'reload', {}, 'ok', { routes: res.value.routes });
-      return { status: 200, body: { status: 'reloaded', routes: res.value.routes } };
+      const { routes, restart_needed } = res.value;
+      audit(logger, req, 'reload', {}, 'ok', restart_needed.length ? { routes, restart_needed } : { routes });
+      // Sections other than routes changed: named, since they wait for a restart.
+      return { status: 200, body: restart_needed.length ? { status: 'reloaded', routes, restart_needed } : { status: 'reloaded', routes } };
     },
   };
 }

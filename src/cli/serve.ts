@@ -27,7 +27,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   process.on('SIGHUP', () => {
     void sidecar.reloadFrom(configPath).then(
       (r) => {
-        if (r.ok) logger.info({ routes: r.value.routes, trigger: 'SIGHUP' }, 'config reloaded');
+        if (r.ok && r.value.restart_needed.length) {
+          logger.warn({ routes: r.value.routes, restart_needed: r.value.restart_needed, trigger: 'SIGHUP' }, `config reloaded; changes to ${r.value.restart_needed.join(', ')} take effect on restart`);
+        } else if (r.ok) logger.info({ routes: r.value.routes, trigger: 'SIGHUP' }, 'config reloaded');
         else logger.error({ code: r.error.code, issues: formatIssues(r.error.issues), trigger: 'SIGHUP' }, 'config reload rejected; the old config keeps serving');
       },
       // Applying a valid config threw (a bug): log it, as POST /v1/reload answers 500, rather than an unhandled rejection.

@@ -11,6 +11,8 @@ import { err, ok, type Result } from '../util/errors.js';
 export interface ReloadTarget {
   /** The config in force: listeners and identity are compared against it. */
   readonly config: Config;
+  /** The config the process started with: every section but `routes` still runs as it says. */
+  readonly started: Config;
   /** Applies a validated config with its rewrites (secrets already read). */
   apply(config: Config, rewrites: RewriteTable): Promise<void>;
   readonly metrics: Pick<Metrics, 'configReloads' | 'configLastReloadOk' | 'configLastReload'>;
@@ -18,8 +20,12 @@ export interface ReloadTarget {
   readonly events: EventSink;
 }
 
-/** The routes now served, or the rejection (EB_CONFIG_INVALID) with every issue; the previous config keeps serving. */
-export type ReloadResult = Result<{ routes: string[] }, ConfigRejection>;
+/**
+ * The routes now served and the top-level sections whose change waits for a
+ * restart, or the rejection (EB_CONFIG_INVALID) with every issue; the previous
+ * config keeps serving.
+ */
+export type ReloadResult = Result<{ routes: string[]; restart_needed: string[] }, ConfigRejection>;
 
 function rejected(issues: readonly ConfigIssue[]): ReloadResult {
   const n = issues.length;
@@ -33,6 +39,16 @@ function immutableChanges(prev: Config, next: Config): ConfigIssue[] {
   if (prev.listen.ext_proc !== next.listen.ext_proc) issues.push({ path: 'listen.ext_proc', message: 'cannot change on reload; restart the sidecar' });
   if (prev.listen.admin !== next.listen.admin) issues.push({ path: 'listen.admin', message: 'cannot change on reload; restart the sidecar' });
   return issues;
+}
+
+/**
+ * A reload applies `routes` (arms, policies, rewrites, guardrails, …) in place.
+ * The other sections are read once at start (listeners, gossip, the reward
+ * stream, state, logs, secrets, notifications, outcomes); a change to one is
+ * named, so nobody believes it is in force before a restart.
+ */
+function restartNeeded(started: Config, next: Config): string[] {
+  return (Object.keys(next) as Array<keyof Config>).filter((k) => k !== 'routes' && JSON.stringify(started[k]) !== JSON.stringify(next[k])).sort();
 }
 
 /**
@@ -62,5 +78,5 @@ async function tryReload(target: ReloadTarget, path: string, env: NodeJS.Process
   const rewrites = await loadRewrites(res.value);
   if (!rewrites.ok) return rejected(rewrites.error);
   await target.apply(res.value, rewrites.value);
-  return ok({ routes: res.value.routes.map((r) => r.name) });
+  return ok({ routes: res.value.routes.map((r) => r.name), restart_needed: restartNeeded(target.started, res.value) });
 }

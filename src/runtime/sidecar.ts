@@ -138,6 +138,7 @@ export class Sidecar {
       get config() {
         return ctx.config;
       },
+      started: this.opts.config,
       apply: (config, rewrites) => this.reconfigure(config, rewrites),
       metrics: this.metrics,
       clock: ctx.clock,

@@ -1,6 +1,6 @@
 /**
  * Config reload (src/runtime/reload.ts): a good file is applied and answers the
- * routes it serves; a bad one, or one that changes what cannot change in
+ * routes it serves and the sections whose change waits for a restart; a bad one, or one that changes what cannot change in
  * place, is a ConfigRejection (EB_CONFIG_INVALID) carrying every issue, nothing
  * is applied, and the outcome is counted and published either way.
  */
@@ -44,6 +44,7 @@ async function target() {
   const metrics = createMetrics();
   const t: ReloadTarget = {
     config: loaded.value,
+    started: loaded.value,
     apply: async (c) => void applied.push(c),
     metrics,
     clock: new ManualClock(5_000),
@@ -56,10 +57,21 @@ describe('reloadFromFile', () => {
   it('applies a good config and answers the routes it serves', async () => {
     const { t, applied, events, metrics } = await target();
     const r = await reloadFromFile(t, file('good.yaml', GOOD.replace('name: plain', 'name: other')), {});
-    expect(r).toEqual({ ok: true, value: { routes: ['chat', 'other'] } });
+    expect(r).toEqual({ ok: true, value: { routes: ['chat', 'other'], restart_needed: [] } });
     expect(applied.map((c) => c.routes.map((x) => x.name))).toEqual([['chat', 'other']]);
     expect(events).toEqual([{ kind: 'reload', scope: 'local', outcome: 'success', routes: ['chat', 'other'] }]);
     expect(await metricValue(metrics, 'envoy_bandit_config_reloads_total', { outcome: 'success' })).toBe(1);
+  });
+
+  it('names the sections a reload does not apply (they wait for a restart), against the config the process started with', async () => {
+    const { t, applied } = await target();
+    const changed = `${GOOD}log: { level: debug, decisions_file: /tmp/decisions.jsonl }\ngossip: { listen: 127.0.0.1:7946, peers: [127.0.0.1:7947] }\n`;
+    const r = await reloadFromFile(t, file('sections.yaml', changed.replace('name: plain', 'name: other')), {});
+    expect(r).toEqual({ ok: true, value: { routes: ['chat', 'other'], restart_needed: ['gossip', 'log'] } });
+    expect(applied).toHaveLength(1);
+    // A second reload still compares with the start: the running gossip and log are the old ones.
+    const again = await reloadFromFile({ ...t, config: applied[0]! }, file('sections.yaml', changed), {});
+    expect(again.ok && again.value.restart_needed).toEqual(['gossip', 'log']);
   });
 
   it('refuses a bad config with EB_CONFIG_INVALID and every issue, applying nothing', async () => {
