@@ -46,5 +46,8 @@ export function configWarnings(config: Config): ConfigIssue[] {
       out.push(issue(['routes', i, 'guardrails', 'latency_p95', 'max'], `below the reward's latency SLO (${r.reward.latency.slo_ms} ms): an arm can be quarantined for latency the reward calls fine`));
     }
   });
+  if (config.tls !== null && config.gossip === null && config.aggregator === null) {
+    out.push(issue(['tls'], 'neither gossip nor aggregator is set: nothing uses the certificates (they are still read and checked at start)'));
+  }
   return out;
 }

@@ -247,6 +247,20 @@ routes:
     }
   });
 
+  it('the aggregator command refuses a bad TLS set as serve does: exit 1, the field and the code, before listening', async () => {
+    const file = f('aggregator.yaml', `replica_id: agg
+listen: { admin: "127.0.0.1:0" }
+aggregator: { address: "127.0.0.1:0", log_file: ${join(fdir, 'agg', 'rewards.jsonl')} }
+gossip: { listen: "127.0.0.1:0", peers: [], secret_file: ${good.gossip} }
+tls: { cert: ${leaf.cert}, key: ${other.key}, ca: ${ca.cert} }
+routes: [{ name: chat, arms: [{ name: a, cluster: a }] }]
+`);
+    const io = captureIo({});
+    expect(await main(['aggregator', '--config', file], io)).toBe(1);
+    expect(io.err.map((l) => l.trim()).filter((l) => l.startsWith('tls.key: '))).toEqual([expect.stringMatching(/does not match the certificate .*\[EB_CONFIG_INVALID\]$/)]);
+    expect(existsSync(join(fdir, 'agg'))).toBe(false);
+  });
+
   it('--skip-files checks the config alone; the aggregator checks only the files it reads', async () => {
     const file = configFile({ ...good, warm: join(fdir, 'absent.jsonl'), cert: join(fdir, 'absent.crt') });
     expect(await validate(file, '--skip-files')).toMatchObject({ code: 0, out: { ok: true } });

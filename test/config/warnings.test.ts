@@ -33,3 +33,12 @@ describe('config warnings: drift forms in a fleet', () => {
     expect(configWarnings(config('{ mode: discount, gamma: 0.999 }', ''))).toEqual([]);
   });
 });
+
+describe('config warnings: unused certificates', () => {
+  const TLS = 'tls: { cert: /c.crt, key: /c.key, ca: /ca.crt }';
+  it('tls without gossip or an aggregator is warned at tls; with either it is not', () => {
+    expect(configWarnings(config('{ mode: half_life, half_life: 10m }', TLS))).toEqual([expect.objectContaining({ path: 'tls', message: expect.stringMatching(/nothing uses the certificates/) })]);
+    expect(configWarnings(config('{ mode: half_life, half_life: 10m }', `${TLS}\n${GOSSIP}`))).toEqual([]);
+    expect(configWarnings(config('{ mode: half_life, half_life: 10m }', `${TLS}\naggregator: { address: 127.0.0.1:7950 }`))).toEqual([]);
+  });
+});
