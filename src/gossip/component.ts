@@ -15,6 +15,7 @@ import { GrpcGossipTransport } from './transport.js';
 import { fetchAggregatorSnapshot } from '../aggregator/connector.js';
 import { requireSecret } from '../util/secret.js';
 import { credentialsOf, TlsFiles } from '../util/tls-files.js';
+import { listenFailure } from '../util/address.js';
 
 /** The bootstrap GetSnapshot waits at most this long (and never longer than the sync timeout). */
 export const BOOTSTRAP_TIMEOUT_MS = 3_000;
@@ -66,7 +67,7 @@ export const gossipComponent: ComponentFactory = (ctx) => {
         n.feedbackHandler = (body, from) => ctx.feedback.settle?.(body, from) ?? 'feedback is not running on this replica';
         ctx.feedback.forward = (issuer, body) => n.forwardFeedback(issuer, body);
         server = createGossipServer(node, g.listen, ctx.logger, creds.server());
-        const bound = await server.start();
+        const bound = await server.start().catch((e: unknown) => Promise.reject(listenFailure('gossip.listen', g.listen, e)));
         ctx.logger.info({ listen: bound.address, peers: g.peers, dns: g.dns, authenticated: secret !== null, mutual_tls: tls !== null }, 'gossip listening');
       }
       node.start();

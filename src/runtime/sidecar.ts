@@ -22,7 +22,7 @@ import { requireSecret } from '../util/secret.js';
 import { loadRewrites, type RewriteTable } from '../rewrite/arm-rewrites.js';
 import { issuesError } from '../config/issues.js';
 import { PinCodec } from '../sticky/pin.js';
-import { isLoopback, parseAddress } from '../util/address.js';
+import { isLoopback, listenFailure, parseAddress } from '../util/address.js';
 
 const isLoopbackAddress = (text: string): boolean => {
   const a = parseAddress(text);
@@ -171,7 +171,7 @@ export class Sidecar {
       await c.start();
       this.components.push(c);
     }
-    const a = await this.admin.start();
+    const a = await this.admin.start().catch((e: unknown) => Promise.reject(listenFailure('listen.admin', this.ctx.config.listen.admin, e)));
     this.addresses.admin = `${a.host}:${a.port}`;
     this.extproc = createExtProcServer({
       handler: this.handler,
@@ -181,7 +181,7 @@ export class Sidecar {
       onStreamEnd: (outcome) => this.metrics.extprocStreams.inc({ outcome }),
       onError: (kind) => this.metrics.extprocErrors.inc({ kind }),
     });
-    const bound = await this.extproc.start();
+    const bound = await this.extproc.start().catch((e: unknown) => Promise.reject(listenFailure('listen.ext_proc', this.ctx.config.listen.ext_proc, e)));
     this.addresses.extProc = bound.address;
     this.listening = true;
     refreshArmGauges(this.engine, this.metrics);

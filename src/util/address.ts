@@ -52,3 +52,22 @@ export function listenAddress(text: string): Address {
   if (!addr) throw new BanditError(ErrorCodes.CONFIG_INVALID, `not a listen address: ${JSON.stringify(text)} (expected host:port, [v6]:port or unix:/path)`);
   return addr;
 }
+
+/** Why a listen fails that the operator can fix, by errno (grpc-js folds it into its message). */
+const LISTEN_FAILURES: ReadonlyArray<[code: string, why: string]> = [
+  ['EADDRINUSE', 'the address is already in use (another process, or another envoy-bandit, listens there)'],
+  ['EADDRNOTAVAIL', 'this machine has no such address'],
+  ['EACCES', 'permission denied (a port below 1024, or a socket path that is not writable)'],
+];
+
+/**
+ * A listen that failed, as the operator should read it: the config key, the
+ * address and the cause (EB_SETUP). Errors of another kind pass unchanged.
+ */
+export function listenFailure(key: string, address: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const hit = LISTEN_FAILURES.find(([c]) => c === code || message.includes(c));
+  if (!hit) return err;
+  return new BanditError(ErrorCodes.SETUP, `cannot listen on ${key} ${address}: ${hit[1]}; stop that process or change ${key}`);
+}

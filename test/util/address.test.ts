@@ -5,12 +5,13 @@
  * on it and stops). One parser (`src/util/address.ts`) serves both.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { Sidecar } from '../../src/runtime/sidecar.js';
-import { listenAddress, parseAddress } from '../../src/util/address.js';
+import { listenAddress, listenFailure, parseAddress } from '../../src/util/address.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eb-address-'));
@@ -73,5 +74,36 @@ describe('validate and serve agree on every address form', () => {
     if (text.startsWith('unix:/')) return; // a valid address, but gossip peers need host:port
     expect(parseAddress(text)).toBeUndefined();
     expect(() => listenAddress(text)).toThrow(expect.objectContaining({ code: 'EB_CONFIG_INVALID' }) as Error);
+  });
+});
+
+describe('a listen that fails names the config key, the address and the cause', () => {
+  it('maps address-in-use, not-available and permission errors (grpc-js folds them into its message) to EB_SETUP; others pass unchanged', () => {
+    const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:9464'), { code: 'EADDRINUSE' });
+    expect(listenFailure('listen.admin', '127.0.0.1:9464', inUse)).toMatchObject({
+      code: 'EB_SETUP',
+      message: 'cannot listen on listen.admin 127.0.0.1:9464: the address is already in use (another process, or another envoy-bandit, listens there); stop that process or change listen.admin',
+    });
+    const grpc = new Error('No address added out of total 1 resolved errors: [listen EADDRINUSE: address already in use 127.0.0.1:7946]');
+    expect(listenFailure('gossip.listen', '127.0.0.1:7946', grpc)).toMatchObject({ code: 'EB_SETUP', message: expect.stringContaining('gossip.listen 127.0.0.1:7946: the address is already in use') });
+    expect(listenFailure('listen.ext_proc', '10.9.9.9:1', Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' }))).toMatchObject({ message: expect.stringContaining('this machine has no such address') });
+    const other = new Error('something else');
+    expect(listenFailure('listen.admin', '127.0.0.1:1', other)).toBe(other);
+  });
+
+  it.each(['listen.admin', 'listen.ext_proc', 'gossip.listen'])('a real sidecar whose %s is taken fails to start with that key', async (key) => {
+    const taken: Server = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    const yaml = configFor('127.0.0.1', false).replace(key === 'gossip.listen' ? /(gossip: \{ listen: ")[^"]+/ : key === 'listen.admin' ? /(admin: ")[^"]+/ : /(ext_proc: ")[^"]+/, `$1127.0.0.1:${port}`);
+    const cfg = parseConfig(yaml, { env: {} });
+    if (!cfg.ok) throw new Error(JSON.stringify(cfg.error));
+    const sidecar = await Sidecar.create({ config: cfg.value, logger: silentLogger(), seed: 1, env: {} });
+    try {
+      await expect(sidecar.start()).rejects.toMatchObject({ code: 'EB_SETUP', message: expect.stringContaining(`cannot listen on ${key} 127.0.0.1:${port}: the address is already in use`) });
+    } finally {
+      await sidecar.stop(100);
+      await new Promise((r) => taken.close(r));
+    }
   });
 });
