@@ -12,6 +12,8 @@ import { checkConfigFiles, fileWarnings } from '../config/files.js';
 import { formatIssues, loadConfigFile } from '../config/load.js';
 import type { ConfigIssue } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
+import { ErrorCodes } from '../util/errors.js';
+import { readProblem } from '../util/secret.js';
 import { packageVersion } from '../util/version.js';
 import { parseFlags } from './args.js';
 import type { CliIo } from './io.js';
@@ -108,12 +110,12 @@ async function readEnvoy(path: string): Promise<{ doc: unknown } | { error: Conf
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    return { error: { path: 'envoy:', message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } };
+    return { error: { path: '--envoy', message: `cannot read ${path}: ${readProblem(e)}`, code: ErrorCodes.CONFIG_READ } };
   }
   try {
     return { doc: parse(text, { maxAliasCount: 100 }) as unknown };
   } catch (e) {
-    return { error: { path: 'envoy:', message: `${path} is not YAML/JSON: ${(e as Error).message.split('\n')[0]}` } };
+    return { error: { path: '--envoy', message: `${path} is not YAML/JSON: ${(e as Error).message.split('\n')[0]}`, code: ErrorCodes.CONFIG_INVALID } };
   }
 }
 

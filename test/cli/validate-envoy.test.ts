@@ -151,6 +151,18 @@ routes:
     expect(odd.err.join('\n')).toMatch(/response_header_mode: SEND, but outcomes come from the access log/);
   });
 
+  it('an Envoy file that is missing or not YAML is an error at --envoy, in words, with its code', async () => {
+    const cfg = await sidecar('plain', SIDECAR);
+    const missing = await run(['--config', cfg, '--envoy', join(dir, 'no-such-envoy.yaml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.err.join("\n")).toContain(`--envoy: cannot read ${join(dir, 'no-such-envoy.yaml')}: file not found [EB_CONFIG_READ]`);
+    const garbled = join(dir, 'garbled.yaml');
+    await writeFile(garbled, 'static_resources: [unclosed\n');
+    const bad = await run(['--config', cfg, '--envoy', garbled]);
+    expect(bad.code).toBe(1);
+    expect(bad.err.join("\n")).toMatch(/--envoy: .*garbled\.yaml is not YAML\/JSON: .* \[EB_CONFIG_INVALID\]/);
+  });
+
   it('--json: one document with errors and warnings, each with its path', async () => {
     const r = await run(['--config', await sidecar('plain', SIDECAR), '--envoy', await variant('json-broken', (d) => (extProcOf(d).failure_mode_allow = false)), '--json']);
     expect(r.code).toBe(1);
