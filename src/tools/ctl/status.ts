@@ -178,8 +178,9 @@ export function renderStatus(v: StatusView): string[] {
   out.push(`fleet view: ${v.replicas.length} replica slot${v.replicas.length === 1 ? '' : 's'}`);
   out.push(
     ...table([
-      ['  REPLICA', 'VERSION', 'SAMPLES', 'LAST CHANGE SEEN'],
-      ...v.replicas.map((r) => [`  ${r.replica}${r.self ? ' (this)' : ''}`, String(r.version), formatSamples(r.samples), r.self ? 'now' : `${formatAge(r.staleness_ms)} ago`]),
+      // The slot version (time-based, ~10^15) stays in --json; the table shows what an operator reads: age.
+      ['  REPLICA', 'SAMPLES', 'LAST CHANGE SEEN'],
+      ...v.replicas.map((r) => [`  ${r.replica}${r.self ? ' (this)' : ''}`, formatSamples(r.samples), r.self ? 'now' : `${formatAge(r.staleness_ms)} ago`]),
     ]),
   );
   for (const r of v.routes) {

@@ -69,8 +69,8 @@ log: { level: silent }
     const r = await ctl(['--admin', admin2, 'status']);
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/^replica replica-2 via http:\/\/127\.0\.0\.1:\d+ at \d{4}-/);
-    expect(r.text).toMatch(/^ {2}replica-1 +\d+ +40 +\S+ ago$/m);
-    expect(r.text).toMatch(/^ {2}replica-2 \(this\) +\d+ +0 +now$/m);
+    expect(r.text).toMatch(/^ {2}replica-1 +40 +\S+ ago$/m);
+    expect(r.text).toMatch(/^ {2}replica-2 \(this\) +0 +now$/m);
     expect(r.text).toMatch(/^route chat {2}mode active {2}policy thompson {2}default model-a$/m);
     expect(r.text).toMatch(/^ {2}ARM +STATE +SHARE +MEAN +SAMPLES +REPLICAS$/m);
     expect(r.text).toMatch(/^ {2}model-a +active +\d+\.\d% +0\.\d{3} +\d+ +replica-1$/m); // replica 2 has no samples yet

@@ -41,7 +41,8 @@ describe('ctl status table', () => {
     const text = renderStatus(buildView('http://127.0.0.1:9464', routes, fleet, [{ admin: 'http://127.0.0.1:9464', routes, error: null }])).join('\n');
     expect(text).toMatch(/^ {2}model-a +active +26\.4% +0\.104 +7\.6 +r1$/m);
     expect(text).toMatch(/^ {2}model-b +active +73\.6% +0\.256 +1235 +r1$/m);
-    expect(text).toMatch(/^ {2}r1 \(this\) +42 +1242 +now$/m);
+    expect(text).toMatch(/^ {2}REPLICA +SAMPLES +LAST CHANGE SEEN$/m);
+    expect(text).toMatch(/^ {2}r1 \(this\) +1242 +now$/m);
     expect(text).not.toMatch(/\d\.\d{4,}/);
   });
 });
