@@ -21,6 +21,24 @@ routes:
 
 const chatRequest = (extra: Record<string, string> = {}) => headerList({ ':path': '/v1/chat/completions', ':authority': 'x', ...extra });
 
+
+/** An access-log entry for one decision: 200, ttfb 5 ms, 10 ms in all, with the given response trailers. */
+function accessLogEntry(decisionId: string, responseTrailers = new Map<string, string>()) {
+  return {
+    status: 200,
+    requestHeaders: new Map([['x-bandit-decision-id', decisionId]]),
+    responseHeaders: new Map<string, string>(),
+    responseTrailers,
+    ttfbMs: 5,
+    lastUpstreamRxMs: 9,
+    lastDownstreamTxMs: 9,
+    durationMs: 10,
+    bodyBytes: 3,
+    flags: [],
+    details: '',
+    intermediate: false,
+  };
+}
 describe('Engine', () => {
   it('learns which arm succeeds and sends it most of the traffic (Thompson)', () => {
     const { engine } = testEngine(testConfig(THREE_ARMS), 42);
@@ -150,20 +168,7 @@ describe('EngineExtProcHandler', () => {
     const headers = Object.fromEntries(reply.set);
     expect(Object.keys(headers)).toEqual(['x-bandit-cluster', 'x-bandit-decision-id', 'x-bandit-arm']);
     expect(stream.decision).toBeUndefined(); // nothing waits on the ext_proc stream
-    const entry = {
-      status: 200,
-      requestHeaders: new Map([['x-bandit-decision-id', headers['x-bandit-decision-id']!]]),
-      responseHeaders: new Map<string, string>(),
-      responseTrailers: new Map([['grpc-status', '13']]),
-      ttfbMs: 5,
-      lastUpstreamRxMs: 9,
-      lastDownstreamTxMs: 9,
-      durationMs: 10,
-      bodyBytes: 3,
-      flags: [],
-      details: '',
-      intermediate: false,
-    };
+    const entry = accessLogEntry(headers['x-bandit-decision-id']!, new Map([['grpc-status', '13']]));
     h.onAccessLog([entry, entry]);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ failure: 'grpc_status', latencyMs: 5, reward: 0 });
@@ -206,22 +211,7 @@ routes:
     expect(h.onResponseHeaders(headerList({ ':status': '200' }), stream)).toBeNull();
     h.onStreamEnd(stream, 'ok');
     expect(seen).toHaveLength(0);
-    h.onAccessLog([
-      {
-        status: 200,
-        requestHeaders: new Map([['x-bandit-decision-id', headers['x-bandit-decision-id']!]]),
-        responseHeaders: new Map<string, string>(),
-        responseTrailers: new Map<string, string>(),
-        ttfbMs: 5,
-        lastUpstreamRxMs: 9,
-        lastDownstreamTxMs: 9,
-        durationMs: 10,
-        bodyBytes: 3,
-        flags: [],
-        details: '',
-        intermediate: false,
-      },
-    ]);
+    h.onAccessLog([accessLogEntry(headers['x-bandit-decision-id']!)]);
     expect(seen).toHaveLength(1);
   });
 });
