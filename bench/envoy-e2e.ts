@@ -81,11 +81,12 @@ export function nativeWeightedYaml(banditYaml: string): string {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-function sidecarYaml(extProcPort: number, adminPort: number): string {
-  return `replica_id: bench
+/** The benches' sidecar: one Thompson route over three arms; `accessLog` takes outcomes from Envoy's access log. */
+export function sidecarYaml(extProcPort: number, adminPort: number, opts: { replicaId?: string; accessLog?: boolean } = {}): string {
+  return `replica_id: ${opts.replicaId ?? 'bench'}
 listen: { ext_proc: 127.0.0.1:${extProcPort}, admin: 127.0.0.1:${adminPort} }
 log: { level: warn }
-routes:
+${opts.accessLog ? 'outcomes: { source: access_log }\n' : ''}routes:
   - name: chat
     match: { path_prefix: / }
     arms:

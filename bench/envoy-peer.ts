@@ -36,7 +36,7 @@ import { binScript, packageRoot } from '../src/tools/demo/paths.js';
 import { ProcessGroup, type TrackedProcess } from '../src/tools/demo/procs.js';
 import { findEnvoyBinary } from '../src/util/envoy-binary.js';
 import { freePort } from '../src/util/free-port.js';
-import { nativeWeightedYaml } from './envoy-e2e.js';
+import { nativeWeightedYaml, sidecarYaml } from './envoy-e2e.js';
 
 export const SETUPS = ['native', 'bandit-2p', 'bandit-al', 'go-2p', 'go-1p', 'before-2p'] as const;
 /** Setups run by default; 'before-2p' (an older envoy-bandit checkout, two-phase) only with EB_BENCH_BEFORE_ROOT. */
@@ -78,21 +78,6 @@ const CLUSTERS = ['model_a', 'model_b', 'model_c'] as const;
 const CPU_SERVE = '1';
 const CPU_LOAD = '0';
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-function sidecarYaml(extProcPort: number, adminPort: number, accessLog: boolean): string {
-  return `replica_id: bench-${accessLog ? 'al' : '2p'}
-listen: { ext_proc: 127.0.0.1:${extProcPort}, admin: 127.0.0.1:${adminPort} }
-log: { level: warn }
-${accessLog ? 'outcomes: { source: access_log }\n' : ''}routes:
-  - name: chat
-    match: { path_prefix: / }
-    arms:
-      - { name: model-a, cluster: model_a }
-      - { name: model-b, cluster: model_b }
-      - { name: model-c, cluster: model_c }
-    policy: { type: thompson }
-`;
-}
 
 /** utime + stime of a process, in µs. */
 function cpuUs(pid: number): number {
@@ -189,7 +174,7 @@ export async function runEnvoyPeerBench(opts: PeerBenchOptions = {}): Promise<Pe
       const port = await freePort();
       const admin = await freePort();
       const cfg = join(dir, `${mode}.yaml`);
-      writeFileSync(cfg, sidecarYaml(port, admin, mode === 'bandit-al'));
+      writeFileSync(cfg, sidecarYaml(port, admin, { replicaId: mode === 'bandit-al' ? 'bench-al' : 'bench-2p', accessLog: mode === 'bandit-al' }));
       const proc = group.spawn(mode, 'taskset', ['-c', CPU_SERVE, process.execPath, ...nodeArgs, binScript(mode === 'before-2p' ? before! : root), 'serve', '--config', cfg, '--seed', '1'], { logFile: join(dir, 'logs', `${mode}.log`) });
       await waitFor(mode, proc, () => fetch(`http://127.0.0.1:${admin}/readyz`).then((r) => r.ok, () => false));
       servers[mode] = { port, proc };
