@@ -158,7 +158,6 @@ export class ArmGuard {
     return best;
   }
 
-
   get probing(): boolean {
     return this.probe !== null;
   }
