@@ -5,9 +5,9 @@ import type { WireRewardBatch } from '../../src/aggregator/proto.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createRng } from '../../src/util/rng.js';
+import { sleep } from '../support/wait.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A fake aggregator connection the test drives by hand. */
 function fakeConnector() {

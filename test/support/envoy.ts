@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { findEnvoyBinary } from '../../src/util/envoy-binary.js';
+import { sleep } from './wait.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const ENVOY_CONFIG = join(REPO_ROOT, 'envoy', 'envoy.yaml');
@@ -109,7 +110,6 @@ function installExitHook(): void {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function adminGet(adminPort: number, path: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${adminPort}${path}`);

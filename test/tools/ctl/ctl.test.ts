@@ -13,9 +13,9 @@ import { Sidecar } from '../../../src/runtime/sidecar.js';
 import type { StatusView } from '../../../src/tools/ctl/status.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { freePort } from '../../support/ports.js';
+import { sleep } from '../../support/wait.js';
 
 const TOKEN = 'ctl-test-admin-token-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('envoy-bandit ctl against real sidecars', () => {
   let dir: string;
